@@ -1,0 +1,145 @@
+/**
+ * THE contract between Sieve's engine and everything that drives it (the renderer over IPC or
+ * WebSocket, the CLI, tests). Types only: this file must stay free of runtime imports so that the
+ * renderer can import it with `import type` and nothing of the engine leaks into the browser bundle.
+ *
+ * Binary data (positions, colours, masks, thumbnails) travels as ArrayBuffer, never as JSON arrays.
+ * Both transports carry ArrayBuffers as they are (Electron's structured clone; the WebSocket codec
+ * in native/rpc/codec.ts puts them in the frame after a JSON header).
+ */
+
+/** One source shard of a pool: files that share a stem. */
+export interface ShardInfo {
+  stem: string;
+  parquet: string | null;
+  npz: string | null;
+  tar: string | null;
+  /** rows this shard contributes (from its parquet) */
+  rows: number;
+  /** first dense `row` of this shard */
+  rowStart: number;
+}
+
+/** A feature matrix the pool has (from npz or from `sieve embed`), stored row-aligned in the workspace. */
+export interface FeatureInfo {
+  /** npz key, e.g. `l14_img`, `b32_txt` */
+  name: string;
+  dim: number;
+  /** dtype of the workspace copy */
+  dtype: 'float16' | 'float32';
+  /** rows that have this feature (others hold NaN) */
+  rowsPresent: number;
+}
+
+export interface PoolInfo {
+  /** absolute path of the pool directory (read-only source) */
+  path: string;
+  /** absolute path of the workspace folder holding everything Sieve derived */
+  workspace: string;
+  /** hash over the sources' names, sizes and mtimes */
+  fingerprint: string;
+  rows: number;
+  shards: ShardInfo[];
+  features: FeatureInfo[];
+  /** samples that have an image in some tar */
+  rowsWithImage: number;
+  /** which parquet columns were present in every shard (others are NULL for the shards lacking them) */
+  columns: string[];
+  /** true when this open reused an existing workspace */
+  reused: boolean;
+  /** seconds the open took */
+  seconds: number;
+  /** non-fatal findings, each naming the file: missing npz, rows without image, padded uids... */
+  warnings: string[];
+}
+
+/** The 2-D map of a pool: binary, row-aligned. */
+export interface MapData {
+  rows: number;
+  /** Float32Array of 2*rows: x0, y0, x1, y1, ... (NaN where the row has no feature) */
+  positions: ArrayBuffer;
+  /** Uint16Array of rows: cluster id, 0xffff where the row has no feature */
+  clusters: ArrayBuffer;
+  clusterCount: number;
+  /** the most frequent caption words of each cluster, to name it in the legend */
+  clusterLabels: string[];
+  /** rows in each cluster */
+  clusterSizes: number[];
+  /** which feature the projection is of, e.g. `l14_img` */
+  feature: string;
+  method: 'pca';
+  /** share of the total variance that each of the two axes explains */
+  explainedVariance: [number, number];
+  bounds: { minX: number; maxX: number; minY: number; maxY: number };
+}
+
+/** Why a map cannot be drawn, said to the user instead of failing. */
+export interface MapUnavailable {
+  unavailable: string;
+}
+
+export interface SampleDetail {
+  row: number;
+  uid: string;
+  text: string | null;
+  url: string | null;
+  originalWidth: number | null;
+  originalHeight: number | null;
+  clipB32: number | null;
+  clipL14: number | null;
+  sha256: string | null;
+  faceCount: number;
+  shard: string;
+  /** index within its shard's parquet */
+  shardRow: number;
+  /** webdataset key when the sample has an image, else null (failed download) */
+  imageKey: string | null;
+  cluster: number | null;
+}
+
+/** Captions and uids of many rows at once, for tooltips and grids. */
+export interface SampleBrief {
+  row: number;
+  uid: string;
+  text: string | null;
+}
+
+export interface ProgressEvent {
+  /** the job, e.g. `open`, `projection` */
+  job: string;
+  done: number;
+  total: number;
+  /** units per second, when known */
+  rate?: number;
+  message?: string;
+}
+
+/** An error the user can act on: names the file, row or field, and what is wrong. */
+export interface SieveErrorInfo {
+  code: 'bad_input' | 'not_found' | 'cancelled' | 'internal';
+  message: string;
+}
+
+export interface SieveApi {
+  /** Open (or reopen) a pool directory; builds or reuses its workspace. */
+  openPool(path: string): Promise<PoolInfo>;
+  /** The pool that is open, or null. */
+  currentPool(): Promise<PoolInfo | null>;
+  /** The 2-D map of the open pool, computed on first use and cached in the workspace. */
+  getMap(): Promise<MapData | MapUnavailable>;
+  getSample(row: number): Promise<SampleDetail>;
+  getSampleBriefs(rows: number[]): Promise<SampleBrief[]>;
+  /** JPEG bytes of the sample's image (downscaled to fit `maxSide`), or null without an image. */
+  getThumbnail(row: number, maxSide?: number): Promise<ArrayBuffer | null>;
+}
+
+/** The methods a transport may call, by name (the renderer's client and the bindings share it). */
+export type SieveMethod = keyof SieveApi;
+export const SIEVE_METHODS: readonly SieveMethod[] = [
+  'openPool',
+  'currentPool',
+  'getMap',
+  'getSample',
+  'getSampleBriefs',
+  'getThumbnail',
+] as const;

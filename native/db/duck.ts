@@ -1,0 +1,93 @@
+/**
+ * The one way the engine talks to DuckDB (@duckdb/node-api). Small results come back as plain
+ * objects; columns of numbers come back as typed arrays read chunk by chunk, never as per-row JS
+ * objects (the hot-path rule of DESIGN.md).
+ */
+import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+
+export type SqlValue = DuckDBValue;
+
+export class Db {
+  private constructor(
+    readonly path: string,
+    private readonly instance: DuckDBInstance,
+    readonly conn: DuckDBConnection,
+  ) {}
+
+  /** Open (or create) a database file; `:memory:` for a scratch database. */
+  static async open(path: string, options: { threads?: number } = {}): Promise<Db> {
+    const config: Record<string, string> = {};
+    if (options.threads) config.threads = String(options.threads);
+    const instance = await DuckDBInstance.create(path, config);
+    const conn = await instance.connect();
+    return new Db(path, instance, conn);
+  }
+
+  async run(sql: string, params?: SqlValue[]): Promise<void> {
+    await this.conn.run(sql, params);
+  }
+
+  /** Rows as objects: for small results only (metadata, one sample, a page of a grid). */
+  async rows<T = Record<string, unknown>>(sql: string, params?: SqlValue[]): Promise<T[]> {
+    const reader = await this.conn.runAndReadAll(sql, params);
+    return reader.getRowObjectsJS() as unknown as T[];
+  }
+
+  async one<T = Record<string, unknown>>(sql: string, params?: SqlValue[]): Promise<T | undefined> {
+    return (await this.rows<T>(sql, params))[0];
+  }
+
+  /** A scalar. */
+  async value<T = unknown>(sql: string, params?: SqlValue[]): Promise<T> {
+    const reader = await this.conn.runAndReadAll(sql, params);
+    return reader.getColumnsJS()[0]?.[0] as T;
+  }
+
+  /**
+   * The first column of a query as a typed array. The query must return exactly `length` rows of a
+   * non-NULL FLOAT (Float32Array) or INTEGER (Int32Array) column: coalesce NULLs in SQL.
+   */
+  async float32Column(sql: string, length: number, params?: SqlValue[]): Promise<Float32Array> {
+    return this.numericColumn(sql, new Float32Array(length), params);
+  }
+
+  async int32Column(sql: string, length: number, params?: SqlValue[]): Promise<Int32Array> {
+    return this.numericColumn(sql, new Int32Array(length), params);
+  }
+
+  private async numericColumn<A extends Float32Array | Int32Array>(
+    sql: string,
+    out: A,
+    params?: SqlValue[],
+  ): Promise<A> {
+    const result = await this.conn.stream(sql, params);
+    let at = 0;
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      // The vector's backing typed array is not in the public typings but is the documented fast
+      // path (stack-notes: "each float column's vector holds a Float32Array").
+      const items = (chunk.getColumnVector(0) as unknown as { items: A }).items;
+      if (at + chunk.rowCount > out.length) throw new Error(`query returned more than ${out.length} rows: ${sql}`);
+      out.set(items.subarray(0, chunk.rowCount) as never, at);
+      at += chunk.rowCount;
+    }
+    if (at !== out.length) throw new Error(`query returned ${at} rows, expected ${out.length}: ${sql}`);
+    return out;
+  }
+
+  close(): void {
+    this.conn.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+/** A SQL string literal. */
+export function sqlString(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+/** A SQL list of string literals, for read_parquet([...]). */
+export function sqlStringList(items: readonly string[]): string {
+  return `[${items.map(sqlString).join(', ')}]`;
+}

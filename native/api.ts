@@ -131,6 +131,79 @@ export interface SieveApi {
   getSampleBriefs(rows: number[]): Promise<SampleBrief[]>;
   /** JPEG bytes of the sample's image (downscaled to fit `maxSide`), or null without an image. */
   getThumbnail(row: number, maxSide?: number): Promise<ArrayBuffer | null>;
+
+  /** The filter kinds with their parameter schemas, for forms and validation. */
+  listFilterKinds(): Promise<FilterKindInfo[]>;
+  /** Check a spec without running it: its canonical form, or a bad_input error naming the JSON path. */
+  validateSpec(spec: unknown): Promise<unknown>;
+  /** Run (or reuse) a filter spec on the open pool; progress events carry job `filter`. */
+  runFilter(spec: unknown): Promise<DecisionSummary>;
+  /** Cancel the filter that is running, if any. */
+  cancelFilter(): Promise<void>;
+  listDecisions(): Promise<DecisionSummary[]>;
+  getDecision(id: string): Promise<DecisionData>;
+  explainRow(id: string, row: number): Promise<RowExplanation>;
+}
+
+/** A filter parameter's schema: the app builds its forms from these, the validator checks them. */
+export type ParamSchema =
+  | { type: 'number' | 'int'; min?: number; max?: number; minExclusive?: boolean; default?: number; description: string }
+  | { type: 'enum'; values: string[]; default?: string; description: string }
+  | { type: 'string' | 'path'; default?: string; description: string };
+
+export interface FilterKindInfo {
+  name: string;
+  title: string;
+  /** one line: what it keeps, in the paper's terms */
+  description: string;
+  /** where the definition comes from */
+  citation: string;
+  params: Record<string, ParamSchema>;
+  /** groups of params of which exactly one must be given (e.g. threshold | fraction) */
+  oneOf?: string[][];
+}
+
+/** One rule of a decision and how many rows it dropped first. */
+export interface DecisionRule {
+  /** JSON path of the leaf in the spec */
+  path: string;
+  /** e.g. `basic.english`, `clip_score.below_cutoff` */
+  id: string;
+  /** what the rule requires */
+  text: string;
+  dropped: number;
+}
+
+export interface DecisionSummary {
+  /** hash of the canonical spec (and its asset files) */
+  id: string;
+  /** the canonical spec */
+  spec: unknown;
+  fingerprint: string;
+  kept: number;
+  total: number;
+  seconds: number;
+  created: string;
+  rules: DecisionRule[];
+  /** true when the stored decision was reused instead of recomputed */
+  reused: boolean;
+}
+
+export interface DecisionData {
+  summary: DecisionSummary;
+  /** Uint8Array of rows: 1 kept, 0 dropped */
+  keep: ArrayBuffer;
+  /** Uint16Array of rows: 0 kept, else 1 + index into summary.rules of the rule that dropped it */
+  reason: ArrayBuffer;
+}
+
+/** Why one row was kept or dropped by a decision. */
+export interface RowExplanation {
+  row: number;
+  kept: boolean;
+  rule: DecisionRule | null;
+  /** the value the rule looked at (score, word count, side...), when it has one */
+  value: number | null;
 }
 
 /** The methods a transport may call, by name (the renderer's client and the bindings share it). */
@@ -142,4 +215,11 @@ export const SIEVE_METHODS: readonly SieveMethod[] = [
   'getSample',
   'getSampleBriefs',
   'getThumbnail',
+  'listFilterKinds',
+  'validateSpec',
+  'runFilter',
+  'cancelFilter',
+  'listDecisions',
+  'getDecision',
+  'explainRow',
 ] as const;

@@ -2,8 +2,23 @@
  * The engine: SieveApi implemented over an open Pool. One instance per window or server; the
  * transports (electron/ipc, native/serve) and the CLI all drive this same object.
  */
-import type { MapData, MapUnavailable, PoolInfo, ProgressEvent, SampleBrief, SampleDetail, SieveApi } from './api.js';
+import type {
+  DecisionData,
+  DecisionSummary,
+  FilterKindInfo,
+  MapData,
+  MapUnavailable,
+  PoolInfo,
+  ProgressEvent,
+  RowExplanation,
+  SampleBrief,
+  SampleDetail,
+  SieveApi,
+} from './api.js';
 import { SieveError } from './errors.js';
+import { CATALOGUE } from './filters/catalogue.js';
+import { canonicalSpec } from './filters/spec.js';
+import { listDecisions, loadDecision, runFilter, type Decision } from './filters/decisions.js';
 import { Pool } from './pool/pool.js';
 import { getMap } from './map/map.js';
 
@@ -40,6 +55,7 @@ export class Engine implements SieveApi {
     this.pool?.close();
     this.pool = next;
     this.mapPromise = null;
+    this.recent.clear();
     return next.info();
   }
 
@@ -78,7 +94,74 @@ export class Engine implements SieveApi {
     return buf ? (buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer) : null;
   }
 
+  async listFilterKinds(): Promise<FilterKindInfo[]> {
+    return CATALOGUE.map(({ check: _check, ...info }) => info);
+  }
+
+  async validateSpec(spec: unknown): Promise<unknown> {
+    return canonicalSpec(spec);
+  }
+
+  private running: AbortController | null = null;
+
+  /** Run a spec, one at a time; the decision is also what later calls by id read. */
+  async decide(spec: unknown): Promise<Decision> {
+    const pool = this.requirePool();
+    if (this.running) throw new SieveError('bad_input', 'a filter is already running: wait for it or cancel it');
+    const controller = new AbortController();
+    this.running = controller;
+    try {
+      const d = await runFilter(pool, spec, { onProgress: this.emit, signal: controller.signal });
+      this.recent.set(d.summary.id, d);
+      return d;
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') throw new SieveError('cancelled', 'the filter was cancelled');
+      throw e;
+    } finally {
+      this.running = null;
+    }
+  }
+
+  async runFilter(spec: unknown): Promise<DecisionSummary> {
+    return (await this.decide(spec)).summary;
+  }
+
+  async cancelFilter(): Promise<void> {
+    this.running?.abort();
+  }
+
+  async listDecisions(): Promise<DecisionSummary[]> {
+    return listDecisions(this.requirePool());
+  }
+
+  /** Recently used decisions, so that hovering rows does not reread them from disk. */
+  private recent = new Map<string, Decision>();
+
+  private decision(id: string): Decision {
+    const key = String(id);
+    let d = this.recent.get(key) ?? loadDecision(this.requirePool(), key);
+    if (!d) throw new SieveError('not_found', `no decision ${JSON.stringify(id)} for this pool (run its spec first)`);
+    this.recent.delete(key);
+    this.recent.set(key, d);
+    while (this.recent.size > 4) this.recent.delete(this.recent.keys().next().value as string);
+    return d;
+  }
+
+  async getDecision(id: string): Promise<DecisionData> {
+    const d = this.decision(id);
+    return { summary: d.summary, keep: d.keep.buffer as ArrayBuffer, reason: d.reason.buffer as ArrayBuffer };
+  }
+
+  async explainRow(id: string, row: number): Promise<RowExplanation> {
+    const d = this.decision(id);
+    if (!Number.isInteger(row) || row < 0 || row >= d.keep.length) throw new SieveError('not_found', `row ${row} does not exist`);
+    const r = d.reason[row];
+    const v = d.value[row];
+    return { row, kept: d.keep[row] === 1, rule: r ? d.summary.rules[r - 1] : null, value: r && !Number.isNaN(v) ? v : null };
+  }
+
   close(): void {
+    this.running?.abort();
     this.pool?.close();
     this.pool = null;
   }

@@ -11,6 +11,11 @@ import { startServer } from '../serve/server.js';
 import { generateDemoPool } from '../demo/generate.js';
 import { RENDERER_DIR, PACKAGE_ROOT } from '../paths.js';
 import type { ProgressEvent } from '../api.js';
+import { Pool } from '../pool/pool.js';
+import { readSpecArg } from '../filters/spec.js';
+import { runFilter } from '../filters/decisions.js';
+import { CATALOGUE } from '../filters/catalogue.js';
+import { subsetFormat, writeSubset } from '../export/subset.js';
 
 const USAGE = `usage: sieve <command> [options]
 
@@ -18,6 +23,11 @@ const USAGE = `usage: sieve <command> [options]
         write a synthetic pool in DataComp's format (parquet + npz + webdataset tars)
   open POOL [--workspace DIR] [--map]
         build (or reuse) the pool's workspace and print a JSON summary; --map also computes the map
+  filter POOL --spec SPEC --out FILE [--workspace DIR]
+        run a filter spec (a JSON file or inline JSON); FILE's extension picks the format: .npy
+        (DataComp subset: sorted, de-duplicated uids), .parquet or .csv. Prints one JSON line.
+  filters
+        list the filter kinds and their parameters
   serve POOL [--port P] [--workspace DIR]
         serve the app for this pool on 127.0.0.1 and print its URL
 
@@ -95,6 +105,27 @@ async function open(argv: string[]): Promise<void> {
   }
 }
 
+async function filter(argv: string[]): Promise<void> {
+  const { positional, flags } = parseArgs('filter', argv, { spec: 'string', out: 'string', workspace: 'string' });
+  const poolDir = onePositional('filter', positional, 'pool folder');
+  if (!flags.spec) throw new SieveError('bad_input', 'sieve filter: --spec SPEC is required (a JSON file or inline JSON)');
+  if (!flags.out) throw new SieveError('bad_input', 'sieve filter: --out FILE is required (.npy, .parquet or .csv)');
+  const out = flags.out as string;
+  subsetFormat(out); // a bad extension is an error before any work
+  const spec = readSpecArg(flags.spec as string);
+  const t0 = performance.now();
+  const pool = await Pool.open(poolDir, { workspace: flags.workspace as string | undefined, onProgress: progressPrinter() });
+  try {
+    const decision = await runFilter(pool, spec, { onProgress: progressPrinter() });
+    const written = await writeSubset(pool, decision.keep, out);
+    process.stdout.write(
+      `${JSON.stringify({ kept: decision.summary.kept, total: decision.summary.total, seconds: +((performance.now() - t0) / 1000).toFixed(3), filter_seconds: +decision.summary.seconds.toFixed(3), reused: decision.summary.reused, written, out: path.resolve(out) })}\n`,
+    );
+  } finally {
+    pool.close();
+  }
+}
+
 async function serve(argv: string[]): Promise<void> {
   const { positional, flags } = parseArgs('serve', argv, { port: 'int', workspace: 'string' });
   const pool = onePositional('serve', positional, 'pool folder');
@@ -132,6 +163,15 @@ export async function runCli(argv: string[]): Promise<number> {
         return 0;
       case 'serve':
         await serve(rest);
+        return 0;
+      case 'filter':
+        await filter(rest);
+        return 0;
+      case 'filters':
+        for (const k of CATALOGUE) {
+          const params = Object.entries(k.params).map(([n, p]) => `${n}${p.default !== undefined ? `=${JSON.stringify(p.default)}` : ''}`);
+          process.stdout.write(`${k.name}(${params.join(', ')})\n    ${k.description}\n    source: ${k.citation}\n`);
+        }
         return 0;
       case '--version':
       case 'version':

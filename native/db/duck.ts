@@ -45,7 +45,7 @@ export class Db {
 
   /**
    * The first column of a query as a typed array. The query must return exactly `length` rows of a
-   * non-NULL FLOAT (Float32Array) or INTEGER (Int32Array) column: coalesce NULLs in SQL.
+   * non-NULL column of the matching type (FLOAT, INTEGER, UTINYINT, UBIGINT): coalesce NULLs in SQL.
    */
   async float32Column(sql: string, length: number, params?: SqlValue[]): Promise<Float32Array> {
     return this.numericColumn(sql, new Float32Array(length), params);
@@ -55,7 +55,17 @@ export class Db {
     return this.numericColumn(sql, new Int32Array(length), params);
   }
 
-  private async numericColumn<A extends Float32Array | Int32Array>(
+  /** A UTINYINT column (codes, flags). */
+  async uint8Column(sql: string, length: number, params?: SqlValue[]): Promise<Uint8Array> {
+    return this.numericColumn(sql, new Uint8Array(length), params);
+  }
+
+  /** A UBIGINT column (e.g. the halves of 128-bit uids). */
+  async bigUint64Column(sql: string, length: number, params?: SqlValue[]): Promise<BigUint64Array> {
+    return this.numericColumn(sql, new BigUint64Array(length), params);
+  }
+
+  private async numericColumn<A extends Float32Array | Int32Array | Uint8Array | BigUint64Array>(
     sql: string,
     out: A,
     params?: SqlValue[],
@@ -74,6 +84,19 @@ export class Db {
     }
     if (at !== out.length) throw new Error(`query returned ${at} rows, expected ${out.length}: ${sql}`);
     return out;
+  }
+
+  /**
+   * A query's result chunk by chunk (2048 rows each), as columns: for the few passes that must
+   * see strings (captions), without materialising the whole result.
+   */
+  async *columnChunks(sql: string, params?: SqlValue[]): AsyncGenerator<unknown[][]> {
+    const result = await this.conn.stream(sql, params);
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) return;
+      yield Array.from({ length: chunk.columnCount }, (_, c) => chunk.getColumnValues(c) as unknown[]);
+    }
   }
 
   close(): void {

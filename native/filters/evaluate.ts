@@ -1,0 +1,117 @@
+/**
+ * Evaluate a canonical spec over a pool. `and`/`or`/`not` combine decisions computed on the rows the
+ * node sees; `then` is a pipeline where each stage sees only the rows the stages before it kept (so a
+ * later `fraction` is a share of the survivors). Each dropped row keeps the first rule that dropped
+ * it: in `and`/`or` the first child in order that did not keep it, in `then` the stage that dropped it.
+ */
+import type { Leaf, Spec } from './spec.js';
+import type { FilterContext, RowResult, Rule } from './result.js';
+import { checkCancelled } from './result.js';
+import { noFilter } from './leaves/none.js';
+import { basicFilter } from './leaves/basic.js';
+import { clipScore } from './leaves/clip-score.js';
+import { laion2bFilter } from './leaves/laion2b.js';
+import { textBasedFilter } from './leaves/text-based.js';
+import { imageBasedFilter } from './leaves/image-based.js';
+
+async function evaluateLeaf(spec: Leaf, ctx: FilterContext, active: Uint8Array | null): Promise<RowResult> {
+  const p = spec as Record<string, unknown>;
+  switch (spec.filter) {
+    case 'none':
+      return noFilter(ctx.pool.rows, active);
+    case 'basic':
+      return basicFilter(ctx, active);
+    case 'clip_score':
+      return clipScore(p as Parameters<typeof clipScore>[0], ctx, active);
+    case 'laion2b':
+      return laion2bFilter(ctx, active);
+    case 'text_based':
+      return textBasedFilter(p as Parameters<typeof textBasedFilter>[0], ctx, active);
+    case 'image_based':
+      return imageBasedFilter(p as Parameters<typeof imageBasedFilter>[0], ctx, active);
+    default:
+      throw new Error(`no implementation for filter ${spec.filter}`);
+  }
+}
+
+/** Rules of several results in one list; returns each result's offset into it. */
+function mergeRules(results: RowResult[]): { rules: Rule[]; offsets: number[] } {
+  const rules: Rule[] = [];
+  const offsets = results.map((r) => {
+    const at = rules.length;
+    rules.push(...r.rules);
+    return at;
+  });
+  return { rules, offsets };
+}
+
+function combine(results: RowResult[], active: Uint8Array | null, op: 'and' | 'or'): RowResult {
+  const n = results[0].keep.length;
+  const { rules, offsets } = mergeRules(results);
+  const keep = new Uint8Array(n);
+  const reason = new Uint16Array(n);
+  const value = new Float32Array(n).fill(NaN);
+  for (let i = 0; i < n; i++) {
+    if (active && !active[i]) continue;
+    let k = op === 'and' ? 1 : 0;
+    for (const r of results) k = op === 'and' ? k & r.keep[i] : k | r.keep[i];
+    keep[i] = k;
+    if (k) continue;
+    for (let c = 0; c < results.length; c++) {
+      const r = results[c];
+      if (!r.keep[i] && r.reason[i]) {
+        reason[i] = offsets[c] + r.reason[i];
+        value[i] = r.value[i];
+        break;
+      }
+    }
+  }
+  return { keep, reason, value, rules };
+}
+
+export async function evaluate(spec: Spec, ctx: FilterContext, active: Uint8Array | null = null, path = '$'): Promise<RowResult> {
+  checkCancelled(ctx);
+  if ('filter' in spec) {
+    const r = await evaluateLeaf(spec, ctx, active);
+    return { ...r, rules: r.rules.map((rule) => ({ ...rule, path })) };
+  }
+  if ('and' in spec || 'or' in spec) {
+    const op = 'and' in spec ? 'and' : 'or';
+    const children = 'and' in spec ? spec.and : spec.or;
+    const results: RowResult[] = [];
+    for (let i = 0; i < children.length; i++) results.push(await evaluate(children[i], ctx, active, `${path}.${op}[${i}]`));
+    return combine(results, active, op);
+  }
+  if ('not' in spec) {
+    const inner = await evaluate(spec.not, ctx, active, `${path}.not`);
+    const n = inner.keep.length;
+    const keep = new Uint8Array(n);
+    const reason = new Uint16Array(n);
+    for (let i = 0; i < n; i++) {
+      if (active && !active[i]) continue;
+      if (inner.keep[i]) reason[i] = 1;
+      else keep[i] = 1;
+    }
+    return { keep, reason, value: new Float32Array(n).fill(NaN), rules: [{ path: `${path}.not`, id: 'not.kept_by_inner', text: 'the negated filter keeps it' }] };
+  }
+  // then: a pipeline over the survivors
+  const stages = spec.then;
+  const n = ctx.pool.rows;
+  let current: Uint8Array | null = active;
+  const reason = new Uint16Array(n);
+  const value = new Float32Array(n).fill(NaN);
+  const rules: Rule[] = [];
+  for (let s = 0; s < stages.length; s++) {
+    const r = await evaluate(stages[s], ctx, current, `${path}.then[${s}]`);
+    const offset = rules.length;
+    rules.push(...r.rules);
+    for (let i = 0; i < n; i++) {
+      if ((current ? current[i] : 1) && !r.keep[i] && r.reason[i]) {
+        reason[i] = offset + r.reason[i];
+        value[i] = r.value[i];
+      }
+    }
+    current = r.keep;
+  }
+  return { keep: current ?? new Uint8Array(n).fill(1), reason, value, rules };
+}

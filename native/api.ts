@@ -70,6 +70,8 @@ export interface MapData {
   method: 'pca';
   /** share of the total variance that each of the two axes explains */
   explainedVariance: [number, number];
+  /** rows the PCA axes were fitted on (every row is projected onto them) */
+  fittedOn: number;
   bounds: { minX: number; maxX: number; minY: number; maxY: number };
 }
 

@@ -3,15 +3,16 @@
  * subspace iteration on the covariance, the products done by onnxruntime (MLAS) in row chunks.
  *
  *   pass 0          mean, total variance, present-row count (rows whose features are NaN are skipped)
- *   passes 1..T     W = Xcᵀ (Xc V) / n, then V = orth(W)          (V: D x K, K = components + oversampling)
+ *   passes 1..T     W = Xcᵀ (Xc V), then V = orth(W)              (V: D x K, K = components + oversampling)
  *   Rayleigh-Ritz   H = Vᵀ C V from the last pass, eigenvectors of H rotate V into the principal axes
  *   final pass      coordinates Xc V for every row
  *
- * With K well above the components used, T = 6 iterations give the leading axes to float precision
+ * With K well above the components used, T = 5 iterations give the leading axes to float precision
  * for the spectra of CLIP features (the gap to component K decides the rate: (λ_K/λ_i)^T).
  */
 import fs from 'node:fs';
 import { graphSession, ort } from '../tensor/session.js';
+import { f16Table } from '../formats/float16.js';
 import { jacobiEigen, orthonormalizeColumns, seededNormal } from './linalg.js';
 
 export interface PcaResult {
@@ -22,6 +23,8 @@ export interface PcaResult {
   variances: Float64Array;
   totalVariance: number;
   present: number;
+  /** rows the axes were fitted on (present rows of the blocks used) */
+  fittedOn: number;
 }
 
 export interface PcaOptions {
@@ -30,6 +33,11 @@ export interface PcaOptions {
   dtype: 'float16' | 'float32';
   /** coordinates to return per row */
   outDims: number;
+  /**
+   * fit the axes on about this many rows (every k-th block of `chunkRows`, spread over the whole
+   * file), then project every row; default: all rows
+   */
+  fitRows?: number;
   /** subspace size (>= outDims); default outDims + 8 */
   subspace?: number;
   iterations?: number;
@@ -43,34 +51,41 @@ function isNanF16(h: number): boolean {
   return (h & 0x7c00) === 0x7c00 && (h & 0x03ff) !== 0;
 }
 
-/** Iterate over the file in chunks; rows with NaN get zeroed and a 0 in the mask. */
-function* chunks(file: string, o: PcaOptions) {
+/**
+ * The file in chunks of float32 rows, minus `mu` when given (converting and centring in one JS
+ * loop is several times faster than onnxruntime's elementwise Cast/Sub on these machines). Rows
+ * with NaN come out as zeros with mask 0.
+ */
+function* chunks(file: string, o: PcaOptions, mu: Float32Array | null, stride = 1) {
   const elem = o.dtype === 'float16' ? 2 : 4;
-  const chunkRows = o.chunkRows ?? 16384;
+  const chunkRows = o.chunkRows ?? 4096;
+  const D = o.dim;
+  const lut = f16Table();
   const fd = fs.openSync(file, 'r');
   try {
-    const buf = Buffer.alloc(chunkRows * o.dim * elem);
-    for (let start = 0; start < o.rows; start += chunkRows) {
+    const buf = Buffer.alloc(chunkRows * D * elem);
+    const out = new Float32Array(chunkRows * D);
+    for (let start = 0, k = 0; start < o.rows; start += chunkRows, k++) {
+      if (k % stride) continue;
       const n = Math.min(chunkRows, o.rows - start);
-      const bytes = n * o.dim * elem;
-      fs.readSync(fd, buf, 0, bytes, start * o.dim * elem);
-      const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + bytes);
+      const bytes = n * D * elem;
+      fs.readSync(fd, buf, 0, bytes, start * D * elem);
+      const h = new Uint16Array(buf.buffer, buf.byteOffset, (n * D * elem) / 2);
+      const f = o.dtype === 'float32' ? new Float32Array(buf.buffer, buf.byteOffset, n * D) : null;
       const mask = new Float32Array(n);
-      if (o.dtype === 'float16') {
-        const x = new Uint16Array(ab);
-        for (let r = 0; r < n; r++) {
-          if (isNanF16(x[r * o.dim])) x.fill(0, r * o.dim, (r + 1) * o.dim);
-          else mask[r] = 1;
+      for (let r = 0; r < n; r++) {
+        const b = r * D;
+        const nan = f ? Number.isNaN(f[b]) : isNanF16(h[b]);
+        if (nan) {
+          out.fill(0, b, b + D);
+          continue;
         }
-        yield { start, n, tensor: new ort.Tensor('float16', x, [n, o.dim]), mask };
-      } else {
-        const x = new Float32Array(ab);
-        for (let r = 0; r < n; r++) {
-          if (Number.isNaN(x[r * o.dim])) x.fill(0, r * o.dim, (r + 1) * o.dim);
-          else mask[r] = 1;
-        }
-        yield { start, n, tensor: new ort.Tensor('float32', x, [n, o.dim]), mask };
+        mask[r] = 1;
+        if (f) for (let j = 0; j < D; j++) out[b + j] = f[b + j] - (mu ? mu[j] : 0);
+        else if (mu) for (let j = 0; j < D; j++) out[b + j] = lut[h[b + j]] - mu[j];
+        else for (let j = 0; j < D; j++) out[b + j] = lut[h[b + j]];
       }
+      yield { start, n, x: out.subarray(0, n * D), mask };
     }
   } finally {
     fs.closeSync(fd);
@@ -80,57 +95,53 @@ function* chunks(file: string, o: PcaOptions) {
 export async function pcaOfFile(file: string, o: PcaOptions): Promise<PcaResult> {
   const D = o.dim;
   const K = Math.min(D, o.subspace ?? o.outDims + 8);
-  const T = o.iterations ?? 6;
-  const xType = o.dtype === 'float16' ? 'float16' : 'float';
-  const cast = o.dtype === 'float16' ? [{ op: 'Cast', inputs: ['x'], outputs: ['xf'], attrs: { to: 1 } }] : [{ op: 'Identity', inputs: ['x'], outputs: ['xf'] }];
-  const totalPasses = 2 + T;
-  let passesDone = 0;
-  const tick = (frac: number) => o.onProgress?.(Math.round((passesDone + frac) * o.rows), totalPasses * o.rows);
+  const T = o.iterations ?? 5;
+  const chunkRows = o.chunkRows ?? 4096;
+  const stride = Math.max(1, Math.floor(Math.ceil(o.rows / chunkRows) / Math.ceil((o.fitRows ?? o.rows) / chunkRows)));
+  // progress in rows read: fitting passes read 1/stride of the file, the projection all of it
+  const total = Math.round(((1 + T) * o.rows) / stride + o.rows);
+  let before = 0;
+  const tick = (c: { start: number; n: number }, fitting = true) =>
+    o.onProgress?.(Math.min(total, Math.round(before + (fitting ? (c.start + c.n) / stride : c.start + c.n))), total);
+  const endPass = (fitting = true) => {
+    before += fitting ? o.rows / stride : o.rows;
+  };
   const checkAbort = () => {
     if (o.signal?.aborted) throw new Error('cancelled');
   };
 
-  // pass 0: column sums and the sum of squares
-  const sums = await graphSession({
-    inputs: [{ name: 'x', type: xType, shape: ['n', D] }],
-    outputs: [
-      { name: 's', type: 'float', shape: [D] },
-      { name: 'q', type: 'float', shape: [] },
-    ],
-    nodes: [
-      ...cast,
-      { op: 'ReduceSum', inputs: ['xf', 'axis0'], outputs: ['s'], attrs: { keepdims: 0 } },
-      { op: 'Mul', inputs: ['xf', 'xf'], outputs: ['sq'] },
-      { op: 'ReduceSum', inputs: ['sq'], outputs: ['q'], attrs: { keepdims: 0 } },
-    ],
-    initializers: [{ name: 'axis0', type: 'int64', dims: [1], values: [0] }],
-  });
+  // pass 0: mean, second moment, present rows (JS: one add per element)
   const mean = new Float64Array(D);
   let sumSq = 0;
   let present = 0;
-  for (const c of chunks(file, o)) {
+  for (const c of chunks(file, o, null, stride)) {
     checkAbort();
-    const r = await sums.run({ x: c.tensor });
-    const s = r.s.data as Float32Array;
-    for (let j = 0; j < D; j++) mean[j] += s[j];
-    sumSq += (r.q.data as Float32Array)[0];
-    for (let i = 0; i < c.n; i++) present += c.mask[i];
-    tick((c.start + c.n) / o.rows);
+    const colSum = new Float32Array(D);
+    for (let r = 0; r < c.n; r++) {
+      if (!c.mask[r]) continue;
+      present++;
+      const b = r * D;
+      for (let j = 0; j < D; j++) {
+        const v = c.x[b + j];
+        colSum[j] += v;
+        sumSq += v * v;
+      }
+    }
+    for (let j = 0; j < D; j++) mean[j] += colSum[j];
+    tick(c);
   }
-  passesDone++;
-  if (present === 0) throw new Error('no row has features');
+  endPass();
+  if (present === 0) throw new Error('no row has features in the rows sampled for the map');
   for (let j = 0; j < D; j++) mean[j] /= present;
   let meanSq = 0;
   for (let j = 0; j < D; j++) meanSq += mean[j] * mean[j];
   const totalVariance = sumSq / present - meanSq;
   const mu = Float32Array.from(mean);
 
-  // passes 1..T: power step W = Xcᵀ (Xc V), accumulating also G = (Xc V)ᵀ (Xc V)
+  // passes 1..T: W = Xcᵀ (Xc V) and G = (Xc V)ᵀ (Xc V) on centred chunks (zero rows add nothing)
   const power = await graphSession({
     inputs: [
-      { name: 'x', type: xType, shape: ['n', D] },
-      { name: 'm', type: 'float', shape: ['n', 1] },
-      { name: 'mu', type: 'float', shape: [1, D] },
+      { name: 'x', type: 'float', shape: ['n', D] },
       { name: 'v', type: 'float', shape: [D, K] },
     ],
     outputs: [
@@ -138,31 +149,27 @@ export async function pcaOfFile(file: string, o: PcaOptions): Promise<PcaResult>
       { name: 'g', type: 'float', shape: [K, K] },
     ],
     nodes: [
-      ...cast,
-      { op: 'Sub', inputs: ['xf', 'mu'], outputs: ['xd'] },
-      { op: 'Mul', inputs: ['xd', 'm'], outputs: ['xc'] },
-      { op: 'MatMul', inputs: ['xc', 'v'], outputs: ['p'] },
-      { op: 'Gemm', inputs: ['xc', 'p'], outputs: ['w'], attrs: { transA: 1 } },
+      { op: 'MatMul', inputs: ['x', 'v'], outputs: ['p'] },
+      { op: 'Gemm', inputs: ['x', 'p'], outputs: ['w'], attrs: { transA: 1 } },
       { op: 'Gemm', inputs: ['p', 'p'], outputs: ['g'], attrs: { transA: 1 } },
     ],
   });
   let V = orthonormalizeColumns(seededNormal(D * K, o.seed ?? 0), D, K);
   let G = new Float64Array(K * K);
-  const muT = new ort.Tensor('float32', mu, [1, D]);
   for (let it = 0; it < T; it++) {
     const W = new Float64Array(D * K);
     G = new Float64Array(K * K);
     const vT = new ort.Tensor('float32', Float32Array.from(V), [D, K]);
-    for (const c of chunks(file, o)) {
+    for (const c of chunks(file, o, mu, stride)) {
       checkAbort();
-      const r = await power.run({ x: c.tensor, m: new ort.Tensor('float32', c.mask, [c.n, 1]), mu: muT, v: vT });
+      const r = await power.run({ x: new ort.Tensor('float32', c.x, [c.n, D]), v: vT });
       const w = r.w.data as Float32Array;
       const g = r.g.data as Float32Array;
       for (let j = 0; j < W.length; j++) W[j] += w[j];
       for (let j = 0; j < G.length; j++) G[j] += g[j];
-      tick((c.start + c.n) / o.rows);
+      tick(c);
     }
-    passesDone++;
+    endPass();
     if (it < T - 1) V = orthonormalizeColumns(W, D, K);
   }
   // Rayleigh-Ritz on the last V: H = Vᵀ C V = G / n; rotate V by H's eigenvectors (descending).
@@ -177,27 +184,25 @@ export async function pcaOfFile(file: string, o: PcaOptions): Promise<PcaResult>
       U[d * outDims + c] = s;
     }
 
-  // final pass: coordinates
+  // final pass: coordinates Xc U
   const project = await graphSession({
     inputs: [
-      { name: 'x', type: xType, shape: ['n', D] },
-      { name: 'mu', type: 'float', shape: [1, D] },
+      { name: 'x', type: 'float', shape: ['n', D] },
       { name: 'u', type: 'float', shape: [D, outDims] },
     ],
     outputs: [{ name: 'y', type: 'float', shape: ['n', outDims] }],
-    nodes: [...cast, { op: 'Sub', inputs: ['xf', 'mu'], outputs: ['xc'] }, { op: 'MatMul', inputs: ['xc', 'u'], outputs: ['y'] }],
+    nodes: [{ op: 'MatMul', inputs: ['x', 'u'], outputs: ['y'] }],
   });
   const coords = new Float32Array(o.rows * outDims);
   const uT = new ort.Tensor('float32', U, [D, outDims]);
-  for (const c of chunks(file, o)) {
+  for (const c of chunks(file, o, mu)) {
     checkAbort();
-    const r = await project.run({ x: c.tensor, mu: muT, u: uT });
-    const y = r.y.data as Float32Array;
-    coords.set(y, c.start * outDims);
+    const r = await project.run({ x: new ort.Tensor('float32', c.x, [c.n, D]), u: uT });
+    coords.set(r.y.data as Float32Array, c.start * outDims);
     for (let i = 0; i < c.n; i++) if (!c.mask[i]) coords.fill(NaN, (c.start + i) * outDims, (c.start + i + 1) * outDims);
-    tick((c.start + c.n) / o.rows);
+    tick(c, false);
   }
-  passesDone++;
-  for (const s of [sums, power, project]) await s.release();
-  return { coords, outDims, variances: Float64Array.from(values.slice(0, outDims)), totalVariance, present };
+  endPass(false);
+  for (const s of [power, project]) await s.release();
+  return { coords, outDims, variances: Float64Array.from(values.slice(0, outDims)), totalVariance, present, fittedOn: present };
 }

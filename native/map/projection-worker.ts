@@ -13,6 +13,8 @@ export interface ProjectionJob {
   dtype: 'float16' | 'float32';
   clusters: number;
   seed: number;
+  /** rows the PCA axes are fitted on (every row is projected) */
+  fitRows: number;
 }
 
 export interface ProjectionResult {
@@ -20,6 +22,7 @@ export interface ProjectionResult {
   labels: Uint16Array;
   clusterCount: number;
   explained: [number, number];
+  fittedOn: number;
 }
 
 /** Components kept for clustering (the map shows the first two). */
@@ -33,6 +36,7 @@ const pca = await pcaOfFile(job.file, {
   dtype: job.dtype,
   outDims,
   seed: job.seed,
+  fitRows: job.fitRows,
   onProgress: (done, total) => parentPort?.postMessage({ type: 'progress', done, total }),
 });
 const positions = new Float32Array(job.rows * 2);
@@ -46,5 +50,6 @@ const result: ProjectionResult = {
   labels: km.labels,
   clusterCount: km.k,
   explained: [pca.variances[0] / pca.totalVariance, (pca.variances[1] ?? 0) / pca.totalVariance],
+  fittedOn: pca.fittedOn,
 };
 parentPort?.postMessage({ type: 'done', result }, [positions.buffer as ArrayBuffer, km.labels.buffer as ArrayBuffer]);

@@ -157,3 +157,19 @@ test('sieve filter: one JSON line; .csv and .parquet; bad inputs exit 2 with one
   }
   assert.ok(!fs.existsSync(path.join(dir, 'pool', 'x.npy')));
 });
+
+test('the subset .npy is byte-identical to what np.save wrote for the same sorted uids', async () => {
+  // test/fixtures/formats/uids_3.npy was written by numpy (make_fixtures.py) for these three uids
+  const dir = tmpDir('npsave');
+  fs.mkdirSync(path.join(dir, 'pool'));
+  const uids = ['ffffffffffffffff0000000000000000', '1', '0123456789ABCDEF0123456789abcdef'];
+  await writeParquet(
+    path.join(dir, 'pool', 'a.parquet'),
+    uids.map((uid) => ({ uid, text: 'x', w: 1, h: 1, b32: 0.3, l14: 0.3 })),
+  );
+  const pool = await Pool.open(path.join(dir, 'pool'), { workspace: path.join(dir, 'ws') });
+  const d = await runFilter(pool, { filter: 'none' });
+  await writeSubset(pool, d.keep, path.join(dir, 'all.npy'));
+  pool.close();
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'all.npy')), fs.readFileSync(path.resolve('test/fixtures/formats/uids_3.npy')));
+});

@@ -5,7 +5,7 @@
  * `0` to 32 hex digits (datacomp.md §1).
  */
 import type { Db } from '../db/duck.js';
-import { sqlString } from '../db/duck.js';
+import { sqlString, sqlStringList } from '../db/duck.js';
 import { badInput } from '../errors.js';
 import type { ShardFiles } from './discover.js';
 
@@ -29,58 +29,82 @@ export interface LoadedShard {
   columns: string[];
 }
 
-/** Check a parquet opens and list its columns; a truncated or foreign file is bad input. */
-async function describeParquet(db: Db, file: string): Promise<{ rows: number; columns: string[] }> {
-  try {
-    const cols = await db.rows<{ column_name: string }>(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
-    const rows = Number(await db.value(`SELECT count(*) FROM read_parquet(${sqlString(file)})`));
-    return { rows, columns: cols.map((c) => c.column_name) };
-  } catch (e) {
-    const why = (e as Error).message.split('\n')[0];
-    throw badInput(file, `not a readable parquet file (truncated or corrupt?): ${why}`);
+/** Name the file that DuckDB could not read: each is opened alone until one fails. */
+async function findBadParquet(db: Db, shards: ShardFiles[], first: Error): Promise<never> {
+  for (const s of shards) {
+    const file = s.parquet as string;
+    try {
+      await db.run(`SELECT count(*) FROM read_parquet(${sqlString(file)})`);
+    } catch (e) {
+      throw badInput(file, `not a readable parquet file (truncated or corrupt?): ${(e as Error).message.split('\n')[0]}`);
+    }
   }
+  throw first;
 }
 
 export async function loadSamples(
   db: Db,
   shards: ShardFiles[],
-  onShard?: (done: number) => void,
+  onStep?: (done: number, total: number) => void,
 ): Promise<{ loaded: LoadedShard[]; warnings: string[] }> {
+  const files = shards.map((s) => s.parquet as string);
+  const list = sqlStringList(files);
+  // row counts and columns from the parquet footers, one query each for all shards
+  let counts: { file_name: string; num_rows: bigint }[];
+  let schema: { file_name: string; name: string }[];
+  try {
+    counts = await db.rows(`SELECT file_name, num_rows FROM parquet_file_metadata(${list})`);
+    schema = await db.rows(`SELECT file_name, name FROM parquet_schema(${list})`);
+  } catch (e) {
+    return findBadParquet(db, shards, e as Error);
+  }
+  const rowsOf = new Map(counts.map((c) => [c.file_name, Number(c.num_rows)]));
   const loaded: LoadedShard[] = [];
   let rowStart = 0;
   for (const s of shards) {
-    const d = await describeParquet(db, s.parquet as string);
-    if (!d.columns.includes('uid')) throw badInput(s.parquet as string, 'has no `uid` column');
-    loaded.push({ stem: s.stem, rows: d.rows, rowStart, columns: d.columns });
-    rowStart += d.rows;
+    const file = s.parquet as string;
+    const columns = schema.filter((c) => c.file_name === file).map((c) => c.name);
+    if (!columns.includes('uid')) throw badInput(file, 'has no `uid` column');
+    const rows = rowsOf.get(file) ?? 0;
+    loaded.push({ stem: s.stem, rows, rowStart, columns });
+    rowStart += rows;
   }
+  onStep?.(1, 3);
 
   await db.run('DROP TABLE IF EXISTS samples');
   const colDefs = Object.entries(SAMPLE_COLUMNS)
     .map(([c, t]) => `${c} ${t}`)
     .join(', ');
-  await db.run(
-    `CREATE TABLE samples (row INTEGER, shard INTEGER, shard_row INTEGER, uid_raw VARCHAR, ${colDefs})`,
-  );
-  for (let i = 0; i < shards.length; i++) {
-    const file = shards[i].parquet as string;
-    const { columns, rowStart: start } = loaded[i];
-    const select = Object.entries(SAMPLE_COLUMNS).map(([c, t]) => {
-      if (c === 'uid') return `lpad(lower(trim(CAST(uid AS VARCHAR))), 32, '0')`;
-      return columns.includes(c) ? `CAST("${c}" AS ${t})` : `NULL::${t}`;
-    });
-    try {
-      await db.run(
-        `INSERT INTO samples SELECT (${start} + file_row_number)::INTEGER, ${i}, file_row_number::INTEGER,
-           CAST(uid AS VARCHAR), ${select.join(', ')}
-         FROM read_parquet(${sqlString(file)}, file_row_number = true) ORDER BY file_row_number`,
-      );
-    } catch (e) {
-      const why = (e as Error).message.split('\n')[0];
-      throw badInput(file, `a column has a type Sieve cannot read as DataComp's: ${why}`);
+  await db.run(`CREATE TABLE samples (row INTEGER, shard INTEGER, shard_row INTEGER, uid_raw VARCHAR, ${colDefs})`);
+  const anywhere = new Set(loaded.flatMap((l) => l.columns));
+  const select = Object.entries(SAMPLE_COLUMNS).map(([c, t]) => {
+    if (c === 'uid') return `lpad(lower(trim(CAST(p.uid AS VARCHAR))), 32, '0')`;
+    return anywhere.has(c) ? `CAST(p."${c}" AS ${t})` : `NULL::${t}`;
+  });
+  try {
+    // One scan over every shard, in parallel; union_by_name gives NULL where a shard lacks a column.
+    // DuckDB preserves the files' order and each file's row order here (preserve_insertion_order),
+    // so the table is stored in `row` order without a sort; the check below proves it.
+    const starts = `[${loaded.map((l) => l.rowStart).join(', ')}]`;
+    await db.run(
+      `INSERT INTO samples
+       SELECT (${starts}[s.shard + 1] + s.file_row_number)::INTEGER, s.shard, s.file_row_number::INTEGER, CAST(s.uid AS VARCHAR), ${select.join(', ').replaceAll('p.', 's.')}
+       FROM (SELECT (list_position(${list}, p.filename) - 1)::INTEGER AS shard, p.*
+             FROM read_parquet(${list}, filename = true, file_row_number = true, union_by_name = true) p) s`,
+    );
+    const unordered = await db.value<bigint>(
+      'SELECT count(*) FROM (SELECT row, lag(row) OVER () AS prev FROM samples) WHERE prev IS NOT NULL AND row <> prev + 1',
+    );
+    if (Number(unordered)) {
+      // not expected; keep the contract (rows stored in order) whatever DuckDB did
+      await db.run('CREATE OR REPLACE TABLE samples AS SELECT * FROM samples ORDER BY row');
     }
-    onShard?.(i + 1);
+  } catch (e) {
+    const why = (e as Error).message.split('\n')[0];
+    if (/Conversion|Could not convert|cast/i.test(why)) throw badInput(files.length === 1 ? files[0] : `${files.length} parquet shards in ${files[0].replace(/[^/\\]*$/, '')}`, `a column has a type Sieve cannot read as DataComp's: ${why}`);
+    return findBadParquet(db, shards, e as Error);
   }
+  onStep?.(2, 3);
 
   // uids must be hex of at most 128 bits: name the first bad one by file and row.
   const bad = await db.one<{ shard: number; shard_row: number; uid_raw: string | null }>(
@@ -113,6 +137,6 @@ export async function loadSamples(
     const missing = Object.keys(SAMPLE_COLUMNS).filter((c) => !l.columns.includes(c));
     if (missing.length) warnings.push(`${l.stem}.parquet lacks ${missing.join(', ')} (NULL for its rows)`);
   }
-  await db.run('CREATE UNIQUE INDEX samples_row ON samples(row)');
+  onStep?.(3, 3);
   return { loaded, warnings };
 }

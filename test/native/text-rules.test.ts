@@ -98,28 +98,6 @@ test('textBasedKeep: some word of str.split() has its first synset in the set', 
   assert.equal(textBasedKeep('   ', ids), false);
 });
 
-test('text_based word rule runs at well over 100k captions a second', () => {
-  const ids = new Set([2084071, 2121620, 1855672]);
-  const vocab = ['a', 'photo', 'of', 'the', 'dog', 'running', 'on', 'beach', 'sunset', 'red', 'car', 'for', 'sale', 'Buy', 'premium', 'case', 'online', 'woman', 'man', 'xyzzy', '2021', 'best'];
-  const texts: string[] = [];
-  let seed = 7;
-  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-  for (let i = 0; i < 100_000; i++) {
-    const n = 2 + Math.floor(rnd() * 9);
-    const w: string[] = [];
-    for (let k = 0; k < n; k++) w.push(vocab[Math.floor(rnd() * vocab.length)] + (rnd() < 0.02 ? String(i) : ''));
-    texts.push(w.join(' '));
-  }
-  wordnet(); // loading is not part of the rate
-  const t0 = performance.now();
-  let kept = 0;
-  for (const t of texts) if (textBasedKeep(t, ids)) kept++;
-  const s = (performance.now() - t0) / 1000;
-  assert.ok(kept > 0 && kept < texts.length);
-  // 1M captions must take < 10 s (100k in < 1 s); the margin is for a busy shared machine
-  assert.ok(s < 3, `100k captions took ${s.toFixed(2)} s`);
-});
-
 test('readSynsetList reads n########, skips blank lines and names a bad line', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sieve-synsets-'));
   const good = path.join(dir, 'ids.txt');

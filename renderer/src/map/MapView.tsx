@@ -1,0 +1,249 @@
+/**
+ * The pool's 2-D map: deck.gl, an OrthographicView (y up, like a plot) and a ScatterplotLayer fed
+ * straight from binary attributes (positions Float32Array, colours Uint8Array). React holds only
+ * the map's status, its version and the hovered/selected rows; never the per-point arrays.
+ */
+import { useEffect, useLayoutEffect, useMemo, useRef, useState, type PointerEvent as ReactPointerEvent } from 'react';
+import DeckGL, { type DeckGLRef } from '@deck.gl/react';
+import { OrthographicView, type OrthographicViewState, type PickingInfo } from '@deck.gl/core';
+import { ScatterplotLayer } from '@deck.gl/layers';
+import { getMapBuffers } from './buffers.js';
+import { useMap, type MapMeta } from '../state/map.js';
+import { useSelection } from '../state/selection.js';
+import { useUi } from '../state/ui.js';
+import { select } from '../state/actions.js';
+import { testHook } from '../testHook.js';
+import { fmtInt, fmtPct } from '../format.js';
+import { Tooltip } from './Tooltip.js';
+
+const VIEW = new OrthographicView({ id: 'map', flipY: false });
+const POINT_RADIUS_PX = 2;
+/** how far from a point the pointer may be and still hover or click it */
+const PICK_RADIUS_PX = 3;
+/** how far a press may move and still be a click (farther, it is a drag) */
+const CLICK_SLOP_PX = 4;
+// Module constants: a new object on each render would make deck.gl rebuild its controller.
+const CONTROLLER = { doubleClickZoom: true, scrollZoom: { smooth: false, speed: 0.01 }, inertia: false } as const;
+
+interface Size {
+  width: number;
+  height: number;
+}
+
+/** The view that shows all of `bounds` with a margin. */
+function fitViewState(meta: MapMeta, size: Size): OrthographicViewState {
+  const { minX, maxX, minY, maxY } = meta.bounds;
+  const dx = Math.max(maxX - minX, 1e-9);
+  const dy = Math.max(maxY - minY, 1e-9);
+  const scale = Math.min(size.width / dx, size.height / dy) * 0.9;
+  const zoom = Math.log2(scale);
+  return { target: [(minX + maxX) / 2, (minY + maxY) / 2, 0], zoom, minZoom: zoom - 4, maxZoom: zoom + 14 };
+}
+
+export function MapView() {
+  const status = useMap((s) => s.status);
+  const reason = useMap((s) => s.reason);
+  const meta = useMap((s) => s.meta);
+  const version = useMap((s) => s.version);
+  const fitRequest = useMap((s) => s.fitRequest);
+  const selected = useSelection((s) => s.selected);
+  const hover = useSelection((s) => s.hover);
+  const theme = useUi((s) => s.theme);
+
+  const containerRef = useRef<HTMLDivElement>(null);
+  const deckRef = useRef<DeckGLRef<OrthographicView>>(null);
+  const [size, setSize] = useState<Size | null>(null);
+
+  useLayoutEffect(() => {
+    const el = containerRef.current;
+    if (!el) return;
+    let last: Size | null = null;
+    const measure = () => {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0 || (last && last.width === r.width && last.height === r.height)) return;
+      last = { width: r.width, height: r.height };
+      // The points moved under the pointer: the hovered row is no longer where the tooltip says.
+      if (useSelection.getState().hover) useSelection.setState({ hover: null });
+      setSize(last);
+    };
+    measure();
+    const ro = new ResizeObserver(measure);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
+  // Fit at load and on request only: a resize (the inspector opening) keeps the user's zoom.
+  const sizeRef = useRef(size);
+  sizeRef.current = size;
+  const hasSize = size !== null;
+  const initialViewState = useMemo<OrthographicViewState>(
+    () => {
+      // Measure now: the layout may have moved since the last ResizeObserver report.
+      const r = containerRef.current?.getBoundingClientRect();
+      const now = r && r.width > 0 && r.height > 0 ? { width: r.width, height: r.height } : sizeRef.current;
+      return meta && now ? fitViewState(meta, now) : { target: [0, 0, 0], zoom: 0 };
+    },
+    [meta, fitRequest, hasSize],
+  );
+
+  const buffers = status === 'ready' ? getMapBuffers() : null;
+
+  const points = useMemo(() => {
+    if (!buffers) return null;
+    return new ScatterplotLayer({
+      id: 'points',
+      data: {
+        length: buffers.rows,
+        attributes: {
+          getPosition: { value: buffers.positions, size: 2 },
+          getFillColor: { value: buffers.colors, size: 4, normalized: true },
+        },
+      },
+      radiusUnits: 'pixels',
+      getRadius: POINT_RADIUS_PX,
+      stroked: false,
+      pickable: true,
+      autoHighlight: true,
+      highlightColor: theme === 'dark' ? [255, 255, 255, 255] : [0, 0, 0, 255],
+    });
+    // `version` changes whenever the buffers do (deliberately not a dependency on the arrays)
+  }, [version, buffers !== null, theme]);
+
+  const rings = useMemo(() => {
+    if (!buffers) return null;
+    const rows = [selected, hover?.row].filter((r): r is number => r !== null && r !== undefined && r < buffers.rows);
+    if (rows.length === 0) return null;
+    const pos = buffers.positions;
+    return new ScatterplotLayer<number>({
+      id: 'rings',
+      data: rows,
+      getPosition: (r) => [pos[2 * r], pos[2 * r + 1]],
+      radiusUnits: 'pixels',
+      getRadius: (r) => (r === selected ? 7 : 5),
+      filled: false,
+      stroked: true,
+      lineWidthUnits: 'pixels',
+      getLineWidth: (r) => (r === selected ? 2 : 1.5),
+      getLineColor: theme === 'dark' ? [255, 255, 255, 230] : [20, 20, 20, 230],
+      pickable: false,
+      updateTriggers: { getRadius: selected, getLineWidth: selected },
+    });
+  }, [version, buffers !== null, selected, hover?.row, theme]);
+
+  useEffect(() => {
+    testHook.mapStatus = status;
+    if (status !== 'ready') {
+      testHook.mapReady = false;
+      testHook.pointCount = 0;
+    }
+  }, [status]);
+
+  useEffect(() => {
+    testHook.project = (row: number): [number, number] => {
+      const b = getMapBuffers();
+      const deck = deckRef.current?.deck;
+      const el = containerRef.current;
+      if (!b || !deck || !el || row < 0 || row >= b.rows) return [NaN, NaN];
+      const x = b.positions[2 * row];
+      const y = b.positions[2 * row + 1];
+      const vp = deck.getViewports()[0];
+      if (!vp || !Number.isFinite(x) || !Number.isFinite(y)) return [NaN, NaN];
+      const [px, py] = vp.project([x, y]);
+      const rect = el.getBoundingClientRect();
+      return [rect.left + px, rect.top + py];
+    };
+  }, []);
+
+  const onAfterRender = () => {
+    const b = getMapBuffers();
+    if (useMap.getState().status === 'ready' && b && !testHook.mapReady) {
+      testHook.deck = deckRef.current?.deck;
+      testHook.pointCount = b.rows;
+      testHook.mapReady = true;
+    }
+  };
+
+  const onHover = (info: PickingInfo) => {
+    const row = info.picked && info.index >= 0 ? info.index : null;
+    const cur = useSelection.getState().hover;
+    if (row === null) {
+      if (cur) useSelection.setState({ hover: null });
+    } else if (!cur || cur.row !== row || cur.x !== info.x || cur.y !== info.y) {
+      useSelection.setState({ hover: { row, x: info.x, y: info.y } });
+    }
+  };
+
+  const onViewStateChange = () => {
+    if (useSelection.getState().hover) useSelection.setState({ hover: null });
+  };
+
+  // Clicks are recognised here rather than by deck.gl's tap recogniser, which drops a click whose
+  // press and release are more than 250 ms apart by the wall clock; that happens whenever a frame
+  // is slow (a million points, a software renderer). A click is a release near its press.
+  const pressRef = useRef<{ x: number; y: number } | null>(null);
+  const onPointerDown = (e: ReactPointerEvent) => {
+    pressRef.current = e.button === 0 ? { x: e.clientX, y: e.clientY } : null;
+  };
+  const onPointerUp = (e: ReactPointerEvent) => {
+    const press = pressRef.current;
+    pressRef.current = null;
+    const deck = deckRef.current?.deck;
+    const el = containerRef.current;
+    if (!press || e.button !== 0 || !deck || !el || Math.hypot(e.clientX - press.x, e.clientY - press.y) > CLICK_SLOP_PX) return;
+    if (!(e.target instanceof HTMLCanvasElement)) return; // a click on an overlay, not on the map
+    const rect = el.getBoundingClientRect();
+    const info = deck.pickObject({ x: e.clientX - rect.left, y: e.clientY - rect.top, radius: PICK_RADIUS_PX, layerIds: ['points'] });
+    if (info && info.index >= 0) select(info.index);
+  };
+
+  const layers = [points, rings].filter((l) => l !== null);
+  const withoutFeature = meta ? meta.rows - meta.clusterSizes.reduce((a, b) => a + b, 0) : 0;
+
+  return (
+    <div
+      className="map"
+      ref={containerRef}
+      data-testid="map"
+      onPointerDown={onPointerDown}
+      onPointerUp={onPointerUp}
+      onMouseLeave={() => useSelection.setState({ hover: null })}
+    >
+      {status === 'ready' && size && (
+        <DeckGL
+          ref={deckRef}
+          views={VIEW}
+          initialViewState={initialViewState}
+          controller={CONTROLLER}
+          layers={layers}
+          onHover={onHover}
+          onViewStateChange={onViewStateChange}
+          pickingRadius={PICK_RADIUS_PX}
+          onAfterRender={onAfterRender}
+          getCursor={({ isDragging, isHovering }) => (isDragging ? 'grabbing' : isHovering ? 'pointer' : 'crosshair')}
+        />
+      )}
+      {status === 'ready' && hover && size && <Tooltip hover={hover} size={size} />}
+      {status === 'ready' && meta && (
+        <div className="map-caption" title="Principal component analysis of the feature: each axis is a direction of largest variance; the percentage is the share of the total variance it explains.">
+          PCA of <b>{meta.feature}</b> · x explains {fmtPct(meta.explainedVariance[0])}, y {fmtPct(meta.explainedVariance[1])} · {fmtInt(meta.rows - withoutFeature)} points
+          {withoutFeature > 0 && <> · {fmtInt(withoutFeature)} rows without the feature (not drawn)</>}
+          <span className="hint"> · scroll to zoom, drag to pan, F to fit</span>
+        </div>
+      )}
+      {status === 'loading' && <div className="map-note">Computing the map…</div>}
+      {status === 'idle' && <div className="map-note">No map yet.</div>}
+      {status === 'unavailable' && (
+        <div className="map-note" data-testid="map-unavailable">
+          <div className="map-note-title">No map for this pool</div>
+          <div>{reason}</div>
+        </div>
+      )}
+      {status === 'error' && (
+        <div className="map-note error" data-testid="map-error">
+          <div className="map-note-title">The map could not be loaded</div>
+          <div>{reason}</div>
+        </div>
+      )}
+    </div>
+  );
+}

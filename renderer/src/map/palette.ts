@@ -1,0 +1,57 @@
+/**
+ * Cluster colours: a categorical palette of 12, readable on dark and light grounds. The first nine
+ * are Tableau 10's (less its grey, so that grey means only "no feature"); sky, violet and lime
+ * complete it with hues far from those nine (Tableau's olive, cyan and rose sat too close to
+ * yellow, teal and pink on a dark map).
+ */
+export const NO_CLUSTER = 0xffff;
+
+const HEX = [
+  '#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948',
+  '#b07aa1', '#ff9da7', '#9c755f', '#a0cbe8', '#8a6fdf', '#c6e07a',
+];
+
+export type Rgb = [number, number, number];
+
+const hexToRgb = (h: string): Rgb => [parseInt(h.slice(1, 3), 16), parseInt(h.slice(3, 5), 16), parseInt(h.slice(5, 7), 16)];
+export const PALETTE: Rgb[] = HEX.map(hexToRgb);
+export const GREY: Rgb = [128, 128, 128];
+
+const scale = (rgb: Rgb, f: number) => rgb.map((v) => Math.max(0, Math.min(255, Math.round(v * f)))) as Rgb;
+
+/** A cluster's colour; on the light theme a shade darker, so the pale hues still stand out. */
+export function clusterRgb(c: number, theme: 'dark' | 'light' = 'dark'): Rgb {
+  if (c === NO_CLUSTER) return GREY;
+  let rgb = PALETTE[c % PALETTE.length];
+  const round = Math.floor(c / PALETTE.length);
+  // Past 12 clusters: the same hues, darker or lighter each round, so neighbours still differ.
+  if (round > 0) rgb = scale(rgb, round % 2 === 1 ? 0.6 : 1.35);
+  return theme === 'light' ? scale(rgb, 0.82) : rgb;
+}
+
+export const rgbCss = ([r, g, b]: Rgb) => `rgb(${r} ${g} ${b})`;
+
+/**
+ * RGBA per row from cluster ids, straight into a Uint8Array for deck.gl. With `focus` set, rows of
+ * other clusters are dimmed.
+ */
+export function colorize(clusters: Uint16Array, clusterCount: number, focus: number | null, theme: 'dark' | 'light' = 'dark'): Uint8Array {
+  const colors = new Uint8Array(clusters.length * 4);
+  const table = new Uint8Array((clusterCount + 1) * 4);
+  for (let c = 0; c <= clusterCount; c++) {
+    const id = c === clusterCount ? NO_CLUSTER : c;
+    const [r, g, b] = clusterRgb(id, theme);
+    const dim = focus !== null && id !== focus;
+    table.set([r, g, b, id === NO_CLUSTER ? (dim ? 25 : 90) : dim ? 28 : 210], c * 4);
+  }
+  for (let i = 0; i < clusters.length; i++) {
+    const c = clusters[i];
+    const t = (c < clusterCount ? c : clusterCount) * 4;
+    const o = i * 4;
+    colors[o] = table[t];
+    colors[o + 1] = table[t + 1];
+    colors[o + 2] = table[t + 2];
+    colors[o + 3] = table[t + 3];
+  }
+  return colors;
+}

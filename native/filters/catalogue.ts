@@ -82,7 +82,7 @@ export const CATALOGUE: FilterKind[] = [
       centroids: { type: 'path', description: 'K x D float .npy of pool centroids; omit to cluster the pool with k' },
       k: { type: 'int', min: 1, max: 1000000, description: 'number of k-means centroids when none are given (DataComp: 100,000 on 12.8B; about N/128 here)' },
       iterations: { type: 'int', min: 1, max: 1000, default: 20, description: 'k-means iterations (DataComp: 20)' },
-      seed: { type: 'int', min: 0, default: 0, description: 'k-means seed (DataComp: 0)' },
+      seed: { type: 'int', min: 0, default: 0, description: 'k-means seed (DataComp: 0): draws the sample and the initial centres' },
       sample: {
         type: 'int',
         min: 1,

@@ -1,9 +1,9 @@
 /**
  * `image_based` (DataComp baselines/image_based_clustering.py + apply_filter.py):
  *   1. caption rule: English (fastText) AND len(fasttext.tokenize(text)) > 1 AND len(text) > 5;
- *   2. pool centroids: a K x D .npy, or L2 k-means (k-means++ seeding, `iterations`, `seed`) fitted on
- *      a seeded sample of at most `sample` caption-filtered rows' L/14 image features (DataComp's faiss
- *      run also trains on a sample: faiss keeps at most 256 points per centroid);
+ *   2. pool centroids: a K x D .npy, or L2 k-means (random initial centres as faiss draws them,
+ *      `iterations`, `seed`) fitted on a seeded sample of at most `sample` caption-filtered rows' L/14
+ *      image features (DataComp's faiss run also trains on a sample: at most 256 points a centroid);
  *   3. S = the centroids that are the nearest (argmax inner product) to some target embedding;
  *   4. keep caption-filtered rows whose nearest centroid (argmax inner product) is in S.
  * Products run in onnxruntime over chunks of the feature file; ties in argmax go to the lowest index.
@@ -89,33 +89,20 @@ export class Nearest {
   }
 }
 
-/** Seeded L2 k-means (k-means++ seeding, Lloyd iterations) on row-major points. */
+/**
+ * Seeded L2 k-means on row-major points: initial centres are k distinct points drawn at random (the
+ * initialisation of faiss, which DataComp's clustering used; k-means++ seeding would cost k·n·d in
+ * one thread), then `iterations` Lloyd steps with the assignment in onnxruntime. An empty cluster
+ * keeps its centre.
+ */
 export async function kmeansL2(points: Float32Array, n: number, d: number, k: number, iterations: number, seed: number): Promise<Float32Array> {
   const rand = mulberry32(seed);
   const C = new Float32Array(k * d);
-  const dist = new Float64Array(n).fill(Infinity);
-  let pick = Math.floor(rand() * n);
+  const idx = Int32Array.from({ length: n }, (_, i) => i);
   for (let c = 0; c < k; c++) {
-    C.set(points.subarray(pick * d, (pick + 1) * d), c * d);
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let j = 0; j < d; j++) {
-        const t = points[i * d + j] - C[c * d + j];
-        s += t * t;
-      }
-      if (s < dist[i]) dist[i] = s;
-      total += dist[i];
-    }
-    let u = rand() * total;
-    pick = n - 1;
-    for (let i = 0; i < n; i++) {
-      u -= dist[i];
-      if (u <= 0) {
-        pick = i;
-        break;
-      }
-    }
+    const j = c + Math.floor(rand() * (n - c));
+    [idx[c], idx[j]] = [idx[j], idx[c]];
+    C.set(points.subarray(idx[c] * d, (idx[c] + 1) * d), c * d);
   }
   for (let it = 0; it < iterations; it++) {
     const nearest = await Nearest.create(C, k, d, true);

@@ -83,11 +83,12 @@ export const CATALOGUE: FilterKind[] = [
       k: { type: 'int', min: 1, max: 1000000, description: 'number of k-means centroids when none are given (DataComp: 100,000 on 12.8B; about N/128 here)' },
       iterations: { type: 'int', min: 1, max: 1000, default: 20, description: 'k-means iterations (DataComp: 20)' },
       seed: { type: 'int', min: 0, default: 0, description: 'k-means seed (DataComp: 0): draws the sample and the initial centres' },
-      sample: {
+      sample_per_centroid: {
         type: 'int',
         min: 1,
-        default: 100000,
-        description: 'k-means is fitted on at most this many caption-filtered rows (seeded sample); every row is then assigned exactly',
+        default: 39,
+        description:
+          'k-means is fitted on a seeded sample of at most this many caption-filtered rows per centroid (39 is faiss\'s minimum, 256 its maximum); every row is then assigned exactly',
       },
     },
     oneOf: [['centroids', 'k']],

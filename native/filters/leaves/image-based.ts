@@ -3,7 +3,8 @@
  *   1. caption rule: English (fastText) AND len(fasttext.tokenize(text)) > 1 AND len(text) > 5;
  *   2. pool centroids: a K x D .npy, or L2 k-means (random initial centres as faiss draws them,
  *      `iterations`, `seed`) fitted on a seeded sample of at most `sample` caption-filtered rows' L/14
- *      image features (DataComp's faiss run also trains on a sample: at most 256 points a centroid);
+ *      image features: `sample_per_centroid` x k rows (default 39, faiss's minimum; faiss trains on at
+ *      most 256 a centroid), since Lloyd's steps cost 2·rows·k·D flops each;
  *   3. S = the centroids that are the nearest (argmax inner product) to some target embedding;
  *   4. keep caption-filtered rows whose nearest centroid (argmax inner product) is in S.
  * Products run in onnxruntime over chunks of the feature file; ties in argmax go to the lowest index.
@@ -121,7 +122,7 @@ export async function kmeansL2(points: Float32Array, n: number, d: number, k: nu
 }
 
 export async function imageBasedFilter(
-  p: { targets: string; centroids?: string; k?: number; iterations: number; seed: number; sample: number },
+  p: { targets: string; centroids?: string; k?: number; iterations: number; seed: number; sample_per_centroid: number },
   ctx: FilterContext,
   active: Uint8Array | null,
 ): Promise<RowResult> {
@@ -181,7 +182,7 @@ export async function imageBasedFilter(
     // seeded sample without replacement (partial Fisher-Yates), in row order
     const rand = mulberry32(p.seed);
     const idx = withFeatures.slice();
-    const m = Math.min(idx.length, Math.max(p.sample, k));
+    const m = Math.min(idx.length, p.sample_per_centroid * k);
     for (let i = 0; i < m; i++) {
       const j = i + Math.floor(rand() * (idx.length - i));
       [idx[i], idx[j]] = [idx[j], idx[i]];

@@ -212,6 +212,19 @@ function rowRange(path: string, entry: NpzEntry, rowStart: number, rowCount: num
   return { start: entry.header.dataOffset + rowStart * rb, length: rowCount * rb };
 }
 
+/** A deflated member as a stream of its uncompressed bytes (destroy both when done). */
+function inflateMember(path: string, entry: NpzEntry) {
+  const source = createReadStream(path, {
+    start: entry.memberOffset,
+    end: entry.memberOffset + Math.max(entry.compressedSize, 1) - 1,
+    highWaterMark: 1 << 18,
+  });
+  const inflate = zlib.createInflateRaw({ chunkSize: 1 << 18 });
+  source.on('error', (e) => inflate.destroy(e));
+  source.pipe(inflate);
+  return { source, inflate };
+}
+
 /**
  * The raw bytes (C order, little-endian as the dtype says) of rows `rowStart .. rowStart+rowCount`
  * of one array. Stored members: one positioned read. Deflated members: a streaming inflate from
@@ -224,14 +237,7 @@ export async function readNpzRows(path: string, entry: NpzEntry, rowStart: numbe
   const out = Buffer.alloc(length);
   let pos = 0; // uncompressed position of the next byte
   let got = 0;
-  const source = createReadStream(path, {
-    start: entry.memberOffset,
-    end: entry.memberOffset + Math.max(entry.compressedSize, 1) - 1,
-    highWaterMark: 1 << 18,
-  });
-  const inflate = zlib.createInflateRaw({ chunkSize: 1 << 18 });
-  source.on('error', (e) => inflate.destroy(e));
-  source.pipe(inflate);
+  const { source, inflate } = inflateMember(path, entry);
   try {
     for await (const chunk of inflate as AsyncIterable<Buffer>) {
       const cEnd = pos + chunk.length;
@@ -305,14 +311,7 @@ export async function* npzRowChunks(
     }
     return;
   }
-  const source = createReadStream(path, {
-    start: entry.memberOffset,
-    end: entry.memberOffset + Math.max(entry.compressedSize, 1) - 1,
-    highWaterMark: 1 << 18,
-  });
-  const inflate = zlib.createInflateRaw({ chunkSize: 1 << 18 });
-  source.on('error', (e) => inflate.destroy(e));
-  source.pipe(inflate);
+  const { source, inflate } = inflateMember(path, entry);
   let skip = entry.header.dataOffset;
   let row = 0;
   let buf = Buffer.alloc(Math.min(chunkRows, Math.max(rows, 1)) * rb);

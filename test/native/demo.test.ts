@@ -17,21 +17,14 @@ import { generateDemoPool, PLANTED, type DemoSummary } from '../../native/demo/i
 import { SieveError } from '../../native/errors.js';
 import { listNpz, readNpzRows } from '../../native/formats/npz.js';
 import { readTarMember, scanTar } from '../../native/formats/tar.js';
+import { halfToNumber } from './fixtures/half.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sieve-demo-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const SMALL = { samples: 1200, shardSize: 600, seed: 7 };
 
-/** IEEE half -> number, from the definition (independent of native/formats/float16.ts). */
-function half(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0x1f) return m ? NaN : s * Infinity;
-  if (e === 0) return s * m * 2 ** -24;
-  return s * 2 ** (e - 15) * (1 + m / 1024);
-}
+const half = halfToNumber;
 
 function sha256(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');

@@ -15,6 +15,7 @@ import { f16ToF32, f32ToF16 } from '../../native/formats/float16.js';
 import { dtypeSize, encodeNpyHeader, parseNpyHeader, readNpyFileHeader, writeNpy } from '../../native/formats/npy.js';
 import { listNpz, npzRowChunks, readNpzRows, readNpzRowsSync, writeNpz } from '../../native/formats/npz.js';
 import { readTarMember, scanTar, TarWriter } from '../../native/formats/tar.js';
+import { halfToNumber } from './fixtures/half.js';
 
 const FIX = fileURLToPath(new URL('../../../test/fixtures/formats/', import.meta.url));
 const fix = (name: string) => join(FIX, name);
@@ -41,14 +42,7 @@ function npyData(path: string): Buffer {
 // ---------------------------------------------------------------------------------------------
 describe('float16', () => {
   /** Half bits -> value, from the IEEE 754 definition, in float64. */
-  function refDecode(h: number): number {
-    const s = h & 0x8000 ? -1 : 1;
-    const e = (h >> 10) & 0x1f;
-    const m = h & 0x3ff;
-    if (e === 0x1f) return m ? NaN : s * Infinity;
-    if (e === 0) return s * m * 2 ** -24;
-    return s * 2 ** (e - 15) * (1 + m / 1024);
-  }
+  const refDecode = halfToNumber;
 
   /** Value -> the value of the nearest half (ties to even), computed in float64 arithmetic. */
   function refRound(x: number): number {

@@ -72,8 +72,7 @@ export class Pool {
     const db = await Db.open(dbFile);
     try {
       const progress = opts.onProgress;
-      const total = found.shards.length;
-      const { loaded, warnings } = await loadSamples(db, found.shards, (done) =>
+      const { loaded, warnings } = await loadSamples(db, found.shards, (done, total) =>
         progress?.({ job: 'open', done, total, message: 'reading parquet shards' }),
       );
       const shards: ShardInfo[] = found.shards.map((s, i) => ({
@@ -134,6 +133,11 @@ export class Pool {
 
   get dir(): string {
     return this.manifest.pool;
+  }
+
+  /** The pool's webdataset tars; `images.tar` indexes this list. */
+  tarPaths(): readonly string[] {
+    return this.manifest.tars;
   }
 
   /** The features the pool has: those already in the workspace, or still only in the npz files. */

@@ -1,4 +1,4 @@
-/** The app's frame: header, progress, then legend | map | inspector; or the open-pool form. */
+/** The app's frame: header, progress, then filters/clusters | map | inspector; or the open-pool form. */
 import { useEffect } from 'react';
 import { Header } from './panels/Header.js';
 import { ProgressBar } from './panels/ProgressBar.js';
@@ -6,21 +6,24 @@ import { OpenPool } from './panels/OpenPool.js';
 import { Inspector } from './panels/Inspector.js';
 import { Errors } from './panels/Errors.js';
 import { MapView } from './map/MapView.js';
-import { Legend } from './map/Legend.js';
+import { Sidebar } from './panels/Sidebar.js';
 import { usePool } from './state/pool.js';
 import { useSelection } from './state/selection.js';
 import { fitView, select, start } from './state/actions.js';
 import { toggleTheme } from './state/ui.js';
+import { toggleHideDropped } from './state/filterActions.js';
+import { useDecision } from './state/decision.js';
 
 function useShortcuts() {
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement | null;
-      if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
+      if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
       if (e.ctrlKey || e.metaKey || e.altKey) return;
       if (e.key === 'Escape') select(null);
       else if (e.key === 'f' || e.key === 'F') fitView();
       else if (e.key === 't' || e.key === 'T') toggleTheme();
+      else if ((e.key === 'h' || e.key === 'H') && useDecision.getState().current) toggleHideDropped();
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
@@ -55,7 +58,7 @@ export function App() {
       )}
       {status === 'open' && (
         <main className={`workbench${selected !== null ? ' with-inspector' : ''}`}>
-          <Legend />
+          <Sidebar />
           <MapView />
           <Inspector />
         </main>

@@ -30,3 +30,18 @@ export function errorMessage(e: unknown): string {
   }
   return String(e);
 }
+
+/** Seconds a job took: `0.042 s`, `3.1 s`, `42 s`, `3 min 5 s`. */
+export function fmtSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '–';
+  if (s < 1) return `${s.toPrecision(2)} s`;
+  if (s < 10) return `${s.toFixed(1)} s`;
+  if (s < 120) return `${Math.round(s)} s`;
+  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+/** A value a filter rule looked at: integers as they are, fractions with four decimals. */
+export function fmtValue(x: number | null): string {
+  if (x === null || !Number.isFinite(x)) return '–';
+  return Number.isInteger(x) ? intFmt.format(x) : x.toFixed(4);
+}

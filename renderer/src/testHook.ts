@@ -1,6 +1,7 @@
 /**
  * A tiny window hook for the end-to-end tests (test/e2e): whether the map has drawn, how many
- * points it has, and where a row lands on screen, so a test can hover a point without guessing.
+ * points it has, where a row lands on screen (so a test can hover a point without guessing), and
+ * which filter decision colours the map.
  */
 export interface SieveTestHook {
   mapReady: boolean;
@@ -11,6 +12,12 @@ export interface SieveTestHook {
   deck?: unknown;
   /** viewport (client) CSS pixel coordinates of a row's point; [NaN, NaN] without a position */
   project(row: number): [number, number];
+  /** the decision that colours the map, or null (cluster colours) */
+  decisionId: string | null;
+  /** rows the current decision keeps, counted from the mask the map is coloured with; null without one */
+  decisionKept: number | null;
+  /** incremented whenever the map's colour attribute is rebuilt */
+  colorsVersion: number;
 }
 
 declare global {
@@ -24,6 +31,9 @@ export const testHook: SieveTestHook = {
   pointCount: 0,
   mapStatus: 'idle',
   project: () => [NaN, NaN],
+  decisionId: null,
+  decisionKept: null,
+  colorsVersion: 0,
 };
 
 if (typeof window !== 'undefined') window.__sieve = testHook;

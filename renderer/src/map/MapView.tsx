@@ -15,6 +15,7 @@ import { select } from '../state/actions.js';
 import { testHook } from '../testHook.js';
 import { fmtInt, fmtPct } from '../format.js';
 import { Tooltip } from './Tooltip.js';
+import { DecisionLegend } from './DecisionLegend.js';
 
 const VIEW = new OrthographicView({ id: 'map', flipY: false });
 const POINT_RADIUS_PX = 2;
@@ -95,7 +96,8 @@ export function MapView() {
       data: {
         length: buffers.rows,
         attributes: {
-          getPosition: { value: buffers.positions, size: 2 },
+          // drawPositions: NaN for dropped rows while they are hidden (not drawn, not picked)
+          getPosition: { value: buffers.drawPositions, size: 2 },
           getFillColor: { value: buffers.colors, size: 4, normalized: true },
         },
       },
@@ -222,6 +224,7 @@ export function MapView() {
           getCursor={({ isDragging, isHovering }) => (isDragging ? 'grabbing' : isHovering ? 'pointer' : 'crosshair')}
         />
       )}
+      {status === 'ready' && <DecisionLegend />}
       {status === 'ready' && hover && size && <Tooltip hover={hover} size={size} />}
       {status === 'ready' && meta && (
         <div className="map-caption" title="Principal component analysis of the feature: each axis is a direction of largest variance; the percentage is the share of the total variance it explains.">

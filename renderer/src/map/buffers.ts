@@ -1,27 +1,60 @@
 /**
  * The map's per-point arrays, kept out of React state: deck.gl reads them as binary attributes.
  * useMap().version says when they changed.
+ *
+ * The colours depend on the cluster ids and on a small `Coloring` (focus, theme, the current
+ * decision's keep mask, whether dropped rows are hidden). The coloring outlives a map reload, so a
+ * decision chosen while the map loads still colours it. Every rebuild makes new arrays (deck.gl sees
+ * the change by reference) and bumps `colorsVersion` in the test hook.
  */
 import type { MapData } from '../../../native/api.js';
-import { colorize } from './palette.js';
+import { colorize, type Coloring } from './palette.js';
 import type { Theme } from '../state/ui.js';
+import { testHook } from '../testHook.js';
 
 export interface MapBuffers {
   rows: number;
   /** x0, y0, x1, y1, ... (NaN where the row has no feature) */
   positions: Float32Array;
+  /**
+   * The positions the points layer draws: `positions` itself, or, while dropped rows are hidden, a
+   * copy with NaN for them, so they are neither drawn nor picked (an alpha of 0 would still pick).
+   */
+  drawPositions: Float32Array;
   clusters: Uint16Array;
   colors: Uint8Array;
   clusterCount: number;
-  focus: number | null;
-  theme: Theme;
+  coloring: Coloring;
 }
 
 let current: MapBuffers | null = null;
+let coloring: Coloring = { focus: null, theme: 'dark', keep: null, hideDropped: false };
 
 export const getMapBuffers = () => current;
+export const getColoring = () => coloring;
+
+function hiddenPositions(positions: Float32Array, c: Coloring): Float32Array {
+  const keep = c.keep;
+  if (!c.hideDropped || !keep || keep.length * 2 !== positions.length) return positions;
+  const out = new Float32Array(positions);
+  for (let i = 0; i < keep.length; i++) {
+    if (keep[i] === 0) {
+      out[2 * i] = NaN;
+      out[2 * i + 1] = NaN;
+    }
+  }
+  return out;
+}
+
+function paint(b: Omit<MapBuffers, 'colors' | 'drawPositions' | 'coloring'>, c: Coloring): MapBuffers {
+  const colors = colorize(b.clusters, b.clusterCount, c);
+  testHook.colorsVersion++;
+  return { ...b, coloring: c, colors, drawPositions: hiddenPositions(b.positions, c) };
+}
 
 export function setMapBuffers(map: MapData | null, theme: Theme): MapBuffers | null {
+  // A new map starts unfocused (cluster ids may mean other clusters now); the decision stays.
+  coloring = { ...coloring, focus: null, theme };
   if (!map) {
     current = null;
     return null;
@@ -30,14 +63,21 @@ export function setMapBuffers(map: MapData | null, theme: Theme): MapBuffers | n
   const clusters = new Uint16Array(map.clusters);
   if (positions.length !== map.rows * 2) throw new Error(`map: ${positions.length / 2} positions for ${map.rows} rows`);
   if (clusters.length !== map.rows) throw new Error(`map: ${clusters.length} cluster ids for ${map.rows} rows`);
-  const colors = colorize(clusters, map.clusterCount, null, theme);
-  current = { rows: map.rows, positions, clusters, clusterCount: map.clusterCount, colors, focus: null, theme };
+  current = paint({ rows: map.rows, positions, clusters, clusterCount: map.clusterCount }, coloring);
   return current;
 }
 
-/** Recolour for a focused cluster (or none) and a theme; a new array, so deck.gl sees the change. */
-export function recolor(focus: number | null, theme: Theme): boolean {
-  if (!current || (current.focus === focus && current.theme === theme)) return false;
-  current = { ...current, focus, theme, colors: colorize(current.clusters, current.clusterCount, focus, theme) };
+/**
+ * Change what the colours depend on and rebuild them (new arrays, so deck.gl sees the change).
+ * Returns whether the map's arrays changed (the caller bumps useMap's version then).
+ */
+export function recolor(patch: Partial<Coloring>): boolean {
+  const next = { ...coloring, ...patch };
+  if (next.focus === coloring.focus && next.theme === coloring.theme && next.keep === coloring.keep && next.hideDropped === coloring.hideDropped) {
+    return false;
+  }
+  coloring = next;
+  if (!current) return false;
+  current = paint(current, next);
   return true;
 }

@@ -31,23 +31,50 @@ export function clusterRgb(c: number, theme: 'dark' | 'light' = 'dark'): Rgb {
 
 export const rgbCss = ([r, g, b]: Rgb) => `rgb(${r} ${g} ${b})`;
 
+/** What the points' colours depend on besides their cluster ids. */
+export interface Coloring {
+  /** the cluster shown at full strength while the others are dimmed, or null */
+  focus: number | null;
+  theme: 'dark' | 'light';
+  /** the current filter decision's mask (1 kept, 0 dropped), or null for plain cluster colours */
+  keep: Uint8Array | null;
+  /** draw dropped rows fully transparent (the map also stops picking them) */
+  hideDropped: boolean;
+}
+
+/** Dropped rows: one grey per theme, drawn dimmer than any cluster (DROPPED_ALPHA). */
+export const DROPPED_RGB: Record<'dark' | 'light', Rgb> = { dark: [118, 122, 128], light: [112, 116, 122] };
+const DROPPED_ALPHA = 80;
+
 /**
  * RGBA per row from cluster ids, straight into a Uint8Array for deck.gl. With `focus` set, rows of
- * other clusters are dimmed.
+ * other clusters are dimmed; with a `keep` mask, kept rows keep their cluster colour and dropped
+ * rows turn grey and dim (or transparent with `hideDropped`).
  */
-export function colorize(clusters: Uint16Array, clusterCount: number, focus: number | null, theme: 'dark' | 'light' = 'dark'): Uint8Array {
+export function colorize(clusters: Uint16Array, clusterCount: number, c: Coloring): Uint8Array {
+  const { focus, theme, hideDropped } = c;
+  const keep = c.keep && c.keep.length === clusters.length ? c.keep : null;
   const colors = new Uint8Array(clusters.length * 4);
   const table = new Uint8Array((clusterCount + 1) * 4);
-  for (let c = 0; c <= clusterCount; c++) {
-    const id = c === clusterCount ? NO_CLUSTER : c;
+  for (let k = 0; k <= clusterCount; k++) {
+    const id = k === clusterCount ? NO_CLUSTER : k;
     const [r, g, b] = clusterRgb(id, theme);
     const dim = focus !== null && id !== focus;
-    table.set([r, g, b, id === NO_CLUSTER ? (dim ? 25 : 90) : dim ? 28 : 210], c * 4);
+    table.set([r, g, b, id === NO_CLUSTER ? (dim ? 25 : 90) : dim ? 28 : 210], k * 4);
   }
+  const [dr, dg, db] = DROPPED_RGB[theme];
+  const droppedAlpha = hideDropped ? 0 : focus !== null ? 22 : DROPPED_ALPHA;
   for (let i = 0; i < clusters.length; i++) {
-    const c = clusters[i];
-    const t = (c < clusterCount ? c : clusterCount) * 4;
     const o = i * 4;
+    if (keep && keep[i] === 0) {
+      colors[o] = dr;
+      colors[o + 1] = dg;
+      colors[o + 2] = db;
+      colors[o + 3] = droppedAlpha;
+      continue;
+    }
+    const k = clusters[i];
+    const t = (k < clusterCount ? k : clusterCount) * 4;
     colors[o] = table[t];
     colors[o + 1] = table[t + 1];
     colors[o + 2] = table[t + 2];

@@ -8,6 +8,7 @@ import { errorMessage, fmtInt, fmtScore } from '../format.js';
 import { useMap } from '../state/map.js';
 import { useUi } from '../state/ui.js';
 import { clusterRgb, rgbCss } from '../map/palette.js';
+import { Verdict } from './Verdict.js';
 
 type Loaded = { row: number; detail: SampleDetail | null; error: string | null };
 
@@ -45,6 +46,7 @@ export function Inspector() {
           ✕
         </button>
       </div>
+      <Verdict row={row} />
       {state?.error && <div className="error-text">{state.error}</div>}
       {!d && !state?.error && <div className="muted">loading…</div>}
       {d && (

@@ -1,9 +1,12 @@
-/** Progress of the engine's long jobs (`progress` events): done/total, share and rate. */
+/** Progress of the engine's long jobs (`progress` events): done/total, share and rate; a filter can be cancelled. */
 import { useUi } from '../state/ui.js';
+import { useFilters } from '../state/filters.js';
+import { cancelRun } from '../state/filterActions.js';
 import { fmtCompact, fmtPct } from '../format.js';
 
 export function ProgressBar() {
   const jobs = Object.values(useUi((s) => s.progress));
+  const filterRunning = useFilters((s) => s.running);
   if (jobs.length === 0) return null;
   return (
     <div className="progress" data-testid="progress">
@@ -15,12 +18,19 @@ export function ProgressBar() {
             <div className={`progress-track${p.total > 0 ? '' : ' indeterminate'}`}>
               <div className="progress-fill" style={{ width: `${share * 100}%` }} />
             </div>
-            <span className="progress-numbers" title="done / total (share) · units per second">
-              {fmtCompact(p.done)} / {p.total > 0 ? fmtCompact(p.total) : '?'}
-              {p.total > 0 && <> ({fmtPct(share, 0)})</>}
-              {p.rate !== undefined && Number.isFinite(p.rate) && <> · {fmtCompact(p.rate)}/s</>}
-            </span>
+            {(p.total > 0 || p.done > 0) && (
+              <span className="progress-numbers" title="done / total (share) · units per second">
+                {fmtCompact(p.done)} / {p.total > 0 ? fmtCompact(p.total) : '?'}
+                {p.total > 0 && <> ({fmtPct(share, 0)})</>}
+                {p.rate !== undefined && Number.isFinite(p.rate) && <> · {fmtCompact(p.rate)}/s</>}
+              </span>
+            )}
             {p.message && <span className="progress-message">{p.message}</span>}
+            {p.job === 'filter' && filterRunning && (
+              <button className="tiny-button" onClick={() => void cancelRun()} data-testid="progress-cancel-filter" title="stop the filter; nothing is stored">
+                Cancel
+              </button>
+            )}
           </div>
         );
       })}

@@ -7,6 +7,7 @@ import { useMap } from './map.js';
 import { usePool } from './pool.js';
 import { useSelection } from './selection.js';
 import { reportError, updateProgress, useUi } from './ui.js';
+import { loadFilterKinds, poolChanged } from './filterActions.js';
 
 let started = false;
 let mapLoad = 0;
@@ -15,10 +16,12 @@ export async function start(): Promise<void> {
   if (started) return;
   started = true;
   client().onProgress(updateProgress);
+  void loadFilterKinds();
   try {
     const pool = await client().currentPool();
     if (pool) {
       usePool.setState({ status: 'open', pool, error: null });
+      void poolChanged();
       void loadMap();
     } else {
       usePool.setState({ status: 'none', pool: null, error: null });
@@ -36,6 +39,7 @@ export async function openPool(path: string): Promise<void> {
     useSelection.setState({ hover: null, selected: null });
     clearBriefs(); // rows of another pool are other samples
     usePool.setState({ status: 'open', pool, error: null });
+    void poolChanged();
     void loadMap();
   } catch (e) {
     usePool.setState({ status: previous.pool ? 'open' : 'none', pool: previous.pool, error: errorMessage(e) });
@@ -64,13 +68,13 @@ export async function loadMap(): Promise<void> {
 
 export function focusCluster(c: number | null): void {
   const next = useMap.getState().focusCluster === c ? null : c;
-  recolor(next, useUi.getState().theme);
+  recolor({ focus: next });
   useMap.setState((s) => ({ focusCluster: next, version: s.version + 1 }));
 }
 
 // The palette is a shade darker on the light theme: recolour the points when the theme changes.
 useUi.subscribe((s, prev) => {
-  if (s.theme !== prev.theme && recolor(useMap.getState().focusCluster, s.theme)) {
+  if (s.theme !== prev.theme && recolor({ theme: s.theme })) {
     useMap.setState((m) => ({ version: m.version + 1 }));
   }
 });

@@ -3,6 +3,7 @@ import { create } from 'zustand';
 import type { ProgressEvent } from '../../../native/api.js';
 
 export type Theme = 'dark' | 'light';
+export type SideTab = 'filters' | 'clusters';
 
 export interface UiError {
   id: number;
@@ -11,6 +12,8 @@ export interface UiError {
 
 export interface UiState {
   theme: Theme;
+  /** which tab the left column shows */
+  sideTab: SideTab;
   /** latest progress of each running job, by job name */
   progress: Record<string, ProgressEvent & { at: number }>;
   errors: UiError[];
@@ -26,7 +29,25 @@ function initialTheme(): Theme {
   return 'dark';
 }
 
-export const useUi = create<UiState>(() => ({ theme: initialTheme(), progress: {}, errors: [] }));
+function initialTab(): SideTab {
+  try {
+    if (localStorage.getItem('sieve.sideTab') === 'clusters') return 'clusters';
+  } catch {
+    /* storage may be off */
+  }
+  return 'filters';
+}
+
+export const useUi = create<UiState>(() => ({ theme: initialTheme(), sideTab: initialTab(), progress: {}, errors: [] }));
+
+export function setSideTab(sideTab: SideTab) {
+  useUi.setState({ sideTab });
+  try {
+    localStorage.setItem('sieve.sideTab', sideTab);
+  } catch {
+    /* ignore */
+  }
+}
 
 export function setTheme(theme: Theme) {
   useUi.setState({ theme });
@@ -65,4 +86,15 @@ export function updateProgress(p: ProgressEvent) {
       });
     }, done ? 1200 : 60_000),
   );
+}
+
+/** Drop a job's bar now (a run that ended without a final event, or was cancelled). */
+export function clearProgress(job: string) {
+  const t = clearTimers.get(job);
+  if (t) clearTimeout(t);
+  clearTimers.delete(job);
+  useUi.setState((s) => {
+    const { [job]: _gone, ...rest } = s.progress;
+    return { progress: rest };
+  });
 }

@@ -3,14 +3,10 @@
  * with the source they follow. The spec validator, the CLI and the app's forms all read this list;
  * the implementations live in leaves/.
  */
-import type { FilterKindInfo, ParamSchema } from '../api.js';
+import type { FilterKind, ParamSchema } from './kind.js';
+import { PAPER_KINDS } from './papers/index.js';
 
-export type { ParamSchema };
-
-export interface FilterKind extends FilterKindInfo {
-  /** extra validation on the canonical params (after defaults): a message, or null when fine */
-  check?: (params: Record<string, unknown>) => string | null;
-}
+export type { FilterKind, ParamSchema };
 
 const ARCH: ParamSchema = {
   type: 'enum',
@@ -26,7 +22,7 @@ const FRACTION: ParamSchema = {
   description: 'keep the top share by score: t = sorted_desc[int(N * fraction)], then score >= t (ties kept; NaN counts in N and never passes)',
 };
 
-export const CATALOGUE: FilterKind[] = [
+const DATACOMP_KINDS: FilterKind[] = [
   {
     name: 'none',
     title: 'No filter',
@@ -94,3 +90,6 @@ export const CATALOGUE: FilterKind[] = [
     oneOf: [['centroids', 'k']],
   },
 ];
+
+/** Every kind: DataComp's baselines first, then the papers' filters (native/filters/papers). */
+export const CATALOGUE: FilterKind[] = [...DATACOMP_KINDS, ...PAPER_KINDS];

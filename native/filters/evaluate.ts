@@ -13,6 +13,7 @@ import { clipScore } from './leaves/clip-score.js';
 import { laion2bFilter } from './leaves/laion2b.js';
 import { textBasedFilter } from './leaves/text-based.js';
 import { imageBasedFilter } from './leaves/image-based.js';
+import { PAPER_LEAVES } from './papers/index.js';
 
 async function evaluateLeaf(spec: Leaf, ctx: FilterContext, active: Uint8Array | null): Promise<RowResult> {
   const p = spec as Record<string, unknown>;
@@ -29,8 +30,11 @@ async function evaluateLeaf(spec: Leaf, ctx: FilterContext, active: Uint8Array |
       return textBasedFilter(p as Parameters<typeof textBasedFilter>[0], ctx, active);
     case 'image_based':
       return imageBasedFilter(p as Parameters<typeof imageBasedFilter>[0], ctx, active);
-    default:
-      throw new Error(`no implementation for filter ${spec.filter}`);
+    default: {
+      const impl = PAPER_LEAVES[spec.filter];
+      if (!impl) throw new Error(`no implementation for filter ${spec.filter}`);
+      return impl(p, ctx, active);
+    }
   }
 }
 

@@ -1,14 +1,15 @@
 /**
- * The filters of the seed papers beyond DataComp's baselines (MetaCLIP, VAS, NormSim, negCLIPLoss,
- * dedup): their catalogue entries and implementations, registered here so that the spec validator
- * and the evaluator pick them up. Each kind lives in its own module of this folder.
+ * The filters of the seed papers beyond DataComp's baselines, registered here so that the spec
+ * validator and the evaluator pick them up: curation.ts (MetaCLIP, dedup) and selection.ts (VAS,
+ * VAS-D, NormSim, negCLIPLoss) each list their kinds and implementations.
  */
 import type { FilterKind } from '../kind.js';
-import type { FilterContext, RowResult } from '../result.js';
+import type { LeafFn } from './leaf.js';
+import * as curation from './curation.js';
+import * as selection from './selection.js';
 
-/** A leaf's implementation: the canonical params, the context, and the rows the stage sees. */
-export type LeafFn = (params: Record<string, unknown>, ctx: FilterContext, active: Uint8Array | null) => Promise<RowResult>;
+export type { LeafFn };
 
-export const PAPER_KINDS: FilterKind[] = [];
+export const PAPER_KINDS: FilterKind[] = [...curation.KINDS, ...selection.KINDS];
 
-export const PAPER_LEAVES: Record<string, LeafFn> = {};
+export const PAPER_LEAVES: Record<string, LeafFn> = { ...curation.LEAVES, ...selection.LEAVES };

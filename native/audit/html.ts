@@ -255,11 +255,35 @@ export function overlapSvg(report: AuditReport): string {
   return parts.join('');
 }
 
+/**
+ * Probe results in the form the plot draws: the probes module's ProbeReport (`families`, each with
+ * `name` and `accuracy: {mean, sd}`), or a plain list of `{family, accuracy}` (a user's file).
+ */
 function probeResults(probes: unknown): ProbeFamilyResult[] | null {
   const list = Array.isArray(probes) ? probes : probes && typeof probes === 'object' ? ((probes as Record<string, unknown>).results ?? (probes as Record<string, unknown>).families) : null;
   if (!Array.isArray(list) || !list.length) return null;
-  const ok = list.every((r) => r && typeof r === 'object' && typeof (r as ProbeFamilyResult).family === 'string' && typeof (r as ProbeFamilyResult).accuracy === 'number');
-  return ok ? (list as ProbeFamilyResult[]) : null;
+  const out: ProbeFamilyResult[] = [];
+  for (const r of list as Record<string, unknown>[]) {
+    if (!r || typeof r !== 'object') return null;
+    if (typeof r.family === 'string' && typeof r.accuracy === 'number') {
+      out.push(r as unknown as ProbeFamilyResult);
+      continue;
+    }
+    const acc = r.accuracy as { mean?: unknown; sd?: unknown } | undefined;
+    if (typeof r.name !== 'string' || typeof acc?.mean !== 'number') return null;
+    const sd = typeof acc.sd === 'number' ? acc.sd : 0;
+    const n = Array.isArray(r.n) ? (r.n as number[]).reduce((a, b) => a + b, 0) : undefined;
+    const control = r.control as { mean?: number } | null | undefined;
+    out.push({
+      family: r.name,
+      accuracy: acc.mean,
+      chance: typeof r.chance === 'number' ? r.chance : undefined,
+      ci: [acc.mean - 2 * sd, acc.mean + 2 * sd],
+      n,
+      note: typeof control?.mean === 'number' ? `shuffled-label control ${control.mean.toFixed(3)}` : undefined,
+    });
+  }
+  return out;
 }
 
 /** Held-out probe accuracy per attribute family, with the chance level marked. */

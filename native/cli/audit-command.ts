@@ -1,6 +1,6 @@
 /**
  * `sieve audit POOL --spec A [--spec B ...] [--by GROUPING ...] [--group NAME=SQL ...]
- *   [--lexicon FILE ...] [--min-n 30] [--probes FILE] [--workspace DIR] --out FILE(.json|.html) [--force]`
+ *   [--lexicon FILE ...] [--min-n 30] [--probes FILE | --bias-probes] [--workspace DIR] --out FILE(.json|.html) [--force]`
  *
  * Runs (or reuses) each spec's decision, computes (or reuses) the groupings, and writes the audit:
  * exclusion rates by group with 95% intervals, shares and amplification, corrected tests, per-rule
@@ -20,9 +20,10 @@ import { renderAuditHtml } from '../audit/html.js';
 import { checkReportTarget, reportFormat, writeReportAtomic } from '../audit/output.js';
 import { DEFAULT_MIN_N } from '../audit/rates.js';
 import { MAX_COMPARED } from '../audit/compare.js';
+import { computeAttributes, runProbes } from '../audit/probes/index.js';
 
 export const AUDIT_USAGE = `  audit POOL --spec SPEC [--spec SPEC ...] --out FILE [--by GROUPING ...] [--group NAME=SQL ...]
-        [--lexicon FILE ...] [--min-n 30] [--probes FILE] [--workspace DIR] [--force]
+        [--lexicon FILE ...] [--min-n 30] [--probes FILE | --bias-probes] [--workspace DIR] [--force]
         exclusion rates by group (95% Wilson intervals, amplification, Holm/BH-corrected tests,
         per-rule explanations) and the comparison of the specs; FILE is .json or .html (one
         self-contained file). GROUPING: a lexicon (gender, age, race, lgbtq, religion, disability,
@@ -31,7 +32,7 @@ export const AUDIT_USAGE = `  audit POOL --spec SPEC [--spec SPEC ...] --out FIL
 
 /** Flags that may be given several times (args.ts keeps the last of a flag, so these are taken first). */
 const REPEATED = new Set(['spec', 'by', 'group', 'lexicon']);
-const SINGLE: Record<string, FlagType> = { out: 'string', workspace: 'string', 'min-n': 'int', probes: 'string', force: 'bool', 'top-domains': 'int', 'top-languages': 'int' };
+const SINGLE: Record<string, FlagType> = { out: 'string', workspace: 'string', 'min-n': 'int', probes: 'string', 'bias-probes': 'bool', force: 'bool', 'top-domains': 'int', 'top-languages': 'int' };
 
 function splitRepeated(argv: string[]): { rest: string[]; lists: Record<string, string[]> } {
   const lists: Record<string, string[]> = { spec: [], by: [], group: [], lexicon: [] };
@@ -94,6 +95,7 @@ export async function auditCommand(argv: string[]): Promise<void> {
   const custom: CustomGroup[] = lists.group.map(parseCustomGroup);
   const lexicons = resolveLexicons(lists.lexicon);
   let probes: unknown = null;
+  if (flags.probes && flags['bias-probes']) throw new SieveError('bad_input', 'sieve audit: give --probes FILE or --bias-probes, not both');
   if (flags.probes) {
     const f = path.resolve(flags.probes as string);
     try {
@@ -130,6 +132,11 @@ export async function auditCommand(argv: string[]): Promise<void> {
     const tg = performance.now();
     const { groupings, unavailable } = await ensureGroupings(pool, by, gopts);
     const groupingSeconds = (performance.now() - tg) / 1000;
+    if (flags['bias-probes']) {
+      // kept vs dropped of the first decision, or rows only A keeps vs rows only B keeps
+      await computeAttributes(pool, { onProgress: progress });
+      probes = await runProbes(pool, decisions[0].keep, decisions[1]?.keep);
+    }
     const { report } = await buildAuditReport(pool, { decisions, groupings, unavailable, minN, probes, groupingSeconds });
     writeReportAtomic(target, format === 'json' ? `${JSON.stringify(report, null, 1)}\n` : renderAuditHtml(report));
     const flagged = report.rates.reduce((n, r) => n + r.groups.filter((g) => !g.small && g.pHolm !== null && g.pHolm < 0.05).length, 0);

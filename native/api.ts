@@ -145,6 +145,117 @@ export interface SieveApi {
   listDecisions(): Promise<DecisionSummary[]>;
   getDecision(id: string): Promise<DecisionData>;
   explainRow(id: string, row: number): Promise<RowExplanation>;
+
+  /** Columns an export may carry (`.parquet` / `.csv`), for the export dialog. */
+  exportColumns(): Promise<string[]>;
+  /**
+   * Write the kept samples of a decision as a subset file (format from `format` or the extension),
+   * atomically, with its `<file>.sieve.json` provenance sidecar; progress events carry job `export`.
+   */
+  exportSubset(decisionId: string, request: ExportSubsetRequest): Promise<ExportSubsetResult>;
+  /**
+   * Copy the kept samples' tar members into new webdataset shards in `dir` (deterministic, resumable);
+   * progress events carry job `export`.
+   */
+  reshard(decisionId: string, request: ReshardRequest): Promise<ReshardResult>;
+  /** Read a subset file (DataComp `.npy`, or `.parquet` / `.csv` with a `uid` column) as a decision. */
+  importSubset(path: string): Promise<SubsetImportResult>;
+  /** Cancel the export or reshard that is running, if any (a reshard resumes where it stopped). */
+  cancelExport(): Promise<void>;
+}
+
+/** `.npy` (DataComp subset), `.parquet` / `.csv` (uid + columns), `.tsv` / `.txt` (img2dataset input). */
+export type ExportFormat = 'npy' | 'parquet' | 'csv' | 'tsv' | 'txt';
+
+export interface ExportSubsetRequest {
+  /** the target file; its extension picks the format unless `format` is given */
+  path: string;
+  format?: ExportFormat;
+  /** extra columns after `uid` (`.parquet` and `.csv` only); see exportColumns() */
+  columns?: string[];
+  /** replace an existing target (and its sidecar) */
+  force?: boolean;
+}
+
+export interface ExportSubsetResult {
+  /** absolute path written */
+  path: string;
+  format: ExportFormat;
+  /** the columns the file has, in order */
+  columns: string[];
+  /** rows written: distinct uids (for `.tsv` / `.txt`, those with a URL) */
+  written: number;
+  /** rows the decision kept, and the pool's rows */
+  kept: number;
+  total: number;
+  bytes: number;
+  /** the provenance sidecar written beside it */
+  sidecar: string;
+  seconds: number;
+}
+
+export interface ReshardRequest {
+  /** the output folder (created if missing; its parent must exist) */
+  dir: string;
+  /** samples per output shard (default 10000) */
+  shardSize?: number;
+  /**
+   * `uid` (default): samples in uid order, so each shard covers a range of uids; `source`: in the
+   * order of the source tars, which reads them sequentially (much faster on a cold disk)
+   */
+  order?: 'uid' | 'source';
+  /** allow a folder that holds other files or another reshard (Sieve's own files there are replaced) */
+  force?: boolean;
+}
+
+export interface ReshardResult {
+  dir: string;
+  shards: number;
+  /** distinct uids the decision kept */
+  requested: number;
+  /** samples written (kept uids with an image in the pool's tars) */
+  written: number;
+  /** kept uids without an image (listed in `missing_uids.txt`) */
+  withoutImage: number;
+  /** bytes of the output tars */
+  bytes: number;
+  /** shards found complete from an earlier, interrupted run and kept as they were */
+  skippedShards: number;
+  seconds: number;
+  /** of which copying members into the shards (the rest: planning, sample ids, metadata) */
+  copySeconds: number;
+  meta: string;
+  sidecar: string;
+}
+
+/** What reading a subset file found: the user is told when it is unsorted, repeats uids, or names uids the pool lacks. */
+export interface SubsetImportReport {
+  file: string;
+  sha256: string;
+  format: 'npy' | 'parquet' | 'csv';
+  /** `structured (f0, f1)`, `plain (N, 2)`, or `uid column` */
+  layout: string;
+  /** records in the file */
+  records: number;
+  distinct: number;
+  /** records that repeat an earlier uid */
+  duplicates: number;
+  /** ascending by uid (DataComp's resharder binary-searches the file and silently misses samples otherwise) */
+  sorted: boolean;
+  /** distinct uids of the file that no row of the pool has */
+  notInPool: number;
+  /** the first few of them (ascending) */
+  notInPoolExamples: string[];
+  /** pool rows kept (a uid the pool holds several times keeps all its rows) */
+  keptRows: number;
+  /** one line per finding, for the user */
+  notes: string[];
+}
+
+export interface SubsetImportResult {
+  /** the subset as a stored decision (spec `{"filter":"subset","file":...,"sha256":...}`) */
+  decision: DecisionSummary;
+  report: SubsetImportReport;
 }
 
 /** A filter parameter's schema: the app builds its forms from these, the validator checks them. */
@@ -224,4 +335,9 @@ export const SIEVE_METHODS: readonly SieveMethod[] = [
   'listDecisions',
   'getDecision',
   'explainRow',
+  'exportColumns',
+  'exportSubset',
+  'reshard',
+  'importSubset',
+  'cancelExport',
 ] as const;

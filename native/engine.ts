@@ -5,6 +5,11 @@
 import type {
   DecisionData,
   DecisionSummary,
+  ExportSubsetRequest,
+  ExportSubsetResult,
+  ReshardRequest,
+  ReshardResult,
+  SubsetImportResult,
   FilterKindInfo,
   MapData,
   MapUnavailable,
@@ -21,6 +26,9 @@ import { canonicalSpec } from './filters/spec.js';
 import { listDecisions, loadDecision, runFilter, type Decision } from './filters/decisions.js';
 import { Pool } from './pool/pool.js';
 import { getMap } from './map/map.js';
+import { EXPORT_COLUMNS, exportSubset } from './export/subset.js';
+import { reshard } from './export/reshard.js';
+import { importSubset, storedSubsetReport } from './export/import.js';
 
 export interface EngineOptions {
   /** workspace folder for the next pool opened (default: the per-user data directory) */
@@ -160,7 +168,92 @@ export class Engine implements SieveApi {
     return { row, kept: d.keep[row] === 1, rule: r ? d.summary.rules[r - 1] : null, value: r && !Number.isNaN(v) ? v : null };
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Export (issue 4): one export at a time, progress on job `export`, cancellable.
+
+  private exporting: AbortController | null = null;
+
+  private async exportJob<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.exporting) throw new SieveError('bad_input', 'an export is already running: wait for it or cancel it');
+    const controller = new AbortController();
+    this.exporting = controller;
+    try {
+      return await work(controller.signal);
+    } finally {
+      this.exporting = null;
+    }
+  }
+
+  /** The import report of a subset decision, carried into its exports' sidecars. */
+  private subsetExtra(id: string): Record<string, unknown> | undefined {
+    const report = storedSubsetReport(this.requirePool(), id);
+    return report ? { subset_import: report } : undefined;
+  }
+
+  async exportColumns(): Promise<string[]> {
+    return [...EXPORT_COLUMNS];
+  }
+
+  async exportSubset(decisionId: string, request: ExportSubsetRequest): Promise<ExportSubsetResult> {
+    const pool = this.requirePool();
+    if (!request || typeof request !== 'object' || typeof request.path !== 'string' || !request.path) {
+      throw new SieveError('bad_input', 'exportSubset: a request {path, format?, columns?, force?} with a target file path is required');
+    }
+    if (request.columns !== undefined && !(Array.isArray(request.columns) && request.columns.every((c) => typeof c === 'string'))) {
+      throw new SieveError('bad_input', 'exportSubset: columns must be a list of column names');
+    }
+    const d = this.decision(decisionId);
+    return this.exportJob(() =>
+      exportSubset(pool, d, {
+        path: request.path,
+        format: request.format,
+        columns: request.columns,
+        force: request.force === true,
+        command: `api exportSubset(${JSON.stringify(d.summary.id)}, ${JSON.stringify(request)})`,
+        extra: this.subsetExtra(d.summary.id),
+        onProgress: this.emit,
+      }),
+    );
+  }
+
+  async reshard(decisionId: string, request: ReshardRequest): Promise<ReshardResult> {
+    const pool = this.requirePool();
+    if (!request || typeof request !== 'object' || typeof request.dir !== 'string' || !request.dir) {
+      throw new SieveError('bad_input', 'reshard: a request {dir, shardSize?, force?} with an output folder is required');
+    }
+    const d = this.decision(decisionId);
+    return this.exportJob((signal) =>
+      reshard(pool, d, {
+        dir: request.dir,
+        shardSize: request.shardSize,
+        order: request.order,
+        force: request.force === true,
+        command: `api reshard(${JSON.stringify(d.summary.id)}, ${JSON.stringify(request)})`,
+        extra: this.subsetExtra(d.summary.id),
+        onProgress: this.emit,
+        signal,
+      }),
+    );
+  }
+
+  async importSubset(path: string): Promise<SubsetImportResult> {
+    const pool = this.requirePool();
+    if (typeof path !== 'string' || !path) throw new SieveError('bad_input', 'importSubset: a subset file path is required');
+    const imported = await importSubset(pool, path);
+    const reason = new Uint16Array(imported.keep.length);
+    for (let i = 0; i < reason.length; i++) reason[i] = imported.keep[i] ? 0 : 1;
+    const d: Decision = { summary: imported.summary, keep: imported.keep, reason, value: new Float32Array(reason.length).fill(NaN) };
+    this.recent.set(d.summary.id, d);
+    while (this.recent.size > 4) this.recent.delete(this.recent.keys().next().value as string);
+    return { decision: imported.summary, report: imported.report };
+  }
+
+  async cancelExport(): Promise<void> {
+    this.exporting?.abort();
+  }
+
   close(): void {
+    this.exporting?.abort();
     this.running?.abort();
     this.pool?.close();
     this.pool = null;

@@ -15,7 +15,12 @@ import { Pool } from '../pool/pool.js';
 import { readSpecArg } from '../filters/spec.js';
 import { runFilter } from '../filters/decisions.js';
 import { CATALOGUE } from '../filters/catalogue.js';
-import { subsetFormat, writeSubset } from '../export/subset.js';
+import { exportColumns, exportFormat, exportSubset, subsetFormat } from '../export/subset.js';
+import { importSubset, type ImportedSubset } from '../export/import.js';
+import { DEFAULT_SHARD_SIZE, reshard } from '../export/reshard.js';
+import { checkFileTarget, checkWritableDir, refuseInsidePool } from '../export/atomic.js';
+import { checkSidecar } from '../export/provenance.js';
+import type { Decision } from '../filters/decisions.js';
 
 const USAGE = `usage: sieve <command> [options]
 
@@ -23,9 +28,22 @@ const USAGE = `usage: sieve <command> [options]
         write a synthetic pool in DataComp's format (parquet + npz + webdataset tars)
   open POOL [--workspace DIR] [--map]
         build (or reuse) the pool's workspace and print a JSON summary; --map also computes the map
-  filter POOL --spec SPEC --out FILE [--workspace DIR]
+  filter POOL --spec SPEC --out FILE [--columns C1,C2] [--force] [--workspace DIR]
         run a filter spec (a JSON file or inline JSON); FILE's extension picks the format: .npy
-        (DataComp subset: sorted, de-duplicated uids), .parquet or .csv. Prints one JSON line.
+        (DataComp subset: sorted, de-duplicated uids), .parquet or .csv (uid + --columns).
+        Writes FILE.sieve.json (provenance) beside it. Prints one JSON line.
+  export POOL (--spec SPEC | --subset FILE) --out FILE [--columns C1,C2] [--force] [--workspace DIR]
+        export the kept samples: .npy, .parquet, .csv (uid + --columns), .tsv (img2dataset input:
+        url, caption, uid) or .txt (img2dataset input: URLs); with FILE.sieve.json beside it
+  reshard POOL (--spec SPEC | --subset FILE) --out DIR [--shard-size N] [--order uid|source]
+          [--force] [--workspace DIR]
+        copy the kept samples' tar members into new webdataset shards (deterministic; uid order, or
+        the source tars' order, which reads them sequentially; resumable: rerun the same command
+        after an interruption), with stats, sample_ids.npy, missing_uids.txt, meta.json and
+        DIR.sieve.json
+  import POOL FILE [--workspace DIR]
+        read a subset file (DataComp .npy, or .parquet/.csv with a uid column) as a decision and
+        report what it holds (unsorted, repeated uids, uids not in the pool)
   filters
         list the filter kinds and their parameters
   serve POOL [--port P] [--workspace DIR]
@@ -105,22 +123,156 @@ async function open(argv: string[]): Promise<void> {
   }
 }
 
+/** The command line as typed, for provenance sidecars. */
+function commandLine(argv: string[]): string {
+  return ['sieve', ...argv].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
+}
+
+function columnsFlag(v: unknown): string[] | undefined {
+  return typeof v === 'string' ? v.split(',').map((c) => c.trim()).filter(Boolean) : undefined;
+}
+
+/** Checks of an export file target that need no pool: before any work. */
+function precheckFileTarget(poolDir: string, out: string, force: boolean): void {
+  checkFileTarget(path.resolve(poolDir), out, force);
+  checkSidecar(path.resolve(out), force);
+}
+
 async function filter(argv: string[]): Promise<void> {
-  const { positional, flags } = parseArgs('filter', argv, { spec: 'string', out: 'string', workspace: 'string' });
+  const { positional, flags } = parseArgs('filter', argv, { spec: 'string', out: 'string', workspace: 'string', columns: 'string', force: 'bool' });
   const poolDir = onePositional('filter', positional, 'pool folder');
   if (!flags.spec) throw new SieveError('bad_input', 'sieve filter: --spec SPEC is required (a JSON file or inline JSON)');
   if (!flags.out) throw new SieveError('bad_input', 'sieve filter: --out FILE is required (.npy, .parquet or .csv)');
   const out = flags.out as string;
-  subsetFormat(out); // a bad extension is an error before any work
+  const format = subsetFormat(out); // a bad extension is an error before any work
+  const columns = columnsFlag(flags.columns);
+  exportColumns(format, columns);
   const spec = readSpecArg(flags.spec as string);
+  precheckFileTarget(poolDir, out, Boolean(flags.force));
   const t0 = performance.now();
   const pool = await Pool.open(poolDir, { workspace: flags.workspace as string | undefined, onProgress: progressPrinter() });
   try {
     const decision = await runFilter(pool, spec, { onProgress: progressPrinter() });
-    const written = await writeSubset(pool, decision.keep, out);
+    const r = await exportSubset(pool, decision, { path: out, format, columns, force: Boolean(flags.force), command: commandLine(['filter', ...argv]) });
     process.stdout.write(
-      `${JSON.stringify({ kept: decision.summary.kept, total: decision.summary.total, seconds: +((performance.now() - t0) / 1000).toFixed(3), filter_seconds: +decision.summary.seconds.toFixed(3), reused: decision.summary.reused, written, out: path.resolve(out) })}\n`,
+      `${JSON.stringify({ kept: decision.summary.kept, total: decision.summary.total, seconds: +((performance.now() - t0) / 1000).toFixed(3), filter_seconds: +decision.summary.seconds.toFixed(3), reused: decision.summary.reused, written: r.written, out: r.path, sidecar: r.sidecar })}\n`,
     );
+  } finally {
+    pool.close();
+  }
+}
+
+/** --spec or --subset, checked before the pool is opened. */
+function sourceFlags(command: string, flags: Record<string, string | number | boolean>): { spec?: unknown; subset?: string } {
+  if (flags.spec !== undefined && flags.subset !== undefined) throw new SieveError('bad_input', `sieve ${command}: give --spec or --subset, not both`);
+  if (flags.spec !== undefined) return { spec: readSpecArg(flags.spec as string) };
+  if (flags.subset !== undefined) {
+    const file = path.resolve(flags.subset as string);
+    try {
+      fs.accessSync(file, fs.constants.R_OK);
+    } catch (e) {
+      throw new SieveError('bad_input', `${file}: cannot read the subset file (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+    return { subset: file };
+  }
+  throw new SieveError('bad_input', `sieve ${command}: --spec SPEC (a filter) or --subset FILE (a subset file) is required`);
+}
+
+function printSubsetNotes(imported: ImportedSubset): void {
+  for (const note of imported.report.notes) process.stderr.write(`sieve: note: ${imported.report.file}: ${note}\n`);
+}
+
+function subsetLine(imported: ImportedSubset | null): Record<string, unknown> {
+  if (!imported) return {};
+  const r = imported.report;
+  return { subset: { file: r.file, sha256: r.sha256, records: r.records, distinct: r.distinct, duplicates: r.duplicates, sorted: r.sorted, not_in_pool: r.notInPool } };
+}
+
+async function decide(pool: Pool, source: { spec?: unknown; subset?: string }): Promise<{ decision: Pick<Decision, 'summary' | 'keep'>; imported: ImportedSubset | null }> {
+  if (source.subset) {
+    const imported = await importSubset(pool, source.subset);
+    printSubsetNotes(imported);
+    return { decision: imported, imported };
+  }
+  return { decision: await runFilter(pool, source.spec, { onProgress: progressPrinter() }), imported: null };
+}
+
+async function exportCommand(argv: string[]): Promise<void> {
+  const { positional, flags } = parseArgs('export', argv, { spec: 'string', subset: 'string', out: 'string', columns: 'string', force: 'bool', workspace: 'string' });
+  const poolDir = onePositional('export', positional, 'pool folder');
+  if (!flags.out) throw new SieveError('bad_input', 'sieve export: --out FILE is required (.npy, .parquet, .csv, .tsv or .txt)');
+  const out = flags.out as string;
+  const format = exportFormat(out);
+  const columns = columnsFlag(flags.columns);
+  exportColumns(format, columns);
+  const source = sourceFlags('export', flags);
+  const force = Boolean(flags.force);
+  precheckFileTarget(poolDir, out, force);
+  const t0 = performance.now();
+  const pool = await Pool.open(poolDir, { workspace: flags.workspace as string | undefined, onProgress: progressPrinter() });
+  try {
+    const { decision, imported } = await decide(pool, source);
+    const r = await exportSubset(pool, decision, {
+      path: out,
+      format,
+      columns,
+      force,
+      command: commandLine(['export', ...argv]),
+      extra: imported ? { subset_import: imported.report } : undefined,
+    });
+    process.stdout.write(
+      `${JSON.stringify({ out: r.path, format: r.format, columns: r.columns, written: r.written, kept: r.kept, total: r.total, bytes: r.bytes, sidecar: r.sidecar, seconds: +((performance.now() - t0) / 1000).toFixed(3), ...subsetLine(imported) })}\n`,
+    );
+  } finally {
+    pool.close();
+  }
+}
+
+async function reshardCommand(argv: string[]): Promise<void> {
+  const { positional, flags } = parseArgs('reshard', argv, { spec: 'string', subset: 'string', out: 'string', 'shard-size': 'int', order: 'string', force: 'bool', workspace: 'string' });
+  const poolDir = onePositional('reshard', positional, 'pool folder');
+  if (!flags.out) throw new SieveError('bad_input', 'sieve reshard: --out DIR is required (a new or empty folder)');
+  const out = path.resolve(flags.out as string);
+  const shardSize = (flags['shard-size'] as number | undefined) ?? DEFAULT_SHARD_SIZE;
+  if (shardSize < 1) throw new SieveError('bad_input', `sieve reshard: --shard-size must be at least 1, got ${shardSize}`);
+  const order = (flags.order as string | undefined) ?? 'uid';
+  if (order !== 'uid' && order !== 'source') throw new SieveError('bad_input', `sieve reshard: --order must be uid or source, got ${JSON.stringify(order)}`);
+  const source = sourceFlags('reshard', flags);
+  refuseInsidePool(path.resolve(poolDir), out);
+  checkWritableDir(fs.existsSync(out) ? out : path.dirname(out));
+  const t0 = performance.now();
+  const pool = await Pool.open(poolDir, { workspace: flags.workspace as string | undefined, onProgress: progressPrinter() });
+  try {
+    const { decision, imported } = await decide(pool, source);
+    const r = await reshard(pool, decision, {
+      dir: out,
+      shardSize,
+      order,
+      force: Boolean(flags.force),
+      command: commandLine(['reshard', ...argv]),
+      extra: imported ? { subset_import: imported.report } : undefined,
+      onProgress: progressPrinter(),
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    process.stdout.write(
+      `${JSON.stringify({ out: r.dir, shards: r.shards, requested: r.requested, written: r.written, without_image: r.withoutImage, bytes: r.bytes, skipped_shards: r.skippedShards, seconds: +seconds.toFixed(3), reshard_seconds: +r.seconds.toFixed(3), meta: r.meta, sidecar: r.sidecar, ...subsetLine(imported) })}\n`,
+    );
+  } finally {
+    pool.close();
+  }
+}
+
+async function importCommand(argv: string[]): Promise<void> {
+  const { positional, flags } = parseArgs('import', argv, { workspace: 'string' });
+  if (positional.length !== 2) throw new SieveError('bad_input', `sieve import: expected a pool folder and a subset file, got ${positional.length} arguments (see sieve --help)`);
+  const [poolDir, file] = positional;
+  const source = sourceFlags('import', { subset: file });
+  const pool = await Pool.open(poolDir, { workspace: flags.workspace as string | undefined, onProgress: progressPrinter() });
+  try {
+    const imported = await importSubset(pool, source.subset as string);
+    printSubsetNotes(imported);
+    const { notes: _notes, ...report } = imported.report;
+    process.stdout.write(`${JSON.stringify({ decision: imported.summary.id, kept: imported.summary.kept, total: imported.summary.total, ...report })}\n`);
   } finally {
     pool.close();
   }
@@ -166,6 +318,15 @@ export async function runCli(argv: string[]): Promise<number> {
         return 0;
       case 'filter':
         await filter(rest);
+        return 0;
+      case 'export':
+        await exportCommand(rest);
+        return 0;
+      case 'reshard':
+        await reshardCommand(rest);
+        return 0;
+      case 'import':
+        await importCommand(rest);
         return 0;
       case 'filters':
         for (const k of CATALOGUE) {

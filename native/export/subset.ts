@@ -1,17 +1,28 @@
 /**
- * Subset files of kept uids (datacomp.md §2): `.npy` exactly as DataComp's resharder reads it
- * (structured `[('f0','<u8'),('f1','<u8')]`, the uid's high and low 64 bits, sorted ascending,
- * de-duplicated, format 1.0 header as np.save writes it), or `.parquet` / `.csv` with a `uid` column
- * in the same order. Written to a temporary file in the target folder, then renamed into place.
+ * Subset files of kept samples (datacomp.md §2, issue 4), one row per distinct uid in uid order:
+ *
+ * - `.npy`: exactly as DataComp's resharder reads it (structured `[('f0','<u8'),('f1','<u8')]`, the
+ *   uid's high and low 64 bits, sorted ascending, de-duplicated, format 1.0 header as np.save writes it);
+ * - `.parquet` / `.csv`: `uid` plus any columns of the pool the user picks (DuckDB COPY);
+ * - `.tsv`: img2dataset input (`--input_format tsv --url_col url --caption_col caption
+ *   --save_additional_columns '["uid"]'`): a header line `url caption uid`, tab-separated, tabs and
+ *   line breaks inside a caption or URL replaced by spaces; rows without a URL are left out;
+ * - `.txt`: img2dataset's plain input (`--input_format txt`): one URL per line, nothing else.
+ *
+ * `exportSubset` is the export (target checks, atomic write, provenance sidecar); `writeSubset` is
+ * the bare writer `sieve filter --out` has always used (uids only, replaces an existing file).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import type { DecisionSummary, ExportFormat, ExportSubsetResult, ProgressEvent } from '../api.js';
 import type { Pool } from '../pool/pool.js';
 import { uidColumns } from '../filters/derived.js';
 import { encodeNpyHeader } from '../formats/npy.js';
 import { sqlString } from '../db/duck.js';
 import { badInput } from '../errors.js';
+import { checkFileTarget, refuseInsidePool, checkWritableDir, writeAtomic, writeAll } from './atomic.js';
+import { buildProvenance, checkSidecar, writeSidecar } from './provenance.js';
 
 export const UID_DESCR: [string, string][] = [
   ['f0', '<u8'],
@@ -19,85 +30,271 @@ export const UID_DESCR: [string, string][] = [
 ];
 
 export type SubsetFormat = 'npy' | 'parquet' | 'csv';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['npy', 'parquet', 'csv', 'tsv', 'txt'];
 
+/** The formats of `sieve filter --out` (uid lists). */
 export function subsetFormat(file: string): SubsetFormat {
   const ext = path.extname(file).toLowerCase().slice(1);
   if (ext === 'npy' || ext === 'parquet' || ext === 'csv') return ext;
   throw badInput(file, 'the output extension picks the format: .npy (DataComp subset), .parquet or .csv');
 }
 
+/** The format of an export: `format` if given (it must agree with a known extension), else the extension. */
+export function exportFormat(file: string, format?: string): ExportFormat {
+  const ext = path.extname(file).toLowerCase().slice(1);
+  const known = (EXPORT_FORMATS as readonly string[]).includes(ext) ? (ext as ExportFormat) : null;
+  if (format !== undefined && format !== null) {
+    if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
+      throw badInput(`format ${JSON.stringify(format)}`, `unknown export format; one of ${EXPORT_FORMATS.join(', ')}`);
+    }
+    if (known && known !== format) throw badInput(file, `the extension .${ext} does not match the format ${format}`);
+    return format as ExportFormat;
+  }
+  if (!known) {
+    throw badInput(file, 'the output extension picks the format: .npy (DataComp subset), .parquet or .csv (uid + columns), .tsv (img2dataset: url, caption, uid) or .txt (img2dataset: URLs)');
+  }
+  return known;
+}
+
+/** Columns of the pool an export may carry (the `samples` table: DataComp's parquet columns, plus `row`). */
+export const EXPORT_COLUMNS: readonly string[] = [
+  'uid',
+  'url',
+  'text',
+  'original_width',
+  'original_height',
+  'clip_b32_similarity_score',
+  'clip_l14_similarity_score',
+  'face_bboxes',
+  'sha256',
+  'row',
+];
+
+/** The columns written: `uid` first, then the user's picks in their order, each once. */
+export function exportColumns(format: ExportFormat, columns: readonly string[] | undefined): string[] {
+  const picked = (columns ?? []).map((c) => String(c).trim()).filter(Boolean);
+  for (const c of picked) {
+    if (!EXPORT_COLUMNS.includes(c)) throw badInput(`column ${JSON.stringify(c)}`, `not a column Sieve can export; one of ${EXPORT_COLUMNS.join(', ')}`);
+  }
+  if (format === 'npy' || format === 'txt' || format === 'tsv') {
+    const extra = picked.filter((c) => c !== 'uid');
+    if (extra.length) {
+      const what = format === 'npy' ? 'a DataComp .npy holds uids only' : format === 'txt' ? 'a .txt holds URLs only' : 'a .tsv holds url, caption and uid';
+      throw badInput(`column ${JSON.stringify(extra[0])}`, `${what}; pick columns for .parquet or .csv`);
+    }
+    return format === 'tsv' ? ['url', 'caption', 'uid'] : format === 'txt' ? ['url'] : ['uid'];
+  }
+  return ['uid', ...new Set(picked.filter((c) => c !== 'uid'))];
+}
+
 /** Kept uids as interleaved (hi, lo) pairs, sorted and de-duplicated: one pass in uid order. */
 export async function sortedKeptUids(pool: Pool, keep: Uint8Array): Promise<BigUint64Array> {
+  return (await keptRepresentatives(pool, keep)).pairs;
+}
+
+/**
+ * One row per distinct kept uid, in uid order (the first row of the uid among the kept ones), and
+ * the uids as interleaved (hi, lo) pairs.
+ */
+export async function keptRepresentatives(pool: Pool, keep: Uint8Array): Promise<{ rows: Int32Array; pairs: BigUint64Array }> {
+  if (keep.length !== pool.rows) throw new Error(`keep mask of ${keep.length} rows for a pool of ${pool.rows}`);
   const { hi, lo, order } = await uidColumns(pool);
-  const out = new BigUint64Array(2 * order.length);
+  // 32-bit views: reading a BigUint64Array element allocates a BigInt, too slow for millions of rows
+  const h = new Uint32Array(hi.buffer, hi.byteOffset, 2 * hi.length);
+  const l = new Uint32Array(lo.buffer, lo.byteOffset, 2 * lo.length);
+  const pairs = new BigUint64Array(2 * order.length);
+  const p = new Uint32Array(pairs.buffer);
+  const rows = new Int32Array(order.length);
   let m = 0;
   for (let k = 0; k < order.length; k++) {
     const r = order[k];
     if (!keep[r]) continue;
-    if (m && out[2 * m - 2] === hi[r] && out[2 * m - 1] === lo[r]) continue; // a repeated uid: listed once
-    out[2 * m] = hi[r];
-    out[2 * m + 1] = lo[r];
+    const a0 = h[2 * r];
+    const a1 = h[2 * r + 1];
+    const b0 = l[2 * r];
+    const b1 = l[2 * r + 1];
+    // a repeated uid (adjacent in uid order): listed once
+    if (m && p[4 * m - 4] === a0 && p[4 * m - 3] === a1 && p[4 * m - 2] === b0 && p[4 * m - 1] === b1) continue;
+    p[4 * m] = a0;
+    p[4 * m + 1] = a1;
+    p[4 * m + 2] = b0;
+    p[4 * m + 3] = b1;
+    rows[m] = r;
     m++;
   }
-  return out.subarray(0, 2 * m);
+  return { rows: rows.slice(0, m), pairs: pairs.slice(0, 2 * m) };
 }
 
-function tempBeside(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+export function uidHex(hi: bigint, lo: bigint): string {
+  return hi.toString(16).padStart(16, '0') + lo.toString(16).padStart(16, '0');
 }
 
-function checkTarget(pool: Pool, file: string): string {
-  const abs = path.resolve(file);
-  const rel = path.relative(pool.dir, abs);
-  if (!rel.startsWith('..') && !path.isAbsolute(rel)) throw badInput(abs, 'Sieve never writes inside the pool directory; choose another folder');
-  const d = path.dirname(abs);
-  try {
-    fs.accessSync(d, fs.constants.W_OK);
-  } catch {
-    throw badInput(d, 'the output folder does not exist or is not writable');
-  }
-  return abs;
-}
-
-/** Write the subset; returns the number of distinct uids written. */
-export async function writeSubset(pool: Pool, keep: Uint8Array, file: string): Promise<number> {
-  const abs = checkTarget(pool, file);
-  const format = subsetFormat(abs);
-  const pairs = await sortedKeptUids(pool, keep);
+/** Write a DataComp subset `.npy` of these (hi, lo) pairs to a new file. */
+export function writeUidNpy(file: string, pairs: BigUint64Array): void {
   const count = pairs.length / 2;
-  const tmp = tempBeside(abs);
+  const fd = fs.openSync(file, 'w');
   try {
-    if (format === 'npy') {
-      const header = encodeNpyHeader(UID_DESCR, [count]);
-      const fd = fs.openSync(tmp, 'w');
+    writeAll(fd, encodeNpyHeader(UID_DESCR, [count]));
+    // little-endian u64 pairs: the platform order of BigUint64Array on every machine Node runs on
+    const bytes = new Uint8Array(pairs.buffer, pairs.byteOffset, pairs.byteLength);
+    for (let at = 0; at < bytes.length; at += 1 << 24) writeAll(fd, bytes.subarray(at, Math.min(bytes.length, at + (1 << 24))));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Row numbers as a one-column CSV, formatted straight into bytes (a JS join of 1M numbers is slow). */
+function rowsCsv(rows: Int32Array): Buffer {
+  const buf = Buffer.allocUnsafe(4 + rows.length * 11);
+  let p = buf.write('row\n', 0, 'latin1');
+  const digits = new Uint8Array(12);
+  for (let i = 0; i < rows.length; i++) {
+    let v = rows[i];
+    if (v === 0) buf[p++] = 48;
+    else {
+      let n = 0;
+      while (v > 0) {
+        digits[n++] = 48 + (v % 10);
+        v = Math.floor(v / 10);
+      }
+      while (n) buf[p++] = digits[--n];
+    }
+    buf[p++] = 10;
+  }
+  return buf.subarray(0, p);
+}
+
+/**
+ * Run `fn` with a DuckDB temp table `name(row INTEGER)` holding `rows`, loaded from a scratch CSV in
+ * the workspace; both are removed afterwards. (Callers order by `samples.uid`: the rows are distinct
+ * uids, and 32-digit lower-case hex sorts as text the way the uids sort as numbers.)
+ */
+export async function withRowsTable<T>(pool: Pool, rows: Int32Array, fn: (table: string) => Promise<T>): Promise<T> {
+  const id = crypto.randomBytes(6).toString('hex');
+  const table = `export_rows_${id}`;
+  const scratch = path.join(pool.workspace, 'tmp');
+  fs.mkdirSync(scratch, { recursive: true });
+  const csv = path.join(scratch, `${table}.csv`);
+  fs.writeFileSync(csv, rowsCsv(rows));
+  try {
+    await pool.db.run(
+      `CREATE TEMP TABLE ${table} AS SELECT row FROM read_csv(${sqlString(csv)}, header = true, columns = {'row': 'INTEGER'})`,
+    );
+    try {
+      return await fn(table);
+    } finally {
+      await pool.db.run(`DROP TABLE IF EXISTS ${table}`);
+    }
+  } finally {
+    fs.rmSync(csv, { force: true });
+  }
+}
+
+function columnSql(c: string): string {
+  return `s.${c}`;
+}
+
+/** Write the data of a subset file to `file` (a new temporary file); returns the rows written. */
+async function writeSubsetData(pool: Pool, reps: { rows: Int32Array; pairs: BigUint64Array }, format: ExportFormat, columns: string[], file: string): Promise<number> {
+  if (format === 'npy') {
+    writeUidNpy(file, reps.pairs);
+    return reps.rows.length;
+  }
+  return withRowsTable(pool, reps.rows, async (table) => {
+    const from = `${table} k JOIN samples s USING (row)`;
+    if (format === 'txt') {
+      const fd = fs.openSync(file, 'w');
+      let written = 0;
       try {
-        fs.writeSync(fd, header);
-        // little-endian u64 pairs: the platform order of BigUint64Array on every machine Node runs on
-        const bytes = new Uint8Array(pairs.buffer, pairs.byteOffset, pairs.byteLength);
-        for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at, Math.min(1 << 24, bytes.length - at));
+        for await (const [urls] of pool.db.columnChunks(`SELECT regexp_replace(s.url, '[\\t\\r\\n]', ' ', 'g') FROM ${from} WHERE s.url IS NOT NULL ORDER BY s.uid`)) {
+          writeAll(fd, Buffer.from(`${(urls as string[]).join('\n')}\n`, 'utf8'));
+          written += urls.length;
+        }
       } finally {
         fs.closeSync(fd);
       }
-    } else {
-      const lines: string[] = ['uid'];
-      for (let i = 0; i < count; i++) lines.push(pairs[2 * i].toString(16).padStart(16, '0') + pairs[2 * i + 1].toString(16).padStart(16, '0'));
-      if (format === 'csv') fs.writeFileSync(tmp, lines.join('\n') + '\n');
-      else {
-        const csv = `${tmp}.csv`;
-        fs.writeFileSync(csv, lines.join('\n') + '\n');
-        try {
-          await pool.db.run(
-            `COPY (SELECT uid FROM read_csv(${sqlString(csv)}, header = true, columns = {'uid': 'VARCHAR'})) TO ${sqlString(tmp)} (FORMAT parquet)`,
-          );
-        } finally {
-          fs.rmSync(csv, { force: true });
-        }
-      }
+      return written;
     }
-    fs.renameSync(tmp, abs);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  return count;
+    let select: string;
+    let options: string;
+    let where = '';
+    if (format === 'tsv') {
+      select = `regexp_replace(s.url, '[\\t\\r\\n]', ' ', 'g') AS url, regexp_replace(coalesce(s.text, ''), '[\\t\\r\\n]', ' ', 'g') AS caption, s.uid AS uid`;
+      // no NULLs are written (caption coalesced, rows without URL left out): NULLSTR keeps '' unquoted
+      options = `FORMAT csv, DELIMITER '\t', HEADER true, NULLSTR '\\N'`;
+      where = 'WHERE s.url IS NOT NULL';
+    } else {
+      select = columns.map((c) => `${columnSql(c)} AS ${c}`).join(', ');
+      options = format === 'csv' ? 'FORMAT csv, HEADER true' : 'FORMAT parquet';
+    }
+    const n = await pool.db.value<bigint | number>(`COPY (SELECT ${select} FROM ${from} ${where} ORDER BY s.uid) TO ${sqlString(file)} (${options})`);
+    return Number(n);
+  });
+}
+
+/**
+ * The bare writer of `sieve filter --out`: `.npy`, `.parquet` or `.csv` of the kept uids, written
+ * atomically, replacing an existing file; returns the number of distinct uids written.
+ */
+export async function writeSubset(pool: Pool, keep: Uint8Array, file: string): Promise<number> {
+  const abs = path.resolve(file);
+  refuseInsidePool(pool.dir, abs);
+  checkWritableDir(path.dirname(abs));
+  const format = subsetFormat(abs);
+  const reps = await keptRepresentatives(pool, keep);
+  return writeAtomic(abs, (tmp) => writeSubsetData(pool, reps, format, ['uid'], tmp));
+}
+
+export interface ExportSubsetOptions {
+  path: string;
+  format?: ExportFormat;
+  columns?: string[];
+  force?: boolean;
+  /** the command line or API call, for the sidecar */
+  command?: string;
+  /** extra facts for the sidecar (e.g. the import report of a subset file) */
+  extra?: Record<string, unknown>;
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+/**
+ * Export the kept samples of a decision as a subset file, with its `<file>.sieve.json` sidecar.
+ * Every check (format, columns, target, sidecar) happens before any work.
+ */
+export async function exportSubset(pool: Pool, decision: { summary: DecisionSummary; keep: Uint8Array }, opts: ExportSubsetOptions): Promise<ExportSubsetResult> {
+  const t0 = performance.now();
+  if (typeof opts.path !== 'string' || !opts.path) throw badInput('exportSubset', 'a target file path is required');
+  const format = exportFormat(opts.path, opts.format);
+  const columns = exportColumns(format, opts.columns);
+  const force = Boolean(opts.force);
+  const target = checkFileTarget(pool.dir, opts.path, force);
+  checkSidecar(target, force);
+  opts.onProgress?.({ job: 'export', done: 0, total: 1, message: `writing ${path.basename(target)}` });
+  const reps = await keptRepresentatives(pool, decision.keep);
+  const written = await writeAtomic(target, (tmp) => writeSubsetData(pool, reps, format, columns, tmp));
+  const bytes = fs.statSync(target).size;
+  const sidecar = writeSidecar(
+    target,
+    buildProvenance({
+      pool,
+      kind: 'subset',
+      command: opts.command ?? 'exportSubset',
+      output: { path: target, format, columns, bytes },
+      decisions: [decision.summary],
+      counts: { written, distinct_uids: reps.rows.length },
+      extra: opts.extra,
+    }),
+  );
+  opts.onProgress?.({ job: 'export', done: 1, total: 1, message: `wrote ${path.basename(target)}` });
+  return {
+    path: target,
+    format,
+    columns,
+    written,
+    kept: decision.summary.kept,
+    total: decision.summary.total,
+    bytes,
+    sidecar,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }

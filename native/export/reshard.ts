@@ -1,0 +1,598 @@
+/**
+ * `sieve reshard` (issue 4; datacomp.md §5): the kept samples' tar members copied into new
+ * webdataset shards `00000000.tar`, `00000001.tar`, ... of at most `shardSize` samples.
+ *
+ * - Deterministic: one sample per distinct kept uid that has an image, in uid order (default) or in
+ *   the order of the source tars (`order: 'source'`); every member of the sample's key (`.jpg`,
+ *   `.json`, `.txt`, ... as in the source, in the source's order, bytes untouched) written as ustar
+ *   with fixed mode, owner and mtime. Same pool, subset, shard size and order: the same bytes.
+ * - Streaming, constant memory: the plan (which member of which tar goes where) lives in DuckDB and
+ *   is fetched one shard at a time; members are read at their offsets (one read per sample when its
+ *   members are adjacent, as img2dataset writes them; in source order, 1 MB read-ahead windows, so
+ *   the copy reads the tars sequentially) into a reused buffer; a tar is never loaded whole.
+ * - Resumable: each shard is written to `.NNNNNNNN.tar.tmp` and renamed when complete; the hidden
+ *   progress file `.sieve-reshard.json` records the plan's identity and each finished shard's bytes.
+ *   A rerun with the same plan keeps finished shards (their size checked) and continues.
+ * - Beside the shards: `NNNNNNNN_stats.json`, `sample_ids.npy` (the uids written, DataComp's subset
+ *   format), `missing_uids.txt` (kept uids without an image), `meta.json` (deterministic: spec or
+ *   subset file and sha256, pool fingerprint, Sieve version, counts, shards); and the sidecar
+ *   `<dir>.sieve.json` next to the folder (with the time and the command).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { DecisionSummary, ProgressEvent, ReshardResult } from '../api.js';
+import type { Pool } from '../pool/pool.js';
+import { scanTar } from '../formats/tar.js';
+import { ShardTarWriter } from './tarout.js';
+import type { Db } from '../db/duck.js';
+import { badInput, SieveError } from '../errors.js';
+import { checkWritableDir, diskError, refuseInsidePool, writeAll, writeAtomic, writeFileAtomicSync } from './atomic.js';
+import { buildProvenance, sidecarPath, sieveVersion, writeSidecar } from './provenance.js';
+import { keptRepresentatives, uidHex, withRowsTable, writeUidNpy } from './subset.js';
+
+/** Bump when the bytes a plan produces would change (layout, member order, tar header fields). */
+const RESHARD_FORMAT = 1;
+/** Every member's mtime (2023-04-09, DataComp's release month): shards are byte-stable. */
+export const RESHARD_MTIME = 1681000000;
+export const PROGRESS_FILE = '.sieve-reshard.json';
+export const DEFAULT_SHARD_SIZE = 10000;
+const MAX_SHARD_SIZE = 10_000_000;
+/** Reads in flight in uid order (libuv's thread pool serves 4 at a time by default). */
+const PREFETCH_DEPTH = 16;
+
+const SHARD_TAR = /^\d{8}\.tar$/;
+const SHARD_STATS = /^\d{8}_stats\.json$/;
+const OWN_FILES = new Set(['sample_ids.npy', 'missing_uids.txt', 'meta.json', PROGRESS_FILE]);
+const OWN_TEMP = /^\.(\d{8}\.tar|\d{8}_stats\.json|sample_ids\.npy|missing_uids\.txt|meta\.json|\.sieve-reshard\.json)\.tmp/;
+
+const shardName = (k: number) => String(k).padStart(8, '0');
+
+/** A file Sieve's reshard writes (and may replace with --force). */
+export function isReshardFile(name: string): boolean {
+  return SHARD_TAR.test(name) || SHARD_STATS.test(name) || OWN_FILES.has(name) || OWN_TEMP.test(name);
+}
+
+interface ProgressState {
+  format: number;
+  plan: string;
+  shard_size: number;
+  shards: Record<string, ShardEntry>;
+}
+
+interface ShardEntry {
+  count: number;
+  bytes: number;
+}
+
+function readProgress(dir: string): ProgressState | null {
+  try {
+    const p = JSON.parse(fs.readFileSync(path.join(dir, PROGRESS_FILE), 'utf8')) as ProgressState;
+    return p && typeof p.plan === 'string' && p.shards && typeof p.shards === 'object' ? p : null;
+  } catch {
+    return null;
+  }
+}
+
+function writeProgress(dir: string, p: ProgressState): void {
+  const shards = Object.fromEntries(Object.entries(p.shards).sort(([a], [b]) => (a < b ? -1 : 1)));
+  writeFileAtomicSync(path.join(dir, PROGRESS_FILE), `${JSON.stringify({ ...p, shards }, null, 1)}\n`);
+}
+
+/** webdataset: the key of `dir/000000001234.jpg` is `dir/000000001234` (up to the basename's first dot). */
+function memberKey(name: string): string {
+  const base = name.slice(name.lastIndexOf('/') + 1);
+  const dot = base.indexOf('.');
+  return dot < 0 ? name : name.slice(0, name.length - base.length + dot);
+}
+
+const MEMBER_TABLE = 'export_tar_members';
+
+/**
+ * Every regular member of every tar of the pool, by key: `export_tar_members(tar, key, member, name,
+ * data_offset, size)`. Built once per workspace (headers only: a few reads per sample), under a
+ * temporary name and renamed when complete.
+ */
+export async function ensureMemberIndex(pool: Pool, onProgress?: (e: ProgressEvent) => void): Promise<void> {
+  const have = await pool.db.value<bigint>(`SELECT count(*) FROM duckdb_tables() WHERE table_name = '${MEMBER_TABLE}' AND NOT temporary`);
+  if (Number(have)) return;
+  const build = `${MEMBER_TABLE}_build`;
+  await pool.db.run(`DROP TABLE IF EXISTS ${build}`);
+  await pool.db.run(`CREATE TABLE ${build} (tar INTEGER, key VARCHAR, member INTEGER, name VARCHAR, data_offset BIGINT, size BIGINT)`);
+  const tars = pool.tarPaths();
+  const appender = await pool.db.conn.createAppender(build);
+  try {
+    for (let t = 0; t < tars.length; t++) {
+      const members = scanTar(tars[t]);
+      for (let j = 0; j < members.length; j++) {
+        const m = members[j];
+        appender.appendInteger(t);
+        appender.appendVarchar(memberKey(m.name));
+        appender.appendInteger(j);
+        appender.appendVarchar(m.name);
+        appender.appendBigInt(BigInt(m.dataOffset));
+        appender.appendBigInt(BigInt(m.size));
+        appender.endRow();
+      }
+      onProgress?.({ job: 'export', done: t + 1, total: tars.length, message: 'indexing the members of the tars' });
+      if (t % 8 === 7) await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    appender.closeSync();
+  }
+  await pool.db.run(`ALTER TABLE ${build} RENAME TO ${MEMBER_TABLE}`);
+}
+
+/** `uid`: samples in uid order; `source`: in the order of the source tars (sequential reads, faster). */
+export type ReshardOrder = 'uid' | 'source';
+
+export interface ReshardOptions {
+  dir: string;
+  shardSize?: number;
+  order?: ReshardOrder;
+  force?: boolean;
+  /** the command line or API call, for the sidecar */
+  command?: string;
+  extra?: Record<string, unknown>;
+  onProgress?: (e: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** Small LRU of read-only file descriptors of the source tars (never closing one with reads in flight). */
+class TarFiles {
+  private fds = new Map<number, number>();
+  private inFlight = new Map<number, number>();
+  constructor(
+    private readonly paths: readonly string[],
+    private readonly max = 64,
+  ) {}
+
+  fd(tar: number): number {
+    let fd = this.fds.get(tar);
+    if (fd !== undefined) {
+      this.fds.delete(tar);
+      this.fds.set(tar, fd);
+      return fd;
+    }
+    try {
+      fd = fs.openSync(this.paths[tar], 'r');
+    } catch (e) {
+      throw badInput(this.paths[tar], `cannot read the source tar (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); was it moved since the pool was opened?`);
+    }
+    this.fds.set(tar, fd);
+    if (this.fds.size > this.max) {
+      for (const [oldTar, oldFd] of this.fds) {
+        if (oldTar === tar || this.inFlight.get(oldTar)) continue;
+        this.fds.delete(oldTar);
+        fs.closeSync(oldFd);
+        break;
+      }
+    }
+    return fd;
+  }
+
+  /** Read asynchronously (the thread pool reads several ranges at once: queue depth for a cold disk). */
+  readAsync(tar: number, buf: Buffer, length: number, position: number): Promise<void> {
+    const fd = this.fd(tar);
+    this.inFlight.set(tar, (this.inFlight.get(tar) ?? 0) + 1);
+    return new Promise<void>((resolve, reject) => {
+      const step = (got: number) => {
+        if (got >= length) return resolve();
+        fs.read(fd, buf, got, length - got, position + got, (err, n) => {
+          if (err) return reject(err);
+          if (n === 0) return reject(badInput(this.paths[tar], `truncated: ${length} bytes at offset ${position} are not all there (the tar changed since the pool was opened?)`));
+          step(got + n);
+        });
+      };
+      step(0);
+    }).finally(() => this.inFlight.set(tar, (this.inFlight.get(tar) ?? 1) - 1));
+  }
+
+  read(tar: number, buf: Buffer, length: number, position: number, at = 0): void {
+    const fd = this.fd(tar);
+    let got = 0;
+    while (got < length) {
+      const n = fs.readSync(fd, buf, at + got, length - got, position + got);
+      if (n === 0) throw badInput(this.paths[tar], `truncated: ${length} bytes at offset ${position} are not all there (the tar changed since the pool was opened?)`);
+      got += n;
+    }
+  }
+
+  size(tar: number): number {
+    return fs.fstatSync(this.fd(tar)).size;
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) fs.closeSync(fd);
+    this.fds.clear();
+  }
+}
+
+/**
+ * Reads byte ranges of the source tars into one reused buffer. With `window` > 0 (source order:
+ * the ranges come in increasing offsets) it reads `window` bytes ahead, so that consecutive samples
+ * cost one read between them, as a sequential copy would; with 0 (uid order: the ranges jump
+ * around) it reads each range exactly.
+ */
+class RangeReader {
+  private buf = Buffer.allocUnsafe(1 << 20);
+  private tar = -1;
+  private start = 0;
+  private end = 0;
+  private sizes = new Map<number, number>();
+
+  constructor(
+    private readonly files: TarFiles,
+    private readonly window: number,
+  ) {
+    if (window > this.buf.length) this.buf = Buffer.allocUnsafe(window);
+  }
+
+  /** The bytes [lo, hi) of a tar; valid until the next call. */
+  range(tar: number, lo: number, hi: number): Buffer {
+    if (tar === this.tar && lo >= this.start && hi <= this.end) return this.buf.subarray(lo - this.start, hi - this.start);
+    let end = hi;
+    if (this.window) {
+      let size = this.sizes.get(tar);
+      if (size === undefined) {
+        size = this.files.size(tar);
+        this.sizes.set(tar, size);
+      }
+      end = Math.max(hi, Math.min(size, lo + this.window));
+    }
+    if (end - lo > this.buf.length) this.buf = Buffer.allocUnsafe(Math.max(end - lo, 2 * this.buf.length));
+    this.files.read(tar, this.buf, end - lo, lo);
+    this.tar = tar;
+    this.start = lo;
+    this.end = end;
+    return this.buf.subarray(0, hi - lo);
+  }
+}
+
+function checkShardSize(v: unknown): number {
+  if (v === undefined || v === null) return DEFAULT_SHARD_SIZE;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_SHARD_SIZE) {
+    throw badInput('shard size', `must be an integer from 1 to ${MAX_SHARD_SIZE}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/** Test hook: a pause after each finished shard, so a test can kill the process midway. */
+function shardDelayMs(): number {
+  const v = Number(process.env.SIEVE_RESHARD_SHARD_DELAY_MS ?? 0);
+  return Number.isFinite(v) && v > 0 ? v : 0;
+}
+
+/**
+ * The members of output shard `k`, in output order (sample n, then the source's member order), as
+ * typed columns (DuckDB's fast path: no JS value per number) and the names as one joined string.
+ */
+async function shardPlan(db: Db, plan: string, k: number): Promise<{ ns: Int32Array; names: string[]; offsets: Float64Array; sizes: Float64Array; tarIdx: Int32Array }> {
+  const where = `FROM ${plan} WHERE shard = ${k} ORDER BY n, member`;
+  const count = Number(await db.value<bigint>(`SELECT count(*) FROM ${plan} WHERE shard = ${k}`));
+  const ns = await db.int32Column(`SELECT n ${where}`, count);
+  const tarIdx = await db.int32Column(`SELECT tar ${where}`, count);
+  const toNumbers = (a: BigUint64Array) => {
+    const out = new Float64Array(a.length);
+    for (let i = 0; i < a.length; i++) out[i] = Number(a[i]);
+    return out;
+  };
+  const offsets = toNumbers(await db.bigUint64Column(`SELECT data_offset::UBIGINT ${where}`, count));
+  const sizes = toNumbers(await db.bigUint64Column(`SELECT size::UBIGINT ${where}`, count));
+  // member names never hold a NUL (tar names are NUL-terminated): one string for the shard
+  const joined = count ? await db.value<string>(`SELECT string_agg(name, chr(0) ORDER BY n, member) FROM ${plan} WHERE shard = ${k}`) : '';
+  const names = count ? joined.split('\0') : [];
+  if (names.length !== count) throw new Error(`reshard: shard ${k} has ${count} members but ${names.length} names`);
+  return { ns, names, offsets, sizes, tarIdx };
+}
+
+/** Reshard the kept samples of a decision into `opts.dir`. */
+export async function reshard(pool: Pool, decision: { summary: DecisionSummary; keep: Uint8Array }, opts: ReshardOptions): Promise<ReshardResult> {
+  const t0 = performance.now();
+  if (typeof opts.dir !== 'string' || !opts.dir) throw badInput('reshard', 'an output folder is required');
+  const shardSize = checkShardSize(opts.shardSize);
+  const order: ReshardOrder = opts.order ?? 'uid';
+  if (order !== 'uid' && order !== 'source') throw badInput('order', `must be "uid" or "source", got ${JSON.stringify(order)}`);
+  const force = Boolean(opts.force);
+  const dir = path.resolve(opts.dir);
+  refuseInsidePool(pool.dir, dir);
+  let exists = false;
+  try {
+    const st = fs.statSync(dir);
+    if (!st.isDirectory()) throw badInput(dir, 'exists and is a file; the reshard output is a folder');
+    exists = true;
+  } catch (e) {
+    if (e instanceof SieveError) throw e;
+  }
+  checkWritableDir(exists ? dir : path.dirname(dir));
+  const sidecar = sidecarPath(dir);
+
+  // A folder pool (plain image files, `images.tar` = -1) has no tar members to copy.
+  const fileImages = Number(await pool.db.value<bigint>('SELECT count(*) FROM images WHERE tar < 0'));
+  if (fileImages) throw badInput(pool.dir, `its ${fileImages} images are plain files, not webdataset tar members: resharding copies tar members, so it needs a pool of tars`);
+
+  // The plan's identity: everything that decides the bytes written.
+  const reps = await keptRepresentatives(pool, decision.keep);
+  const planId = crypto
+    .createHash('sha256')
+    .update(JSON.stringify({ format: RESHARD_FORMAT, fingerprint: pool.fingerprint, shardSize, order, mtime: RESHARD_MTIME }))
+    .update(new Uint8Array(reps.pairs.buffer, reps.pairs.byteOffset, reps.pairs.byteLength))
+    .digest('hex')
+    .slice(0, 32);
+
+  // The folder: new, empty, or an earlier (interrupted) run of the same plan. Anything else needs --force.
+  let previous = exists ? readProgress(dir) : null;
+  const related = previous !== null && previous.plan === planId && previous.format === RESHARD_FORMAT;
+  if (exists && !related) {
+    const entries = fs.readdirSync(dir);
+    if (entries.length && !force) {
+      throw badInput(
+        dir,
+        previous
+          ? 'holds a reshard of another subset, pool, shard size or order; pass --force to replace it, or choose an empty folder'
+          : `is not empty (${entries.length} entries); choose an empty or new folder, or pass --force (Sieve then replaces only its own files there)`,
+      );
+    }
+    for (const n of entries) if (isReshardFile(n)) fs.rmSync(path.join(dir, n), { force: true });
+    previous = null;
+  }
+  if (!related && !force && fs.existsSync(sidecar)) throw badInput(sidecar, 'already exists; pass --force to replace it');
+  if (!exists) {
+    try {
+      fs.mkdirSync(dir);
+    } catch (e) {
+      throw badInput(dir, `cannot create the output folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  }
+  const state: ProgressState = related && previous ? previous : { format: RESHARD_FORMAT, plan: planId, shard_size: shardSize, shards: {} };
+  if (!related) writeProgress(dir, state);
+
+  await ensureMemberIndex(pool, opts.onProgress);
+  const emit = opts.onProgress;
+  const tars = new TarFiles(pool.tarPaths());
+  const db = pool.db;
+  const tag = crypto.randomBytes(4).toString('hex');
+  const written = `reshard_written_${tag}`;
+  const plan = `reshard_plan_${tag}`;
+  try {
+    // which kept uids have an image: those are written, the others listed in missing_uids.txt
+    const imageRows = await db.int32Column('SELECT row FROM images WHERE tar >= 0', Number(await db.value<bigint>('SELECT count(*) FROM images WHERE tar >= 0')));
+    const hasImage = new Uint8Array(pool.rows);
+    for (let i = 0; i < imageRows.length; i++) hasImage[imageRows[i]] = 1;
+    const requested = reps.rows.length;
+    let writtenCount = 0;
+    for (let i = 0; i < requested; i++) writtenCount += hasImage[reps.rows[i]];
+    const withoutImage = requested - writtenCount;
+    const writtenRows = new Int32Array(writtenCount);
+    const writtenPairs = new BigUint64Array(2 * writtenCount);
+    for (let i = 0, w = 0; i < requested; i++) {
+      if (!hasImage[reps.rows[i]]) continue;
+      writtenRows[w] = reps.rows[i];
+      writtenPairs[2 * w] = reps.pairs[2 * i];
+      writtenPairs[2 * w + 1] = reps.pairs[2 * i + 1];
+      w++;
+    }
+    return await withRowsTable(pool, writtenRows, async (rowsTable) => {
+      // Samples with an image, numbered n = 0, 1, ... in output order; shard = n / shardSize.
+      const orderBy = order === 'uid' ? 's.uid' : 'i.tar, i.img_offset';
+      await db.run(`CREATE TEMP TABLE ${written} AS
+        SELECT s.uid, i.tar, i.key, (row_number() OVER (ORDER BY ${orderBy}) - 1)::INTEGER AS n
+        FROM ${rowsTable} r JOIN samples s USING (row) JOIN images i USING (row)`);
+      await db.run(`CREATE TEMP TABLE ${plan} AS
+        SELECT (w.n // ${shardSize})::INTEGER AS shard, w.n, m.member, m.name, m.data_offset, m.size, w.tar
+        FROM ${written} w JOIN ${MEMBER_TABLE} m ON m.tar = w.tar AND m.key = w.key
+        ORDER BY w.n, m.member`);
+      const shards = Math.ceil(writtenCount / shardSize);
+
+      let done = 0;
+      let skipped = 0;
+      let lastEmit = 0;
+      const tStart = performance.now();
+      const report = (message: string, force = false) => {
+        const now = performance.now();
+        if (!force && now - lastEmit < 100) return;
+        lastEmit = now;
+        const secs = (now - tStart) / 1000;
+        emit?.({ job: 'export', done, total: writtenCount, rate: secs > 0 ? done / secs : undefined, message });
+      };
+      const reader = new RangeReader(tars, order === 'source' ? 1 << 20 : 0);
+      const shardInfo: { name: string; count: number; bytes: number }[] = [];
+      const delay = shardDelayMs();
+
+      const tCopy = performance.now();
+      for (let k = 0; k < shards; k++) {
+        const name = shardName(k);
+        const tarFile = path.join(dir, `${name}.tar`);
+        const count = Math.min(shardSize, writtenCount - k * shardSize);
+        const had = state.shards[name];
+        if (had && had.count === count) {
+          let size = -1;
+          try {
+            size = fs.statSync(tarFile).size;
+          } catch {
+            // gone: write it again
+          }
+          if (size === had.bytes) {
+            writeStats(dir, name, had);
+            shardInfo.push({ name: `${name}.tar`, count, bytes: had.bytes });
+            skipped++;
+            done += count;
+            report(`shard ${k + 1} of ${shards} (kept from an earlier run)`);
+            continue;
+          }
+        }
+        if (opts.signal?.aborted) throw new SieveError('cancelled', 'the reshard was cancelled; run it again to resume');
+        const { ns, names, offsets, sizes, tarIdx } = await shardPlan(db, plan, k);
+        const bytes = await writeAtomic(tarFile, async (tmp) => {
+          const fd = fs.openSync(tmp, 'w');
+          try {
+            const tw = new ShardTarWriter(fd, RESHARD_MTIME, 1 << 20);
+            // the shard's samples: member ranges [first, end) and the byte span of each in its tar
+            const first: number[] = [];
+            for (let q = 0; q < ns.length; q++) if (q === 0 || ns[q] !== ns[q - 1]) first.push(q);
+            const nSamples = first.length;
+            first.push(ns.length);
+            const spanLo = new Float64Array(nSamples);
+            const spanHi = new Float64Array(nSamples);
+            const adjacent = new Uint8Array(nSamples);
+            for (let t = 0; t < nSamples; t++) {
+              let lo = Infinity;
+              let hi = 0;
+              let sum = 0;
+              for (let q = first[t]; q < first[t + 1]; q++) {
+                lo = Math.min(lo, offsets[q]);
+                hi = Math.max(hi, offsets[q] + sizes[q]);
+                sum += sizes[q];
+              }
+              spanLo[t] = lo;
+              spanHi[t] = hi;
+              // img2dataset writes a sample's members one after the other: one range for the sample
+              adjacent[t] = hi - lo <= sum + 2048 * (first[t + 1] - first[t]) + 4096 ? 1 : 0;
+            }
+            // uid order jumps around the tars: keep `depth` reads in flight; source order reads ahead instead
+            const depth = order === 'uid' ? PREFETCH_DEPTH : 0;
+            const slots: Buffer[] = Array.from({ length: depth }, () => Buffer.allocUnsafe(64 << 10));
+            const loads: (Promise<Buffer> | null)[] = new Array(depth).fill(null);
+            let issued = 0;
+            const issue = (t: number) => {
+              if (!adjacent[t]) return;
+              const slot = t % depth;
+              const len = spanHi[t] - spanLo[t];
+              if (len > slots[slot].length) slots[slot] = Buffer.allocUnsafe(Math.max(len, 2 * slots[slot].length));
+              const b = slots[slot];
+              const p = tars.readAsync(tarIdx[first[t]], b, len, spanLo[t]).then(() => b.subarray(0, len));
+              p.catch(() => undefined); // awaited in order below; a failure is thrown there
+              loads[slot] = p;
+            };
+            let samples = 0;
+            for (let t = 0; t < nSamples; t++) {
+              const i = first[t];
+              const j = first[t + 1];
+              const tar = tarIdx[i];
+              if (adjacent[t]) {
+                let span: Buffer;
+                if (depth) {
+                  while (issued < nSamples && issued < t + depth) issue(issued++);
+                  span = await (loads[t % depth] as Promise<Buffer>);
+                } else span = reader.range(tar, spanLo[t], spanHi[t]);
+                for (let q = i; q < j; q++) {
+                  const off = offsets[q] - spanLo[t];
+                  tw.add(names[q], span, off, off + sizes[q]);
+                }
+              } else {
+                for (let q = i; q < j; q++) tw.add(names[q], reader.range(tar, offsets[q], offsets[q] + sizes[q]));
+              }
+              samples++;
+              done++;
+              if ((samples & 1023) === 0) {
+                report(`shard ${k + 1} of ${shards}`);
+                await new Promise((r) => setImmediate(r));
+                if (opts.signal?.aborted) throw new SieveError('cancelled', 'the reshard was cancelled; run it again to resume');
+              }
+            }
+            if (samples !== count) throw new Error(`reshard: shard ${name} planned ${count} samples, found ${samples}`);
+            tw.finish();
+            return tw.bytes;
+          } finally {
+            fs.closeSync(fd);
+          }
+        });
+        const entry: ShardEntry = { count, bytes };
+        writeStats(dir, name, entry);
+        state.shards[name] = entry;
+        writeProgress(dir, state);
+        shardInfo.push({ name: `${name}.tar`, count, bytes });
+        report(`shard ${k + 1} of ${shards}`, true);
+        if (delay) await new Promise((r) => setTimeout(r, delay));
+      }
+
+      const copySeconds = (performance.now() - tCopy) / 1000;
+      // sample_ids.npy: the uids written, DataComp's subset format; missing_uids.txt: kept uids without an image
+      await writeAtomic(path.join(dir, 'sample_ids.npy'), (tmp) => writeUidNpy(tmp, writtenPairs));
+      await writeAtomic(path.join(dir, 'missing_uids.txt'), (tmp) => {
+        const fd = fs.openSync(tmp, 'w');
+        try {
+          const lines: string[] = [];
+          const flush = () => {
+            if (lines.length) writeAll(fd, Buffer.from(`${lines.join('\n')}\n`, 'latin1'));
+            lines.length = 0;
+          };
+          for (let i = 0; i < requested; i++) {
+            if (hasImage[reps.rows[i]]) continue;
+            lines.push(uidHex(reps.pairs[2 * i], reps.pairs[2 * i + 1]));
+            if (lines.length >= 4096) flush();
+          }
+          flush();
+        } finally {
+          fs.closeSync(fd);
+        }
+      });
+      const totalBytes = shardInfo.reduce((n, s) => n + s.bytes, 0);
+      const counts = { requested, written: writtenCount, without_image: withoutImage };
+      const meta = {
+        sieve_version: sieveVersion(),
+        kind: 'reshard',
+        pool: { path: pool.dir, fingerprint: pool.fingerprint, rows: pool.rows },
+        decision_id: decision.summary.id,
+        spec: decision.summary.spec,
+        rules: decision.summary.rules,
+        kept_rows: decision.summary.kept,
+        shard_size: shardSize,
+        order,
+        tar_mtime: RESHARD_MTIME,
+        counts,
+        bytes: totalBytes,
+        shards: shardInfo,
+        files: { sample_ids: 'sample_ids.npy', missing_uids: 'missing_uids.txt' },
+      };
+      const metaFile = path.join(dir, 'meta.json');
+      writeFileAtomicSync(metaFile, `${JSON.stringify(meta, null, 1)}\n`);
+      const seconds = (performance.now() - t0) / 1000;
+      const side = writeSidecar(
+        dir,
+        buildProvenance({
+          pool,
+          kind: 'reshard',
+          command: opts.command ?? 'reshard',
+          output: { path: dir, format: 'webdataset', shard_size: shardSize, order, shards, bytes: totalBytes, meta: metaFile },
+          decisions: [decision.summary],
+          counts: { ...counts, skipped_shards: skipped },
+          extra: opts.extra,
+        }),
+      );
+      done = writtenCount;
+      report('done', true);
+      return {
+        dir,
+        shards,
+        requested,
+        written: writtenCount,
+        withoutImage,
+        bytes: totalBytes,
+        skippedShards: skipped,
+        seconds,
+        copySeconds,
+        meta: metaFile,
+        sidecar: side,
+      };
+    });
+  } catch (e) {
+    throw diskError(dir, e);
+  } finally {
+    tars.close();
+    await db.run(`DROP TABLE IF EXISTS ${plan}`).catch(() => undefined);
+    await db.run(`DROP TABLE IF EXISTS ${written}`).catch(() => undefined);
+  }
+}
+
+/** `NNNNNNNN_stats.json`, img2dataset's names where they apply (deterministic: no times). */
+function writeStats(dir: string, name: string, e: ShardEntry): void {
+  const stats = {
+    count: e.count,
+    successes: e.count,
+    failed_to_download: 0,
+    failed_to_resize: 0,
+    bytes: e.bytes,
+  };
+  writeFileAtomicSync(path.join(dir, `${name}_stats.json`), `${JSON.stringify(stats, null, 4)}\n`);
+}

@@ -1,0 +1,319 @@
+/**
+ * `sieve reshard` on a demo pool with real JPEG tars (issue 4): every member of every kept sample
+ * copied byte for byte, in uid order, at most shard-size samples a shard; sample_ids.npy,
+ * missing_uids.txt, stats and meta; byte-identical output across runs; a run killed after its first
+ * shard leaves only complete shards at their names and a rerun finishes to the same bytes; a folder
+ * holding other things is refused without --force.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { generateDemoPool } from '../../native/demo/generate.js';
+import { Pool } from '../../native/pool/pool.js';
+import { runFilter } from '../../native/filters/decisions.js';
+import { reshard, PROGRESS_FILE } from '../../native/export/reshard.js';
+import { keptRepresentatives, uidHex } from '../../native/export/subset.js';
+import { parseSubsetNpy } from '../../native/export/import.js';
+import { readTarMember, scanTar, TarWriter, type TarMember } from '../../native/formats/tar.js';
+import { ShardTarWriter } from '../../native/export/tarout.js';
+import { SieveError } from '../../native/errors.js';
+import { Engine } from '../../native/engine.js';
+import { tmpDir } from './fixtures/tiny-pool.js';
+
+const SIEVE = path.resolve('bin/sieve.js');
+const SPEC = { filter: 'clip_score', arch: 'l14', fraction: 0.6 };
+
+/** Every file of a folder (hidden ones too, temporary ones refused) with its bytes. */
+function contents(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const n of fs.readdirSync(dir).sort()) {
+    assert.ok(!n.includes('.tmp'), `${dir}: a temporary file ${n} is left`);
+    out.set(n, fs.readFileSync(path.join(dir, n)));
+  }
+  return out;
+}
+
+function assertSameFiles(a: string, b: string): void {
+  const x = contents(a);
+  const y = contents(b);
+  assert.deepEqual([...x.keys()], [...y.keys()]);
+  for (const [n, bytes] of x) assert.ok(bytes.equals(y.get(n)!), `${n} differs between ${a} and ${b}`);
+}
+
+let shared: Promise<{ dir: string; pool: string }> | null = null;
+/** One demo pool with images for the file: 3 source tars of 120 samples, ~5% without an image. */
+function demoPool(): Promise<{ dir: string; pool: string }> {
+  shared ??= (async () => {
+    const dir = tmpDir('reshard');
+    const pool = path.join(dir, 'pool');
+    await generateDemoPool(pool, { samples: 360, seed: 3, images: true, shardSize: 120 });
+    return { dir, pool };
+  })();
+  return shared;
+}
+
+test('reshard: members byte-identical to the source, uid order, shard sizes, sample ids, missing uids, deterministic', async () => {
+  const { dir, pool: poolDir } = await demoPool();
+  const pool = await Pool.open(poolDir, { workspace: path.join(dir, 'ws') });
+  try {
+    const d = await runFilter(pool, SPEC);
+    const events: number[] = [];
+    const a = await reshard(pool, d, { dir: path.join(dir, 'a'), shardSize: 40, command: 'test', onProgress: (e) => (e.job === 'export' ? events.push(e.done) : 0) });
+    assert.ok(events.length > 0);
+
+    // what should be written: each distinct kept uid with an image, in uid order
+    const reps = await keptRepresentatives(pool, d.keep);
+    const withImage = new Set((await pool.db.rows<{ row: number }>('SELECT row FROM images')).map((r) => Number(r.row)));
+    const expected: string[] = [];
+    const missing: string[] = [];
+    for (let i = 0; i < reps.rows.length; i++) (withImage.has(reps.rows[i]) ? expected : missing).push(uidHex(reps.pairs[2 * i], reps.pairs[2 * i + 1]));
+    assert.ok(missing.length > 0, 'the demo pool has kept samples without an image');
+    assert.equal(a.requested, reps.rows.length);
+    assert.equal(a.written, expected.length);
+    assert.equal(a.withoutImage, missing.length);
+    assert.equal(a.shards, Math.ceil(expected.length / 40));
+    assert.equal(a.skippedShards, 0);
+
+    // the source members by key
+    const source = new Map<string, { tar: string; members: TarMember[] }>();
+    for (const tar of pool.tarPaths()) {
+      for (const m of scanTar(tar)) {
+        const key = m.name.slice(0, m.name.indexOf('.'));
+        const e = source.get(key) ?? { tar, members: [] };
+        e.members.push(m);
+        source.set(key, e);
+      }
+    }
+
+    const uids: string[] = [];
+    let totalBytes = 0;
+    for (let k = 0; k < a.shards; k++) {
+      const name = String(k).padStart(8, '0');
+      const file = path.join(a.dir, `${name}.tar`);
+      const members = scanTar(file);
+      totalBytes += fs.statSync(file).size;
+      const keys = [...new Set(members.map((m) => m.name.slice(0, m.name.indexOf('.'))))];
+      assert.equal(keys.length, Math.min(40, expected.length - 40 * k), `${name}: samples`);
+      const stats = JSON.parse(fs.readFileSync(path.join(a.dir, `${name}_stats.json`), 'utf8'));
+      assert.equal(stats.count, keys.length);
+      assert.equal(stats.successes, keys.length);
+      assert.equal(stats.bytes, fs.statSync(file).size);
+      for (const key of keys) {
+        const src = source.get(key);
+        assert.ok(src, `${key} is a source key`);
+        const mine = members.filter((m) => m.name.startsWith(`${key}.`));
+        // every member of the sample, in the source's order, bytes untouched
+        assert.deepEqual(mine.map((m) => m.name), src.members.map((m) => m.name));
+        for (let i = 0; i < mine.length; i++) {
+          assert.ok(readTarMember(file, mine[i]).equals(readTarMember(src.tar, src.members[i])), `${mine[i].name} bytes`);
+        }
+        const json = JSON.parse(readTarMember(file, mine.find((m) => m.name.endsWith('.json'))!).toString('utf8'));
+        uids.push(json.uid);
+      }
+    }
+    assert.deepEqual(uids, expected, 'one sample per kept uid with an image, in uid order');
+    assert.equal(a.bytes, totalBytes);
+
+    const ids = parseSubsetNpy(fs.readFileSync(path.join(a.dir, 'sample_ids.npy')), 'sample_ids.npy');
+    assert.deepEqual(Array.from({ length: ids.pairs.length / 2 }, (_, i) => uidHex(ids.pairs[2 * i], ids.pairs[2 * i + 1])), expected);
+    assert.equal(fs.readFileSync(path.join(a.dir, 'missing_uids.txt'), 'utf8'), missing.map((u) => `${u}\n`).join(''));
+
+    const meta = JSON.parse(fs.readFileSync(a.meta, 'utf8'));
+    assert.deepEqual(meta.counts, { requested: a.requested, written: a.written, without_image: a.withoutImage });
+    assert.deepEqual(meta.spec, d.summary.spec);
+    assert.equal(meta.pool.fingerprint, pool.fingerprint);
+    assert.equal(meta.shard_size, 40);
+    assert.equal(meta.shards.length, a.shards);
+    const side = JSON.parse(fs.readFileSync(path.join(dir, 'a.sieve.json'), 'utf8'));
+    assert.equal(a.sidecar, path.join(dir, 'a.sieve.json'));
+    assert.equal(side.kind, 'reshard');
+    assert.deepEqual(side.rules, d.summary.rules);
+    assert.equal(side.counts.written, a.written);
+
+    // determinism: a second run elsewhere gives the same bytes, every file
+    const b = await reshard(pool, d, { dir: path.join(dir, 'b'), shardSize: 40 });
+    assert.equal(b.written, a.written);
+    assertSameFiles(a.dir, b.dir);
+
+    // rerun into the complete folder: every shard kept, nothing changes
+    const again = await reshard(pool, d, { dir: a.dir, shardSize: 40 });
+    assert.equal(again.skippedShards, a.shards);
+    assertSameFiles(a.dir, b.dir);
+
+    // a folder of another plan, or with other files: refused without force, own files replaced with it
+    const bad = (fn: () => Promise<unknown>, re: RegExp) =>
+      assert.rejects(fn(), (e: unknown) => e instanceof SieveError && e.code === 'bad_input' && re.test(e.message));
+    await bad(() => reshard(pool, d, { dir: a.dir, shardSize: 30 }), /holds a reshard of another subset, pool, shard size or order; pass --force/);
+    fs.mkdirSync(path.join(dir, 'busy'));
+    fs.writeFileSync(path.join(dir, 'busy', 'notes.txt'), 'mine');
+    await bad(() => reshard(pool, d, { dir: path.join(dir, 'busy') }), /busy: is not empty \(1 entries\)/);
+    await bad(() => reshard(pool, d, { dir: path.join(poolDir, 'out') }), /never writes inside the pool/);
+    await bad(() => reshard(pool, d, { dir: path.join(dir, 'nodir', 'out') }), /nodir: the output folder does not exist/);
+    await bad(() => reshard(pool, d, { dir: path.join(dir, 'c'), shardSize: 0 }), /shard size: must be an integer/);
+    assert.ok(!fs.existsSync(path.join(dir, 'c')));
+    const forced = await reshard(pool, d, { dir: path.join(dir, 'busy'), shardSize: 40, force: true });
+    assert.equal(fs.readFileSync(path.join(dir, 'busy', 'notes.txt'), 'utf8'), 'mine', 'other files are left alone');
+    assert.equal(forced.written, a.written);
+    const c30 = await reshard(pool, d, { dir: a.dir, shardSize: 30, force: true });
+    assert.equal(c30.shards, Math.ceil(a.written / 30));
+    assert.equal(fs.readdirSync(a.dir).filter((n) => n.endsWith('.tar')).length, c30.shards, 'the old plan\'s shards are gone');
+  } finally {
+    pool.close();
+  }
+});
+
+test('reshard killed after its first shard: only complete shards at their names; the rerun ends byte-identical', async () => {
+  const { dir, pool: poolDir } = await demoPool();
+  const ws = path.join(dir, 'ws-cli');
+  const args = (out: string) => [SIEVE, 'reshard', poolDir, '--workspace', ws, '--spec', JSON.stringify(SPEC), '--out', out, '--shard-size', '30'];
+  // the reference: one uninterrupted run
+  const ref = spawnSync(process.execPath, args(path.join(dir, 'ref')), { encoding: 'utf8' });
+  assert.equal(ref.status, 0, ref.stderr);
+  const refLine = JSON.parse(ref.stdout);
+  assert.ok(refLine.shards >= 4, 'enough shards to be interrupted midway');
+
+  const out = path.join(dir, 'killed');
+  const child = spawn(process.execPath, args(out), { env: { ...process.env, SIEVE_RESHARD_SHARD_DELAY_MS: '1500' }, stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const first = path.join(out, '00000000.tar');
+  const t0 = Date.now();
+  while (!fs.existsSync(first)) {
+    assert.ok(Date.now() - t0 < 60_000, 'the first shard appears');
+    if (child.exitCode !== null) assert.fail('the reshard ended before the first shard appeared');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  child.kill('SIGKILL');
+  await exited;
+
+  // after the kill: every shard at its name is complete (equal to the reference); the run is unfinished
+  const names = fs.readdirSync(out);
+  const tars = names.filter((n) => /^\d{8}\.tar$/.test(n));
+  assert.ok(tars.length >= 1 && tars.length < refLine.shards, `killed midway (${tars.length} of ${refLine.shards} shards)`);
+  for (const t of tars) assert.ok(fs.readFileSync(path.join(out, t)).equals(fs.readFileSync(path.join(dir, 'ref', t))), `${t} is complete`);
+  assert.ok(!names.includes('meta.json') && !names.includes('sample_ids.npy'), 'not finished');
+  assert.ok(names.includes(PROGRESS_FILE));
+
+  const rerun = spawnSync(process.execPath, args(out), { encoding: 'utf8' });
+  assert.equal(rerun.status, 0, rerun.stderr);
+  const line = JSON.parse(rerun.stdout);
+  assert.ok(line.skipped_shards >= 1, 'finished shards are kept');
+  assert.equal(line.written, refLine.written);
+  assertSameFiles(path.join(dir, 'ref'), out);
+
+  // bad inputs from the command line: exit 2, one line, nothing written
+  fs.writeFileSync(path.join(dir, 'afile'), '');
+  fs.writeFileSync(path.join(dir, 'notnpy.npy'), 'garbage');
+  const cases: [string[], RegExp][] = [
+    [[SIEVE, 'reshard', poolDir, '--workspace', ws, '--subset', path.join(dir, 'nope.npy'), '--out', path.join(dir, 'x1')], /nope\.npy: cannot read the subset file/],
+    [[SIEVE, 'reshard', poolDir, '--workspace', ws, '--subset', path.join(dir, 'notnpy.npy'), '--out', path.join(dir, 'x2')], /notnpy\.npy: not a readable \.npy array/],
+    [[SIEVE, 'reshard', poolDir, '--workspace', ws, '--spec', '{"filter":"none"}', '--out', path.join(dir, 'afile', 'x3')], /afile: the output folder does not exist or is not writable/],
+    [[...args(out).slice(0, -2), '--shard-size', '20'], /holds a reshard of another subset/],
+  ];
+  for (const [argv, message] of cases) {
+    const bad = spawnSync(process.execPath, argv, { encoding: 'utf8' });
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, message);
+    assert.equal(bad.stderr.trim().split('\n').filter((l) => l.startsWith('sieve:')).length, 1, bad.stderr);
+  }
+  for (const n of ['x1', 'x2', 'x3']) assert.ok(!fs.existsSync(path.join(dir, n)));
+  assertSameFiles(path.join(dir, 'ref'), out);
+});
+
+test('Engine.reshard of an imported subset, with progress on job export; cancelExport stops it resumably', async () => {
+  const { dir, pool: poolDir } = await demoPool();
+  const engine = new Engine({ workspace: path.join(dir, 'ws-engine') });
+  const done: number[] = [];
+  engine.onProgress((e) => {
+    if (e.job === 'export') done.push(e.done);
+  });
+  try {
+    await engine.openPool(poolDir);
+    const s = await engine.runFilter(SPEC);
+    const subset = await engine.exportSubset(s.id, { path: path.join(dir, 'kept.npy') });
+    const imp = await engine.importSubset(subset.path);
+    assert.equal(imp.report.notInPool, 0);
+    const r = await engine.reshard(imp.decision.id, { dir: path.join(dir, 'engine-out'), shardSize: 50 });
+    assert.ok(r.written > 0 && done.length > 0);
+    const meta = JSON.parse(fs.readFileSync(r.meta, 'utf8'));
+    assert.deepEqual(meta.spec, { filter: 'subset', file: subset.path, sha256: imp.report.sha256 });
+    await assert.rejects(engine.reshard(s.id, { dir: '' }), (e: SieveError) => e.code === 'bad_input');
+    // a cancelled run leaves complete shards only; running again finishes it
+    const p = engine.reshard(s.id, { dir: path.join(dir, 'engine-cancel'), shardSize: 50 });
+    await engine.cancelExport();
+    await p.then(
+      () => undefined, // it may have finished already on a fast machine
+      (e: SieveError) => assert.equal(e.code, 'cancelled'),
+    );
+    const again = await engine.reshard(s.id, { dir: path.join(dir, 'engine-cancel'), shardSize: 50 });
+    assert.equal(again.written, r.written);
+  } finally {
+    engine.close();
+  }
+});
+
+test('order source: the same samples and bytes per sample, in the tars\' order; deterministic', async () => {
+  const { dir, pool: poolDir } = await demoPool();
+  const pool = await Pool.open(poolDir, { workspace: path.join(dir, 'ws') });
+  try {
+    const d = await runFilter(pool, SPEC);
+    const u = await reshard(pool, d, { dir: path.join(dir, 'src-uid'), shardSize: 45 });
+    const s1 = await reshard(pool, d, { dir: path.join(dir, 'src-1'), shardSize: 45, order: 'source' });
+    const s2 = await reshard(pool, d, { dir: path.join(dir, 'src-2'), shardSize: 45, order: 'source' });
+    assertSameFiles(s1.dir, s2.dir);
+    assert.equal(s1.written, u.written);
+    assert.equal(s1.shards, u.shards);
+    // the same sample ids (sorted, as DataComp's format wants) and missing uids, whatever the order
+    for (const f of ['sample_ids.npy', 'missing_uids.txt']) assert.ok(fs.readFileSync(path.join(s1.dir, f)).equals(fs.readFileSync(path.join(u.dir, f))), f);
+    const members = (d: string, shards: number) => {
+      const all: { name: string; bytes: Buffer }[] = [];
+      for (let k = 0; k < shards; k++) {
+        const file = path.join(d, `${String(k).padStart(8, '0')}.tar`);
+        for (const m of scanTar(file)) all.push({ name: m.name, bytes: readTarMember(file, m) });
+      }
+      return all;
+    };
+    const inSource = members(s1.dir, s1.shards);
+    const inUid = members(u.dir, u.shards);
+    // source order: keys ascending as in the source tars (one tar here per 120 keys, keys sort with tars)
+    const keys = inSource.map((m) => m.name);
+    assert.deepEqual(keys, [...keys].sort());
+    const byName = new Map(inUid.map((m) => [m.name, m.bytes]));
+    assert.equal(inSource.length, inUid.length);
+    for (const m of inSource) assert.ok(byName.get(m.name)?.equals(m.bytes), m.name);
+    const meta = JSON.parse(fs.readFileSync(s1.meta, 'utf8'));
+    assert.equal(meta.order, 'source');
+    await assert.rejects(reshard(pool, d, { dir: s1.dir, shardSize: 45 }), /holds a reshard of another subset, pool, shard size or order/);
+  } finally {
+    pool.close();
+  }
+});
+
+test('the reshard tar writer writes the same bytes as formats/tar.ts TarWriter', () => {
+  const dir = tmpDir('tarout');
+  const long = `${'d'.repeat(60)}/${'e'.repeat(70)}/${'f'.repeat(90)}.jpg`; // splits into ustar prefix + name
+  const noSlash = 'g'.repeat(130) + '.json'; // needs a pax path record
+  const members: [string, Buffer][] = [
+    ['000000000001.jpg', Buffer.alloc(1000, 7)],
+    ['000000000001.json', Buffer.from('{"uid": "x"}')],
+    ['000000000001.txt', Buffer.alloc(0)],
+    ['dir/ünïcödé.txt', Buffer.alloc(512, 1)],
+    [long, Buffer.alloc(513, 2)],
+    [noSlash, Buffer.alloc(3, 3)],
+    ['big.bin', Buffer.alloc(3 << 20, 9)], // larger than half the buffer: written around it
+  ];
+  const a = path.join(dir, 'a.tar');
+  const b = path.join(dir, 'b.tar');
+  const { tar, close } = TarWriter.create(a, 1681000000);
+  for (const [n, d] of members) tar.add(n, d);
+  close();
+  const fd = fs.openSync(b, 'w');
+  const mine = new ShardTarWriter(fd, 1681000000, 4 << 20);
+  for (const [n, d] of members) mine.add(n, d);
+  mine.finish();
+  fs.closeSync(fd);
+  assert.ok(fs.readFileSync(a).equals(fs.readFileSync(b)));
+  assert.equal(mine.bytes, fs.statSync(b).size);
+  assert.deepEqual(scanTar(b).map((m) => m.name), members.map(([n]) => n));
+});

@@ -162,6 +162,39 @@ export interface SieveApi {
   importSubset(path: string): Promise<SubsetImportResult>;
   /** Cancel the export or reshard that is running, if any (a reshard resumes where it stopped). */
   cancelExport(): Promise<void>;
+
+  /** The groupings an audit can use: lexicons, faces, domains, languages, sizes, clusters... */
+  listGroupings(): Promise<GroupingEntry[]>;
+  /**
+   * Who is in and who is out: exclusion rates with intervals, representation and amplification per
+   * group for each decision, their comparison when there are several, and optionally bias probes.
+   * `disagreement` (Uint8Array of rows, kept by some decisions and dropped by others) is null for one.
+   */
+  audit(decisionIds: string[], request?: AuditRequest): Promise<{ report: AuditReport; disagreement: ArrayBuffer | null }>;
+  /** Uint8Array of rows: 1 where the row is in the group (for selecting it on the map). */
+  groupMask(grouping: string, label: string): Promise<ArrayBuffer>;
+  /** Write the audit as a self-contained `.html` (or `.json`) report, atomically, with its sidecar. */
+  saveAuditReport(decisionIds: string[], request: AuditRequest & { path: string; force?: boolean }): Promise<{ path: string }>;
+}
+
+import type { AuditReport, GroupingInfo } from './audit/types.js';
+import type { ProbeReport } from './audit/probes/types.js';
+
+export type { AuditReport, GroupingInfo, ProbeReport };
+
+export interface GroupingEntry {
+  name: string;
+  title: string;
+  description: string;
+}
+
+export interface AuditRequest {
+  /** grouping names (default: the lexicons, domain and language) */
+  groupings?: string[];
+  /** groups below this many rows are flagged `small` (default 30) */
+  minN?: number;
+  /** also run the bias probes (kept vs dropped of the first decision, or A-only vs B-only) */
+  probes?: boolean;
 }
 
 /** `.npy` (DataComp subset), `.parquet` / `.csv` (uid + columns), `.tsv` / `.txt` (img2dataset input). */
@@ -340,4 +373,8 @@ export const SIEVE_METHODS: readonly SieveMethod[] = [
   'reshard',
   'importSubset',
   'cancelExport',
+  'listGroupings',
+  'audit',
+  'groupMask',
+  'saveAuditReport',
 ] as const;

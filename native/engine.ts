@@ -3,6 +3,8 @@
  * transports (electron/ipc, native/serve) and the CLI all drive this same object.
  */
 import type {
+  AuditRequest,
+  GroupingEntry,
   DecisionData,
   DecisionSummary,
   ExportSubsetRequest,
@@ -21,6 +23,19 @@ import type {
   SieveApi,
 } from './api.js';
 import { SieveError } from './errors.js';
+import {
+  buildAuditReport,
+  checkReportTarget,
+  defaultGroupingNames,
+  ensureGroupings,
+  groupingCatalogue,
+  groupRows,
+  renderAuditHtml,
+  reportFormat,
+  writeReportAtomic,
+  type AuditReport,
+} from './audit/index.js';
+import { computeAttributes, runProbes } from './audit/probes/index.js';
 import { CATALOGUE } from './filters/catalogue.js';
 import { canonicalSpec } from './filters/spec.js';
 import { listDecisions, loadDecision, runFilter, type Decision } from './filters/decisions.js';
@@ -250,6 +265,51 @@ export class Engine implements SieveApi {
 
   async cancelExport(): Promise<void> {
     this.exporting?.abort();
+  }
+
+  async listGroupings(): Promise<GroupingEntry[]> {
+    return groupingCatalogue().map((d) => ({ name: d.name, title: d.title, description: d.description }));
+  }
+
+  /** Groupings, decisions and (when asked) probes of an audit, validated before any work. */
+  private async auditReport(decisionIds: string[], request: AuditRequest = {}) {
+    const pool = this.requirePool();
+    if (!Array.isArray(decisionIds) || decisionIds.length === 0) throw new SieveError('bad_input', 'audit: give at least one decision id');
+    const decisions = decisionIds.map((id) => this.decision(id));
+    const known = groupingCatalogue().map((d) => d.name);
+    const names = request.groupings?.length ? request.groupings : defaultGroupingNames();
+    const unknown = names.filter((n) => !known.includes(n));
+    if (unknown.length) throw new SieveError('bad_input', `audit: no grouping ${unknown.join(', ')}; known: ${known.join(', ')}`);
+    const t0 = performance.now();
+    const { groupings, unavailable } = await ensureGroupings(pool, names, { onProgress: this.emit });
+    const groupingSeconds = (performance.now() - t0) / 1000;
+    let probes: unknown = null;
+    if (request.probes) {
+      await computeAttributes(pool, { onProgress: this.emit });
+      probes = await runProbes(pool, decisions[0].keep, decisions[1]?.keep);
+    }
+    return buildAuditReport(pool, { decisions, groupings, unavailable, minN: request.minN, probes, groupingSeconds });
+  }
+
+  async audit(decisionIds: string[], request: AuditRequest = {}): Promise<{ report: AuditReport; disagreement: ArrayBuffer | null }> {
+    const { report, disagreement } = await this.auditReport(decisionIds, request);
+    return { report, disagreement: disagreement ? (disagreement.buffer.slice(disagreement.byteOffset, disagreement.byteOffset + disagreement.byteLength) as ArrayBuffer) : null };
+  }
+
+  async groupMask(grouping: string, label: string): Promise<ArrayBuffer> {
+    const pool = this.requirePool();
+    const { groupings } = await ensureGroupings(pool, [String(grouping)], { onProgress: this.emit });
+    if (!groupings[0]) throw new SieveError('bad_input', `no grouping ${JSON.stringify(grouping)} is available for this pool`);
+    const mask = await groupRows(pool, groupings[0], String(label));
+    return mask.buffer.slice(mask.byteOffset, mask.byteOffset + mask.byteLength) as ArrayBuffer;
+  }
+
+  async saveAuditReport(decisionIds: string[], request: AuditRequest & { path: string; force?: boolean }): Promise<{ path: string }> {
+    const pool = this.requirePool();
+    const target = checkReportTarget(String(request?.path ?? ''), pool.dir, Boolean(request.force));
+    const { report } = await this.auditReport(decisionIds, request);
+    writeReportAtomic(target, reportFormat(target) === 'json' ? `${JSON.stringify(report, null, 1)}\n` : renderAuditHtml(report));
+    return { path: target };
   }
 
   close(): void {

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SieveError } from '../errors.js';
 import { parseArgs, type FlagType } from './args.js';
-import { Pool, type Progress } from '../pool/pool.js';
+import { Pool } from '../pool/pool.js';
 import { readSpecArg, type Spec } from '../filters/spec.js';
 import { runFilter, type Decision } from '../filters/decisions.js';
 import { resolveLexicons } from '../audit/lexicon.js';
@@ -21,6 +21,7 @@ import { checkReportTarget, reportFormat, writeReportAtomic } from '../audit/out
 import { DEFAULT_MIN_N } from '../audit/rates.js';
 import { MAX_COMPARED } from '../audit/compare.js';
 import { computeAttributes, runProbes } from '../audit/probes/index.js';
+import { progressPrinter } from './progress.js';
 
 export const AUDIT_USAGE = `  audit POOL --spec SPEC [--spec SPEC ...] --out FILE [--by GROUPING ...] [--group NAME=SQL ...]
         [--lexicon FILE ...] [--min-n 30] [--probes FILE | --bias-probes] [--workspace DIR] [--force]
@@ -54,21 +55,6 @@ function splitRepeated(argv: string[]): { rest: string[]; lists: Record<string, 
   return { rest, lists };
 }
 
-function progressPrinter(): Progress {
-  let last = 0;
-  let lastMessage = '';
-  return (e) => {
-    const now = Date.now();
-    const finished = e.done >= e.total;
-    const message = `${e.job}: ${e.message ?? ''}`;
-    if (now - last < (process.stderr.isTTY ? 100 : 5000) && !finished && message === lastMessage) return;
-    last = now;
-    lastMessage = message;
-    const pct = e.total ? Math.floor((100 * e.done) / e.total) : 0;
-    if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${message} ${pct}%${finished ? '\n' : ''}`);
-    else process.stderr.write(`${message} ${e.done}/${e.total}\n`);
-  };
-}
 
 export async function auditCommand(argv: string[]): Promise<void> {
   const t0 = performance.now();

@@ -10,7 +10,6 @@ import { Engine } from '../engine.js';
 import { startServer } from '../serve/server.js';
 import { generateDemoPool } from '../demo/generate.js';
 import { RENDERER_DIR, PACKAGE_ROOT } from '../paths.js';
-import type { ProgressEvent } from '../api.js';
 import { Pool } from '../pool/pool.js';
 import { readSpecArg } from '../filters/spec.js';
 import { runFilter } from '../filters/decisions.js';
@@ -21,6 +20,8 @@ import { DEFAULT_SHARD_SIZE, reshard } from '../export/reshard.js';
 import { checkFileTarget, checkWritableDir, refuseInsidePool } from '../export/atomic.js';
 import { checkSidecar } from '../export/provenance.js';
 import type { Decision } from '../filters/decisions.js';
+import { progressPrinter } from './progress.js';
+import { auditCommand, AUDIT_USAGE } from './audit-command.js';
 
 const USAGE = `usage: sieve <command> [options]
 
@@ -44,6 +45,7 @@ const USAGE = `usage: sieve <command> [options]
   import POOL FILE [--workspace DIR]
         read a subset file (DataComp .npy, or .parquet/.csv with a uid column) as a decision and
         report what it holds (unsorted, repeated uids, uids not in the pool)
+${AUDIT_USAGE}
   filters
         list the filter kinds and their parameters
   serve POOL [--port P] [--workspace DIR]
@@ -55,24 +57,6 @@ function version(): string {
   return (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-/** Progress on stderr: a rewritten line on a terminal, a line every few seconds otherwise. */
-function progressPrinter(): (e: ProgressEvent) => void {
-  let last = 0;
-  return (e) => {
-    const now = Date.now();
-    const finished = e.done >= e.total;
-    if (!process.stderr.isTTY) {
-      if (now - last < 5000 && !finished) return;
-      last = now;
-      process.stderr.write(`${e.job}: ${e.message ?? ''} ${e.done}/${e.total}\n`);
-      return;
-    }
-    if (now - last < 100 && !finished) return;
-    last = now;
-    const pct = e.total ? Math.floor((100 * e.done) / e.total) : 0;
-    process.stderr.write(`\r\x1b[K${e.job}: ${e.message ?? ''} ${pct}%${finished ? '\n' : ''}`);
-  };
-}
 
 function onePositional(command: string, positional: string[], what: string): string {
   if (positional.length !== 1) throw new SieveError('bad_input', `sieve ${command}: expected one ${what}, got ${positional.length} (see sieve --help)`);
@@ -327,6 +311,9 @@ export async function runCli(argv: string[]): Promise<number> {
         return 0;
       case 'import':
         await importCommand(rest);
+        return 0;
+      case 'audit':
+        await auditCommand(rest);
         return 0;
       case 'filters':
         for (const k of CATALOGUE) {

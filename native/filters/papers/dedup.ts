@@ -1,0 +1,616 @@
+/**
+ * `dedup`: duplicate removal, and removal of pool samples that are near an evaluation set.
+ *
+ * - `by: "sha256"`: exact duplicates by the parquet's sha256 column (NULL or '' is never a duplicate;
+ *   compared lower-cased).
+ * - `by: "features"`: near duplicates by image-feature cosine >= `threshold`; a group is a connected
+ *   component of the "cosine >= threshold" graph (so two members of a group may be further apart
+ *   than the threshold, joined through others). Rows with bit-identical feature vectors are one
+ *   group straight away (cosine 1). The pairs come from random-projection LSH (dedup-lsh.ts) with
+ *   `tables` x `bits` sign bits, each candidate verified exactly; a pair at cosine c is found with
+ *   probability 1 - (1 - (1 - arccos(c)/pi)^bits)^tables (`index: "exact"` checks every pair
+ *   instead: n^2 d work, for small pools and for reference).
+ * - `eval: PATH`: drop every row whose image feature has cosine >= `threshold` with some row of the
+ *   M x D .npy (DataComp removed its evaluation sets' near duplicates from the pool, with a
+ *   different, image-descriptor model). Exact: an n x M x D product in onnxruntime, chunk by chunk.
+ *
+ * One row per group is kept, deterministically: the highest CLIP score of `arch` (NaN lowest), then
+ * of the other arch, then the smallest uid. With both `eval` and `by`, the rows near the evaluation
+ * set go first, and groups are formed among the rest. Rows without features (NaN, or a zero vector)
+ * are never near anything. The cosine in the feature paths is sum(a*b) / (|a| |b|) accumulated in
+ * float64 over the float32 values; the eval path's is float32 (onnxruntime) on normalised rows.
+ */
+import fs from 'node:fs';
+import type { Pool } from '../../pool/pool.js';
+import type { FeatureInfo } from '../../api.js';
+import { f16ToF32 } from '../../formats/float16.js';
+import { badInput } from '../../errors.js';
+import { seededNormal } from '../../map/linalg.js';
+import { graphSession, ort } from '../../tensor/session.js';
+import { floatColumn, uidColumns } from '../derived.js';
+import type { FilterContext, RowResult } from '../result.js';
+import { checkCancelled } from '../result.js';
+import { readFloatMatrix } from '../leaves/image-based.js';
+import { SCORE_COLUMN } from '../leaves/clip-score.js';
+import { binomialQuantile, lshRecall, popcount, signKeys, sortRowsByKey, UnionFind } from './dedup-lsh.js';
+
+export interface DedupParams {
+  by?: 'sha256' | 'features';
+  threshold: number;
+  eval?: string;
+  arch: 'b32' | 'l14';
+  index: 'lsh' | 'exact';
+  tables: number;
+  bits: number;
+  seed: number;
+}
+
+/** A candidate pair is checked exactly only if its sign sketches differ in at most this many bits. */
+const SKETCH_MISS = 1e-6;
+const CHUNK = 8192;
+
+const featureName = (arch: 'b32' | 'l14') => `${arch}_img`;
+
+// --- which row of a group stays ---------------------------------------------------------------
+
+/** `better(a, b)`: whether row a is kept before row b (score of arch desc, NaN lowest; other arch; uid). */
+export async function keeperOrder(pool: Pool, arch: 'b32' | 'l14'): Promise<(a: number, b: number) => boolean> {
+  const s1 = await floatColumn(pool, SCORE_COLUMN[arch]);
+  const s2 = await floatColumn(pool, SCORE_COLUMN[arch === 'l14' ? 'b32' : 'l14']);
+  const { order } = await uidColumns(pool);
+  const uidRank = new Int32Array(pool.rows);
+  for (let i = 0; i < order.length; i++) uidRank[order[i]] = i;
+  const cmp = (x: number, y: number): number => {
+    const nx = Number.isNaN(x);
+    const ny = Number.isNaN(y);
+    if (nx || ny) return nx && ny ? 0 : nx ? 1 : -1;
+    return x > y ? -1 : x < y ? 1 : 0;
+  };
+  return (a, b) => {
+    const c1 = cmp(s1[a], s1[b]);
+    if (c1) return c1 < 0;
+    const c2 = cmp(s2[a], s2[b]);
+    if (c2) return c2 < 0;
+    return uidRank[a] < uidRank[b];
+  };
+}
+
+/** Keep the best row of each group (`group[row]` >= 0; -1 = in no group); mark the others. */
+function keepBest(group: Int32Array, rows: ArrayLike<number>, better: (a: number, b: number) => boolean, dropped: Int32Array): void {
+  const best = new Map<number, number>();
+  for (let k = 0; k < rows.length; k++) {
+    const r = rows[k];
+    const g = group[r];
+    if (g < 0) continue;
+    const b = best.get(g);
+    if (b === undefined || better(r, b)) best.set(g, r);
+  }
+  for (let k = 0; k < rows.length; k++) {
+    const r = rows[k];
+    const g = group[r];
+    if (g < 0) continue;
+    const b = best.get(g)!;
+    if (b !== r) dropped[r] = b;
+  }
+}
+
+// --- features --------------------------------------------------------------------------------
+
+async function poolFeature(ctx: FilterContext, arch: 'b32' | 'l14'): Promise<{ file: string; info: FeatureInfo }> {
+  const name = featureName(arch);
+  if (!ctx.pool.hasFeature(name)) throw badInput(ctx.pool.dir, `dedup needs ${name} features (the npz files): the pool has none`);
+  return ctx.pool.feature(name, ctx.onProgress);
+}
+
+/**
+ * Reads rows of a feature file as float32 into one reused buffer (the array returned by `read` is
+ * overwritten by the next call).
+ */
+class FeatureReader {
+  private readonly fd: number;
+  private readonly raw: Uint8Array;
+  private readonly out: Float32Array;
+  private readonly elem: number;
+
+  constructor(
+    file: string,
+    private readonly info: FeatureInfo,
+    readonly maxRows: number,
+  ) {
+    this.fd = fs.openSync(file, 'r');
+    this.elem = info.dtype === 'float16' ? 2 : 4;
+    const ab = new ArrayBuffer(maxRows * info.dim * this.elem);
+    this.raw = new Uint8Array(ab);
+    this.out = info.dtype === 'float16' ? new Float32Array(maxRows * info.dim) : new Float32Array(ab);
+  }
+
+  read(start: number, count: number): Float32Array {
+    const d = this.info.dim;
+    const bytes = count * d * this.elem;
+    fs.readSync(this.fd, this.raw, 0, bytes, start * d * this.elem);
+    if (this.elem === 2) f16ToF32(new Uint16Array(this.raw.buffer, 0, count * d), this.out);
+    return this.out.subarray(0, count * d);
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
+  }
+}
+
+/** Feature rows in chunks: (row0, count, float32 data in a reused buffer). */
+function* featureChunks(file: string, info: FeatureInfo, n: number, chunk = CHUNK): Generator<{ row0: number; count: number; x: Float32Array }> {
+  const reader = new FeatureReader(file, info, Math.min(chunk, Math.max(1, n)));
+  try {
+    for (let s = 0; s < n; s += chunk) {
+      const count = Math.min(chunk, n - s);
+      yield { row0: s, count, x: reader.read(s, count) };
+    }
+  } finally {
+    reader.close();
+  }
+}
+
+function rowNorm(x: Float32Array, at: number, d: number): number {
+  let s = 0;
+  for (let q = 0; q < d; q++) s += x[at + q] * x[at + q];
+  return Math.sqrt(s);
+}
+
+/** A 64-bit hash of a row's float32 values (two 32-bit lanes), for bit-identical vectors. */
+function vectorHash(x: Float32Array, at: number, d: number, bits: Uint32Array): [number, number] {
+  let h1 = 0x9e3779b9;
+  let h2 = 0x7f4a7c15;
+  for (let q = 0; q < d; q++) {
+    const v = bits[at + q];
+    h1 = Math.imul(h1 ^ v, 0x01000193);
+    h2 = Math.imul((h2 + v) ^ (h2 >>> 15), 0x85ebca6b);
+  }
+  return [h1 >>> 0, (h2 ^ (h2 >>> 13)) >>> 0];
+}
+
+export interface NearPairsResult {
+  /** for each row: the root of its group (union-find), or -1 when it has no features / is not seen */
+  group: Int32Array;
+  stats: { rows: number; identicalJoined: number; candidates: number; sketchPassed: number; verified: number; pairsFound: number; hMax: number; seconds: { sketches: number; buckets: number; verify: number } };
+}
+
+class PairList {
+  a = new Int32Array(1 << 16);
+  b = new Int32Array(1 << 16);
+  n = 0;
+  push(x: number, y: number): void {
+    if (this.n === this.a.length) {
+      const a = new Int32Array(this.a.length * 2);
+      a.set(this.a);
+      const b = new Int32Array(this.b.length * 2);
+      b.set(this.b);
+      this.a = a;
+      this.b = b;
+    }
+    this.a[this.n] = x;
+    this.b[this.n] = y;
+    this.n++;
+  }
+}
+
+/**
+ * Near-duplicate groups among `rows` (ascending) of a feature file: connected components of the
+ * cosine >= threshold graph, by LSH (p.index "lsh") or all pairs ("exact").
+ * `onPair` sees every verified pair (tests: every reported pair is a true pair).
+ */
+export async function nearDuplicateGroups(
+  file: string,
+  info: FeatureInfo,
+  n: number,
+  considered: Uint8Array,
+  p: Pick<DedupParams, 'threshold' | 'index' | 'tables' | 'bits' | 'seed'>,
+  ctx: Pick<FilterContext, 'onProgress' | 'signal'> = {},
+  onPair?: (a: number, b: number, cos: number) => void,
+): Promise<NearPairsResult> {
+  const d = info.dim;
+  const cancelled = () => {
+    if (ctx.signal?.aborted) {
+      const e = new Error('cancelled');
+      e.name = 'AbortError';
+      throw e;
+    }
+  };
+  const uf = new UnionFind(n);
+  const present = new Uint8Array(n);
+  const stats = { rows: 0, identicalJoined: 0, candidates: 0, sketchPassed: 0, verified: 0, pairsFound: 0, hMax: 0, seconds: { sketches: 0, buckets: 0, verify: 0 } };
+  let clock = performance.now();
+  const lap = () => {
+    const now = performance.now();
+    const s = (now - clock) / 1000;
+    clock = now;
+    return s;
+  };
+  const T = p.tables;
+  const B = p.bits;
+  const H = T * B;
+  const lsh = p.index === 'lsh';
+  // pass 1: presence, bit-identical vectors, sign keys
+  const keys = lsh ? new Uint32Array(n * T) : new Uint32Array(0);
+  let session: ort.InferenceSession | null = null;
+  let wT: ort.Tensor | null = null;
+  if (lsh) {
+    session = await graphSession({
+      inputs: [
+        { name: 'x', type: 'float', shape: ['n', d] },
+        { name: 'w', type: 'float', shape: [d, H] },
+      ],
+      outputs: [{ name: 'y', type: 'float', shape: ['n', H] }],
+      nodes: [{ op: 'MatMul', inputs: ['x', 'w'], outputs: ['y'] }],
+    });
+    wT = new ort.Tensor('float32', Float32Array.from(seededNormal(d * H, p.seed)), [d, H]);
+  }
+  const firstOf = new Map<string, number>();
+  /** rows whose vector is bit-identical to an earlier row: that row */
+  const sameAs = new Int32Array(n).fill(-1);
+  let done = 0;
+  for (const c of featureChunks(file, info, n)) {
+    cancelled();
+    const bitsView = new Uint32Array(c.x.buffer, c.x.byteOffset, c.x.length);
+    for (let r = 0; r < c.count; r++) {
+      const row = c.row0 + r;
+      if (!considered[row]) continue;
+      const at = r * d;
+      if (Number.isNaN(c.x[at])) continue;
+      const norm = rowNorm(c.x, at, d);
+      if (!(norm > 0) || !Number.isFinite(norm)) continue;
+      present[row] = 1;
+      stats.rows++;
+      const [h1, h2] = vectorHash(c.x, at, d, bitsView);
+      const k = `${h1}:${h2}`;
+      const f = firstOf.get(k);
+      if (f === undefined) firstOf.set(k, row);
+      else sameAs[row] = f;
+    }
+    if (session && wT) {
+      const out = await session.run({ x: new ort.Tensor('float32', c.x, [c.count, d]), w: wT });
+      const proj = out.y.data as Float32Array;
+      signKeys(proj, c.count, T, B, keys, c.row0);
+    }
+    done += c.count;
+    ctx.onProgress?.({ job: 'filter', done, total: n, message: lsh ? `dedup: sign sketches (${T} x ${B} bits)` : 'dedup: reading features' });
+  }
+  await session?.release();
+  firstOf.clear();
+  stats.seconds.sketches = lap();
+
+  // candidate pairs (a < b in row order)
+  const cand = new PairList();
+  const reps: number[] = [];
+  for (let i = 0; i < n; i++) if (present[i] && sameAs[i] < 0) reps.push(i);
+  if (lsh) {
+    const qThr = Math.acos(Math.max(-1, Math.min(1, p.threshold))) / Math.PI;
+    const hMax = binomialQuantile(H, qThr, SKETCH_MISS);
+    stats.hMax = hMax;
+    const list = Int32Array.from(reps);
+    for (let t = 0; t < T; t++) {
+      cancelled();
+      const sorted = sortRowsByKey(list, keys, T, t);
+      for (let i = 0; i < sorted.length; ) {
+        const k = keys[sorted[i] * T + t];
+        let j = i + 1;
+        while (j < sorted.length && keys[sorted[j] * T + t] === k) j++;
+        for (let x = i; x < j; x++) {
+          const ox = sorted[x] * T;
+          for (let y = x + 1; y < j; y++) {
+            const oy = sorted[y] * T;
+            let seen = false;
+            for (let u = 0; u < t; u++) {
+              if (keys[ox + u] === keys[oy + u]) {
+                seen = true;
+                break;
+              }
+            }
+            if (seen) continue;
+            stats.candidates++;
+            let h = 0;
+            for (let u = 0; u < T && h <= hMax; u++) h += popcount(keys[ox + u] ^ keys[oy + u]);
+            if (h > hMax) continue;
+            stats.sketchPassed++;
+            cand.push(sorted[x], sorted[y]);
+          }
+        }
+        i = j;
+      }
+      ctx.onProgress?.({ job: 'filter', done: t + 1, total: T, message: `dedup: LSH buckets, table ${t + 1} of ${T}` });
+    }
+  }
+
+  stats.seconds.buckets = lap();
+  // pass 2: exact checks. A row whose vector hashed like an earlier row's joins it when the two are
+  // equal value for value (after a 64-bit hash collision, were one ever to happen, the pair is checked
+  // by cosine like any other); then the LSH candidates, or all pairs.
+  const same = new PairList();
+  for (let i = 0; i < n; i++) if (sameAs[i] >= 0) same.push(sameAs[i], i);
+  const need = new Int32Array(n).fill(-1);
+  let m = 0;
+  for (const list of [same, cand]) {
+    for (let k = 0; k < list.n; k++) {
+      if (need[list.a[k]] < 0) need[list.a[k]] = m++;
+      if (need[list.b[k]] < 0) need[list.b[k]] = m++;
+    }
+  }
+  const vec = new Float32Array(m * d);
+  const norms = new Float64Array(m);
+  if (m > 0 && m < n / 16) {
+    // few rows: read each one
+    const reader = new FeatureReader(file, info, 1);
+    try {
+      for (let row = 0; row < n; row++) {
+        const slot = need[row];
+        if (slot < 0) continue;
+        const x = reader.read(row, 1);
+        vec.set(x, slot * d);
+        norms[slot] = rowNorm(x, 0, d);
+      }
+    } finally {
+      reader.close();
+    }
+  } else if (m > 0) {
+    for (const c of featureChunks(file, info, n)) {
+      cancelled();
+      for (let r = 0; r < c.count; r++) {
+        const slot = need[c.row0 + r];
+        if (slot < 0) continue;
+        vec.set(c.x.subarray(r * d, (r + 1) * d), slot * d);
+        norms[slot] = rowNorm(c.x, r * d, d);
+      }
+    }
+  }
+  const verify = (a: number, b: number) => {
+    if (!onPair && uf.find(a) === uf.find(b)) return; // already one group
+    const sa = need[a] * d;
+    const sb = need[b] * d;
+    let dot = 0;
+    for (let q = 0; q < d; q++) dot += vec[sa + q] * vec[sb + q];
+    stats.verified++;
+    const cos = dot / (norms[need[a]] * norms[need[b]]);
+    if (cos >= p.threshold) {
+      stats.pairsFound++;
+      uf.union(a, b);
+      onPair?.(a, b, cos);
+    }
+  };
+  for (let k = 0; k < same.n; k++) {
+    const a = same.a[k];
+    const b = same.b[k];
+    const sa = need[a] * d;
+    const sb = need[b] * d;
+    let equal = true;
+    for (let q = 0; q < d && equal; q++) equal = vec[sa + q] === vec[sb + q];
+    if (!equal) {
+      verify(a, b);
+      continue;
+    }
+    uf.union(a, b);
+    stats.identicalJoined++;
+    onPair?.(a, b, 1);
+  }
+  for (let k = 0; k < cand.n; k++) {
+    if ((k & 0xffff) === 0) cancelled();
+    verify(cand.a[k], cand.b[k]);
+  }
+  if (!lsh) {
+    await exactPairs(file, info, n, Int32Array.from(reps), p.threshold, (a, b, cos) => {
+      stats.verified++;
+      stats.pairsFound++;
+      uf.union(a, b);
+      onPair?.(a, b, cos);
+    }, cancelled, ctx.onProgress);
+  }
+  stats.seconds.verify = lap();
+  const group = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i++) if (present[i]) group[i] = uf.find(i);
+  return { group, stats };
+}
+
+/**
+ * Every pair of `rows` with cosine >= threshold: blocks of rows multiplied in onnxruntime (float32
+ * on normalised rows), each pair within 1e-4 of the threshold or above re-checked in float64.
+ */
+async function exactPairs(
+  file: string,
+  info: FeatureInfo,
+  n: number,
+  rows: Int32Array,
+  threshold: number,
+  onPair: (a: number, b: number, cos: number) => void,
+  cancelled: () => void,
+  onProgress?: FilterContext['onProgress'],
+): Promise<void> {
+  const d = info.dim;
+  const m = rows.length;
+  if (m * d * 8 > 2 ** 31) throw badInput(file, `dedup index "exact" would hold ${m} rows x ${d} floats twice in memory (and check ${m} x ${m} pairs): use index "lsh"`);
+  const all = new Float32Array(m * d);
+  const unit = new Float32Array(m * d);
+  const norms = new Float64Array(m);
+  const slot = new Int32Array(n).fill(-1);
+  rows.forEach((r, i) => (slot[r] = i));
+  for (const c of featureChunks(file, info, n)) {
+    for (let r = 0; r < c.count; r++) {
+      const s = slot[c.row0 + r];
+      if (s < 0) continue;
+      all.set(c.x.subarray(r * d, (r + 1) * d), s * d);
+      norms[s] = rowNorm(c.x, r * d, d);
+      for (let q = 0; q < d; q++) unit[s * d + q] = c.x[r * d + q] / norms[s];
+    }
+  }
+  const session = await graphSession({
+    inputs: [
+      { name: 'x', type: 'float', shape: ['n', d] },
+      { name: 'y', type: 'float', shape: ['m', d] },
+    ],
+    outputs: [{ name: 's', type: 'float', shape: ['n', 'm'] }],
+    nodes: [{ op: 'Gemm', inputs: ['x', 'y'], outputs: ['s'], attrs: { transB: 1 } }],
+  });
+  const BLK = 2048;
+  const loose = threshold - 1e-4;
+  try {
+    for (let i0 = 0; i0 < m; i0 += BLK) {
+      const ni = Math.min(BLK, m - i0);
+      const xi = new ort.Tensor('float32', unit.subarray(i0 * d, (i0 + ni) * d), [ni, d]);
+      for (let j0 = i0; j0 < m; j0 += BLK) {
+        cancelled();
+        const nj = Math.min(BLK, m - j0);
+        const out = await session.run({ x: xi, y: new ort.Tensor('float32', unit.subarray(j0 * d, (j0 + nj) * d), [nj, d]) });
+        const s = out.s.data as Float32Array;
+        for (let a = 0; a < ni; a++) {
+          for (let b = j0 === i0 ? a + 1 : 0; b < nj; b++) {
+            if (!(s[a * nj + b] >= loose)) continue;
+            const ia = i0 + a;
+            const ib = j0 + b;
+            let dot = 0;
+            for (let q = 0; q < d; q++) dot += all[ia * d + q] * all[ib * d + q];
+            const cos = dot / (norms[ia] * norms[ib]);
+            if (cos >= threshold) onPair(rows[ia], rows[ib], cos);
+          }
+        }
+      }
+      onProgress?.({ job: 'filter', done: i0 + ni, total: m, message: 'dedup: all pairs (exact)' });
+    }
+  } finally {
+    await session.release();
+  }
+}
+
+// --- evaluation set ----------------------------------------------------------------------------
+
+/**
+ * The best cosine of each considered row with the rows of an M x D matrix (NaN for rows without
+ * features): normalised rows, onnxruntime MatMul + ReduceMax, CHUNK rows at a time.
+ */
+export async function bestEvalCosine(
+  file: string,
+  info: FeatureInfo,
+  n: number,
+  considered: Uint8Array,
+  evalFile: string,
+  ctx: Pick<FilterContext, 'onProgress' | 'signal'> = {},
+): Promise<Float32Array> {
+  const d = info.dim;
+  const ev = readFloatMatrix(evalFile);
+  if (ev.dim !== d) throw badInput(evalFile, `has ${ev.dim} columns but the pool's features have ${d}`);
+  // normalised eval rows, transposed (D x M); zero or NaN rows cannot match (set to 0)
+  const M = ev.rows;
+  const et = new Float32Array(d * Math.max(1, M));
+  for (let j = 0; j < M; j++) {
+    const nrm = rowNorm(ev.data, j * d, d);
+    if (!(nrm > 0) || !Number.isFinite(nrm)) continue;
+    for (let q = 0; q < d; q++) et[q * M + j] = ev.data[j * d + q] / nrm;
+  }
+  const best = new Float32Array(n).fill(NaN);
+  if (M === 0) return best;
+  const session = await graphSession({
+    inputs: [
+      { name: 'x', type: 'float', shape: ['n', d] },
+      { name: 'e', type: 'float', shape: [d, M] },
+    ],
+    outputs: [{ name: 'b', type: 'float', shape: ['n'] }],
+    nodes: [
+      { op: 'MatMul', inputs: ['x', 'e'], outputs: ['s'] },
+      { op: 'ReduceMax', inputs: ['s'], outputs: ['b'], attrs: { axes: [1], keepdims: 0 } },
+    ],
+  });
+  const eT = new ort.Tensor('float32', et, [d, M]);
+  // fewer rows per run when M is large, so that the n x M block stays near 64 MB
+  const chunk = Math.max(64, Math.min(CHUNK, Math.floor((16 << 20) / M)));
+  try {
+    for (const c of featureChunks(file, info, n, chunk)) {
+      if (ctx.signal?.aborted) {
+        const e = new Error('cancelled');
+        e.name = 'AbortError';
+        throw e;
+      }
+      const x = c.x;
+      const ok = new Uint8Array(c.count);
+      for (let r = 0; r < c.count; r++) {
+        const nrm = rowNorm(x, r * d, d);
+        if (considered[c.row0 + r] && nrm > 0 && Number.isFinite(nrm)) {
+          ok[r] = 1;
+          for (let q = 0; q < d; q++) x[r * d + q] /= nrm;
+        } else x.fill(0, r * d, (r + 1) * d);
+      }
+      const out = await session.run({ x: new ort.Tensor('float32', x, [c.count, d]), e: eT });
+      const b = out.b.data as Float32Array;
+      for (let r = 0; r < c.count; r++) if (ok[r]) best[c.row0 + r] = b[r];
+      ctx.onProgress?.({ job: 'filter', done: c.row0 + c.count, total: n, message: `dedup: nearest of ${M} evaluation images` });
+    }
+  } finally {
+    await session.release();
+  }
+  return best;
+}
+
+// --- the leaf ----------------------------------------------------------------------------------
+
+export async function dedupFilter(p: DedupParams, ctx: FilterContext, active: Uint8Array | null): Promise<RowResult> {
+  const { pool } = ctx;
+  const n = pool.rows;
+  const considered = active ? active.slice() : new Uint8Array(n).fill(1);
+  const reason = new Uint16Array(n);
+  const value = new Float32Array(n).fill(NaN);
+  const keep = considered.slice();
+  const NEAR_EVAL = 1;
+  const DUPLICATE = 2;
+  const pct = (x: number) => `${+(100 * x).toFixed(1)}%`;
+
+  if (p.eval) {
+    const { file, info } = await poolFeature(ctx, p.arch);
+    const best = await bestEvalCosine(file, info, n, considered, p.eval, ctx);
+    for (let i = 0; i < n; i++) {
+      if (considered[i] && best[i] >= p.threshold) {
+        considered[i] = 0;
+        keep[i] = 0;
+        reason[i] = NEAR_EVAL;
+        value[i] = best[i];
+      }
+    }
+  }
+  checkCancelled(ctx);
+
+  let dupText = '';
+  if (p.by) {
+    const better = await keeperOrder(pool, p.arch);
+    const dropped = new Int32Array(n).fill(-1);
+    const rows: number[] = [];
+    for (let i = 0; i < n; i++) if (considered[i]) rows.push(i);
+    if (p.by === 'sha256') {
+      const group = await pool.db.int32Column(
+        `SELECT CASE WHEN k IS NULL THEN -1 ELSE (dense_rank() OVER (ORDER BY k))::INTEGER END
+         FROM (SELECT row, nullif(lower(sha256), '') AS k FROM samples) ORDER BY row`,
+        n,
+      );
+      keepBest(group, rows, better, dropped);
+      dupText = 'the only row with its sha256 (NULL is never a duplicate), or the one kept of its group';
+    } else {
+      const { file, info } = await poolFeature(ctx, p.arch);
+      const { group, stats } = await nearDuplicateGroups(file, info, n, considered, p, ctx);
+      keepBest(group, rows, better, dropped);
+      dupText =
+        p.index === 'lsh'
+          ? `no ${p.arch.toUpperCase()} image-feature cosine >= ${p.threshold} with another row (groups: connected components), or the one kept of its group; LSH ${p.tables} tables x ${p.bits} bits finds a pair at the threshold with probability ${pct(lshRecall(p.threshold, p.tables, p.bits))}, at 0.99 ${pct(lshRecall(0.99, p.tables, p.bits))}; ${stats.verified} candidate pairs verified`
+          : `no ${p.arch.toUpperCase()} image-feature cosine >= ${p.threshold} with another row (groups: connected components; all pairs checked), or the one kept of its group`;
+    }
+    dupText += `; kept: highest ${p.arch.toUpperCase()} CLIP score, then ${p.arch === 'l14' ? 'B/32' : 'L/14'}, then smallest uid (value: the row kept instead)`;
+    for (let i = 0; i < n; i++) {
+      if (dropped[i] >= 0) {
+        keep[i] = 0;
+        reason[i] = DUPLICATE;
+        value[i] = dropped[i];
+      }
+    }
+  }
+  return {
+    keep,
+    reason,
+    value,
+    rules: [
+      { path: '', id: 'dedup.near_eval', text: p.eval ? `no evaluation image (${p.eval}) with image-feature cosine >= ${p.threshold} (value: the best cosine)` : 'near an evaluation image (no eval set given)' },
+      { path: '', id: 'dedup.duplicate_of', text: dupText || 'a duplicate (no "by" given)' },
+    ],
+  };
+}

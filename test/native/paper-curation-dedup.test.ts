@@ -1,0 +1,419 @@
+/**
+ * `dedup` against brute-force references written here: exact sha256 groups with the keeper rule;
+ * near-duplicate groups (connected components of cosine >= threshold) from all 12.5M pairs of a
+ * 5k-row pool with planted near duplicates, chains and bit-identical copies, for the exact index and
+ * for LSH at its default settings (every planted pair found, every reported pair a true pair); the
+ * evaluation-set rule against a brute-force max cosine.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Pool } from '../../native/pool/pool.js';
+import { runFilter } from '../../native/filters/decisions.js';
+import { canonicalSpec } from '../../native/filters/spec.js';
+import { nearDuplicateGroups } from '../../native/filters/papers/dedup.js';
+import { binomialQuantile, lshRecall } from '../../native/filters/papers/dedup-lsh.js';
+import { Db, sqlString } from '../../native/db/duck.js';
+import { writeNpz } from '../../native/formats/npz.js';
+import { writeNpy } from '../../native/formats/npy.js';
+import { mulberry32, seededNormal } from '../../native/map/linalg.js';
+import { tmpDir } from './fixtures/tiny-pool.js';
+
+interface Row {
+  uid: string;
+  l14: number;
+  b32: number;
+  sha: string | null;
+}
+
+const num = (x: number) => (Number.isNaN(x) ? "'NaN'" : String(x));
+
+async function writeRows(file: string, rows: Row[]): Promise<void> {
+  const db = await Db.open(':memory:');
+  await db.run(`CREATE TABLE t (uid VARCHAR, url VARCHAR, text VARCHAR, original_width BIGINT, original_height BIGINT,
+    clip_b32_similarity_score FLOAT, clip_l14_similarity_score FLOAT, face_bboxes DOUBLE[][], sha256 VARCHAR)`);
+  for (let s = 0; s < rows.length; s += 1000) {
+    const values = rows
+      .slice(s, s + 1000)
+      .map((r, i) => `(${sqlString(r.uid)}, 'https://x/${s + i}.jpg', 'a photo', 300, 300, ${num(r.b32)}, ${num(r.l14)}, [], ${r.sha === null ? 'NULL' : sqlString(r.sha)})`)
+      .join(',\n');
+    await db.run(`INSERT INTO t VALUES ${values}`);
+  }
+  await db.run(`COPY t TO ${sqlString(file)} (FORMAT parquet)`);
+  db.close();
+}
+
+/** The keeper rule, written out: l14 desc (NaN lowest), then b32 desc (NaN lowest), then uid asc. */
+function refBetter(rows: Row[]) {
+  const key = (x: number) => (Number.isNaN(x) ? -Infinity : Math.fround(x));
+  return (a: number, b: number) => {
+    const ka = key(rows[a].l14);
+    const kb = key(rows[b].l14);
+    if (ka !== kb) return ka > kb;
+    const ba = key(rows[b].b32) === key(rows[a].b32);
+    if (!ba) return key(rows[a].b32) > key(rows[b].b32);
+    return rows[a].uid < rows[b].uid;
+  };
+}
+
+/** Given groups (lists of rows), the expected keeper of each dropped row. */
+function refDrops(groups: number[][], better: (a: number, b: number) => boolean): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const g of groups) {
+    if (g.length < 2) continue;
+    let best = g[0];
+    for (const r of g) if (better(r, best)) best = r;
+    for (const r of g) if (r !== best) out.set(r, best);
+  }
+  return out;
+}
+
+function checkDecision(d: { keep: Uint8Array; reason: Uint16Array; value: Float32Array; summary: { rules: { id: string }[] } }, n: number, drops: Map<number, number>, seen: (i: number) => boolean, what: string) {
+  for (let i = 0; i < n; i++) {
+    const want = seen(i) && !drops.has(i);
+    assert.equal(d.keep[i] === 1, want, `${what}: row ${i}`);
+    if (drops.has(i)) {
+      assert.equal(d.summary.rules[d.reason[i] - 1].id, 'dedup.duplicate_of', `${what}: row ${i} rule`);
+      assert.equal(d.value[i], drops.get(i), `${what}: row ${i} kept instead`);
+    }
+  }
+}
+
+const hex = (i: number, salt: number) => ((i * 2654435761 + salt) >>> 0).toString(16).padStart(8, '0').repeat(4);
+
+test('dedup by sha256: exact groups, NULL and empty never duplicates, the keeper rule, and inside a then', async () => {
+  const dir = tmpDir('dedup-sha');
+  const h1 = 'ab'.repeat(32);
+  const h2 = 'cd'.repeat(32);
+  const h3 = 'ef'.repeat(32);
+  const rows: Row[] = [
+    { uid: hex(0, 1), l14: 0.3, b32: 0.2, sha: h1.toUpperCase() },
+    { uid: hex(1, 1), l14: 0.35, b32: 0.2, sha: h1 }, // best of h1
+    { uid: hex(2, 1), l14: NaN, b32: 0.5, sha: h1 }, // NaN is lowest
+    { uid: hex(3, 1), l14: 0.2, b32: 0.1, sha: h2 },
+    { uid: hex(4, 1), l14: 0.2, b32: 0.3, sha: h2 }, // tie on l14, better b32
+    { uid: 'f'.repeat(32), l14: 0.1, b32: 0.1, sha: h3 },
+    { uid: '0'.repeat(31) + 'f', l14: 0.1, b32: 0.1, sha: h3 }, // full tie: smaller uid
+    { uid: hex(7, 1), l14: 0.1, b32: 0.1, sha: null },
+    { uid: hex(8, 1), l14: 0.1, b32: 0.1, sha: null },
+    { uid: hex(9, 1), l14: 0.1, b32: 0.1, sha: '' },
+    { uid: hex(10, 1), l14: 0.1, b32: 0.1, sha: '' },
+    { uid: hex(11, 1), l14: 0.5, b32: 0.5, sha: 'e0'.repeat(32) },
+    { uid: hex(12, 1), l14: NaN, b32: NaN, sha: h1 },
+  ];
+  // and a few hundred more in random groups
+  const rand = mulberry32(2);
+  for (let i = 13; i < 400; i++) rows.push({ uid: hex(i, 7), l14: Math.round(rand() * 5) / 10, b32: rand() < 0.1 ? NaN : Math.round(rand() * 5) / 10, sha: rand() < 0.1 ? null : `${Math.floor(rand() * 60)}`.padStart(64, '0') });
+  fs.mkdirSync(path.join(dir, 'p'));
+  await writeRows(path.join(dir, 'p', 'a.parquet'), rows.slice(0, 200));
+  await writeRows(path.join(dir, 'p', 'b.parquet'), rows.slice(200));
+  const better = refBetter(rows);
+  const refGroups = (seen: (i: number) => boolean) => {
+    const by = new Map<string, number[]>();
+    rows.forEach((r, i) => {
+      if (!seen(i) || r.sha === null || r.sha === '') return;
+      const k = r.sha.toLowerCase();
+      by.set(k, [...(by.get(k) ?? []), i]);
+    });
+    return [...by.values()];
+  };
+  const pool = await Pool.open(path.join(dir, 'p'), { workspace: path.join(dir, 'ws') });
+  try {
+    const d = await runFilter(pool, { filter: 'dedup', by: 'sha256' });
+    const drops = refDrops(refGroups(() => true), better);
+    assert.deepEqual(
+      [0, 2, 3, 5, 12].map((r) => drops.get(r)),
+      [1, 1, 4, 6, 1],
+      'the hand-worked groups',
+    );
+    checkDecision(d, rows.length, drops, () => true, 'sha256');
+    // inside a then: only the survivors of the first stage form groups
+    const seen = (i: number) => Math.fround(rows[i].b32) >= Math.fround(0.2);
+    const t = await runFilter(pool, { then: [{ filter: 'clip_score', arch: 'b32', threshold: 0.2 }, { filter: 'dedup', by: 'sha256' }] });
+    const tDrops = refDrops(refGroups(seen), better);
+    for (let i = 0; i < rows.length; i++) assert.equal(t.keep[i] === 1, seen(i) && !tDrops.has(i), `then: row ${i}`);
+    // arch b32 ranks by the B/32 score first
+    const b = await runFilter(pool, { filter: 'dedup', by: 'sha256', arch: 'b32' });
+    assert.equal(b.keep[2], 1, 'row 2 has the best B/32 score of its group');
+    assert.throws(() => canonicalSpec({ filter: 'dedup' }), /needs "by"/);
+  } finally {
+    pool.close();
+  }
+});
+
+/** Random unit vectors plus planted near duplicates; returns vectors and the planted pairs. */
+function plantedFeatures(n: number, D: number, seed: number) {
+  const g = seededNormal(n * D, seed);
+  const rand = mulberry32(seed + 1);
+  const x = new Float32Array(n * D);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let q = 0; q < D; q++) s += g[i * D + q] ** 2;
+    for (let q = 0; q < D; q++) x[i * D + q] = g[i * D + q] / Math.sqrt(s);
+  }
+  const noise = seededNormal(n * D, seed + 2);
+  const near = (dst: number, src: number, eps: number, scale = 1) => {
+    for (let q = 0; q < D; q++) x[dst * D + q] = scale * (x[src * D + q] + (eps * noise[dst * D + q]) / Math.sqrt(D));
+  };
+  const planted: [number, number][] = [];
+  const used = new Set<number>();
+  const fresh = () => {
+    for (;;) {
+      const r = Math.floor(rand() * n);
+      if (!used.has(r)) {
+        used.add(r);
+        return r;
+      }
+    }
+  };
+  // 200 near pairs (cosine ~0.999), some with another norm
+  for (let k = 0; k < 200; k++) {
+    const a = fresh();
+    const b = fresh();
+    near(b, a, 0.04, k % 5 === 0 ? 3 : 1);
+    planted.push([a, b]);
+  }
+  // 30 triples
+  for (let k = 0; k < 30; k++) {
+    const a = fresh();
+    const b = fresh();
+    const c = fresh();
+    near(b, a, 0.03);
+    near(c, a, 0.03);
+    planted.push([a, b], [a, c]);
+  }
+  // 20 bit-identical copies, one of them three times
+  const identical: number[][] = [];
+  for (let k = 0; k < 20; k++) {
+    const a = fresh();
+    const copies = [a, fresh(), ...(k === 0 ? [fresh()] : [])];
+    for (const c of copies.slice(1)) x.copyWithin(c * D, a * D, a * D + D);
+    identical.push(copies);
+  }
+  // 10 chains a-b-c at threshold 0.9: cos(a,b) = cos(b,c) = 0.93, cos(a,c) = 0.73
+  const chains: number[][] = [];
+  for (let k = 0; k < 10; k++) {
+    const [a, b, c] = [fresh(), fresh(), fresh()];
+    // a = u, b = cos θ u + sin θ v, c = cos 2θ u + sin 2θ v with u, v orthonormal (v from another row)
+    const v = fresh();
+    let dot = 0;
+    for (let q = 0; q < D; q++) dot += x[a * D + q] * x[v * D + q];
+    const w = Array.from({ length: D }, (_, q) => x[v * D + q] - dot * x[a * D + q]);
+    const wn = Math.hypot(...w);
+    const th = Math.acos(0.93);
+    for (let q = 0; q < D; q++) {
+      x[b * D + q] = Math.cos(th) * x[a * D + q] + (Math.sin(th) * w[q]) / wn;
+      x[c * D + q] = Math.cos(2 * th) * x[a * D + q] + (Math.sin(2 * th) * w[q]) / wn;
+    }
+    chains.push([a, b, c]);
+  }
+  // no features: NaN rows and a zero vector
+  const missing: number[] = [];
+  for (let k = 0; k < 10; k++) {
+    const r = fresh();
+    x.fill(NaN, r * D, r * D + D);
+    missing.push(r);
+  }
+  const zero = fresh();
+  x.fill(0, zero * D, zero * D + D);
+  return { x, planted, identical, chains, missing: [...missing, zero] };
+}
+
+/** Every pair with cosine >= `floor` (float64 sums over the float32 values), computed once. */
+function refPairs(x: Float32Array, n: number, D: number, floor: number) {
+  const norms = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let q = 0; q < D; q++) s += x[i * D + q] * x[i * D + q];
+    norms[i] = Math.sqrt(s);
+  }
+  const ok = (i: number) => norms[i] > 0 && Number.isFinite(norms[i]);
+  const out: { a: number; b: number; cos: number }[] = [];
+  const xi = new Float64Array(D);
+  for (let i = 0; i < n; i++) {
+    if (!ok(i)) continue;
+    for (let q = 0; q < D; q++) xi[q] = x[i * D + q];
+    for (let j = i + 1; j < n; j++) {
+      if (!ok(j)) continue;
+      let dot = 0;
+      const o = j * D;
+      for (let q = 0; q < D; q++) dot += xi[q] * x[o + q];
+      const cos = dot / (norms[i] * norms[j]);
+      if (cos >= floor) out.push({ a: i, b: j, cos });
+    }
+  }
+  return out;
+}
+
+/** Connected components of the pairs at or above `threshold` among the rows seen. */
+function refComponents(all: { a: number; b: number; cos: number }[], n: number, threshold: number, seen: (i: number) => boolean) {
+  const adj: number[][] = Array.from({ length: n }, () => []);
+  const pairs = new Set<string>();
+  for (const { a, b, cos } of all) {
+    if (cos < threshold || !seen(a) || !seen(b)) continue;
+    adj[a].push(b);
+    adj[b].push(a);
+    pairs.add(`${a},${b}`);
+  }
+  const comp = new Int32Array(n).fill(-1);
+  const groups: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    if (comp[i] >= 0 || !adj[i].length) continue;
+    const g = [i];
+    comp[i] = groups.length;
+    for (let k = 0; k < g.length; k++) for (const j of adj[g[k]]) if (comp[j] < 0) ((comp[j] = groups.length), g.push(j));
+    groups.push(g);
+  }
+  return { groups, pairs };
+}
+
+async function featurePool(dir: string, n: number, D: number, x: Float32Array): Promise<Row[]> {
+  const rand = mulberry32(17);
+  const rows: Row[] = Array.from({ length: n }, (_, i) => ({
+    uid: hex(i, 99),
+    l14: rand() < 0.05 ? NaN : Math.round(rand() * 4) / 10,
+    b32: rand() < 0.05 ? NaN : Math.round(rand() * 4) / 10,
+    sha: null,
+  }));
+  fs.mkdirSync(dir, { recursive: true });
+  const half = Math.floor(n / 2);
+  await writeRows(path.join(dir, 'a.parquet'), rows.slice(0, half));
+  await writeRows(path.join(dir, 'b.parquet'), rows.slice(half));
+  writeNpz(path.join(dir, 'a.npz'), [{ name: 'l14_img', descr: '<f4', shape: [half, D], data: new Uint8Array(x.buffer, 0, half * D * 4) }]);
+  writeNpz(path.join(dir, 'b.npz'), [{ name: 'l14_img', descr: '<f4', shape: [n - half, D], data: new Uint8Array(x.buffer, half * D * 4, (n - half) * D * 4) }]);
+  return rows;
+}
+
+test('dedup by features: groups equal the all-pairs computation on 5k rows (exact index and LSH at its defaults)', async () => {
+  const dir = tmpDir('dedup-feat');
+  const n = 5000;
+  const D = 64;
+  const { x, planted, identical, chains, missing } = plantedFeatures(n, D, 3);
+  const rows = await featurePool(path.join(dir, 'p'), n, D, x);
+  const better = refBetter(rows);
+  const pool = await Pool.open(path.join(dir, 'p'), { workspace: path.join(dir, 'ws') });
+  try {
+    // exact index, threshold 0.9: the chains join a and c through b
+    const all = refPairs(x, n, D, 0.9);
+    const ref90 = refComponents(all, n, 0.9, () => true);
+    for (const [a, , c] of chains) assert.ok(ref90.groups.some((g) => g.includes(a) && g.includes(c)), 'a chain is one group');
+    for (const [a, , c] of chains) assert.ok(!ref90.pairs.has(`${Math.min(a, c)},${Math.max(a, c)}`), 'whose ends are not a pair');
+    const exact = await runFilter(pool, { filter: 'dedup', by: 'features', threshold: 0.9, index: 'exact' });
+    checkDecision(exact, n, refDrops(ref90.groups, better), () => true, 'exact 0.9');
+    for (const r of missing) assert.equal(exact.keep[r], 1, 'rows without features are kept');
+
+    // LSH at the default settings, threshold 0.95
+    const spec = canonicalSpec({ filter: 'dedup', by: 'features' }) as Record<string, unknown>;
+    assert.deepEqual([spec.threshold, spec.tables, spec.bits, spec.index], [0.95, 16, 28, 'lsh']);
+    const ref95 = refComponents(all, n, 0.95, () => true);
+    const lsh = await runFilter(pool, spec);
+    checkDecision(lsh, n, refDrops(ref95.groups, better), () => true, 'lsh 0.95');
+    // the reference finds exactly the planted structure (random pairs are far below 0.95)
+    const plantedKeys = new Set(planted.map(([a, b]) => `${Math.min(a, b)},${Math.max(a, b)}`));
+    for (const k of plantedKeys) assert.ok(ref95.pairs.has(k), `planted pair ${k} is a true pair`);
+
+    // every reported pair is a true pair; every planted pair is reported (recall 1.0 on them)
+    const { file, info } = await pool.feature('l14_img');
+    const reported = new Set<string>();
+    const res = await nearDuplicateGroups(file, info, n, new Uint8Array(n).fill(1), spec as never, {}, (a, b, cos) => {
+      const k = `${Math.min(a, b)},${Math.max(a, b)}`;
+      reported.add(k);
+      assert.ok(ref95.pairs.has(k) || cos === 1, `reported pair ${k} (cos ${cos}) is a true pair`);
+    });
+    for (const k of plantedKeys) assert.ok(reported.has(k), `planted pair ${k} found`);
+    assert.equal(res.stats.identicalJoined, identical.reduce((s, g) => s + g.length - 1, 0));
+    for (const g of identical) for (const r of g) assert.equal(res.group[r], res.group[g[0]], 'identical copies are one group');
+    assert.ok(lshRecall(0.999, 16, 28) > 0.99999 && lshRecall(0.95, 16, 28) < 0.7, 'the recall the docs state');
+
+    // inside a then: only the rows the stage sees
+    const seen = (i: number) => Math.fround(rows[i].l14) >= Math.fround(0.2);
+    const t = await runFilter(pool, { then: [{ filter: 'clip_score', threshold: 0.2 }, { filter: 'dedup', by: 'features', index: 'exact' }] });
+    const refT = refComponents(all, n, 0.95, seen);
+    checkDecision(t, n, refDrops(refT.groups, better), seen, 'then');
+  } finally {
+    pool.close();
+  }
+});
+
+test('dedup against an evaluation set equals a brute-force max cosine; with by, eval goes first', async () => {
+  const dir = tmpDir('dedup-eval');
+  const n = 2000;
+  const D = 64;
+  const { x } = plantedFeatures(n, D, 8);
+  const rows = await featurePool(path.join(dir, 'p'), n, D, x);
+  // 40 eval rows: 15 near copies of pool rows (cos ~0.99), 10 at cos ~0.88 (kept at 0.95), 15 random
+  const M = 40;
+  const ev = new Float32Array(M * D);
+  const g = seededNormal(M * D, 77);
+  const rand = mulberry32(78);
+  for (let j = 0; j < M; j++) {
+    const src = 1 + Math.floor(rand() * (n - 2));
+    const eps = j < 15 ? 0.12 : j < 25 ? 0.55 : 100;
+    for (let q = 0; q < D; q++) ev[j * D + q] = (Number.isNaN(x[src * D]) ? 0 : x[src * D + q]) + (eps * g[j * D + q]) / Math.sqrt(D);
+  }
+  writeNpy(path.join(dir, 'eval.npy'), '<f4', [M, D], new Uint8Array(ev.buffer));
+  const best = new Float64Array(n).fill(NaN);
+  for (let i = 0; i < n; i++) {
+    const ni = Math.hypot(...x.subarray(i * D, (i + 1) * D));
+    if (!(ni > 0)) continue;
+    for (let j = 0; j < M; j++) {
+      let dot = 0;
+      for (let q = 0; q < D; q++) dot += x[i * D + q] * ev[j * D + q];
+      const c = dot / (ni * Math.hypot(...ev.subarray(j * D, (j + 1) * D)));
+      if (!(best[i] >= c)) best[i] = c;
+    }
+  }
+  const pool = await Pool.open(path.join(dir, 'p'), { workspace: path.join(dir, 'ws') });
+  try {
+    const d = await runFilter(pool, { filter: 'dedup', eval: path.join(dir, 'eval.npy') });
+    let dropped = 0;
+    let between = 0;
+    for (let i = 0; i < n; i++) {
+      assert.ok(!(Math.abs(best[i] - 0.95) < 1e-4), 'no row sits on the threshold');
+      const want = !(best[i] >= 0.95);
+      assert.equal(d.keep[i] === 1, want, `row ${i} best ${best[i]}`);
+      if (!want) {
+        dropped++;
+        assert.equal(d.summary.rules[d.reason[i] - 1].id, 'dedup.near_eval');
+        assert.ok(Math.abs(d.value[i] - best[i]) < 1e-5);
+      } else if (best[i] > 0.8) between++;
+    }
+    assert.ok(dropped >= 14, `${dropped} rows near the eval set`);
+    assert.ok(between >= 5, `${between} rows near but below the threshold`);
+    // with by: the rows near the eval set go first, then groups among the rest
+    const both = await runFilter(pool, { filter: 'dedup', eval: path.join(dir, 'eval.npy'), by: 'features', index: 'exact' });
+    const seen = (i: number) => !(best[i] >= 0.95);
+    const ref = refComponents(refPairs(x, n, D, 0.95), n, 0.95, seen);
+    const drops = refDrops(ref.groups, refBetter(rows));
+    for (let i = 0; i < n; i++) assert.equal(both.keep[i] === 1, seen(i) && !drops.has(i), `eval+features: row ${i}`);
+    // a matrix of the wrong width is a clear error
+    writeNpy(path.join(dir, 'bad.npy'), '<f4', [2, 3], new Uint8Array(24));
+    await assert.rejects(runFilter(pool, { filter: 'dedup', eval: path.join(dir, 'bad.npy') }), /bad\.npy: has 3 columns but the pool's features have 64/);
+  } finally {
+    pool.close();
+  }
+});
+
+test('the sketch test bound: a pair at the threshold differs in more than hMax of S bits with probability <= 1e-6', () => {
+  for (const [S, c] of [
+    [448, 0.95],
+    [64, 0.99],
+    [10, 0.5],
+  ] as const) {
+    const q = Math.acos(c) / Math.PI;
+    const h = binomialQuantile(S, q, 1e-6);
+    // exact tail by summing the pmf with BigInt binomials
+    const tail = (k: number) => {
+      let p = 0;
+      for (let j = k + 1; j <= S; j++) {
+        let lc = 0;
+        for (let i = 0; i < j; i++) lc += Math.log(S - i) - Math.log(i + 1);
+        p += Math.exp(lc + j * Math.log(q) + (S - j) * Math.log1p(-q));
+      }
+      return p;
+    };
+    assert.ok(tail(h) <= 1e-6 * (1 + 1e-9), `S=${S}: P(X > ${h}) = ${tail(h)}`);
+    if (h > 0) assert.ok(tail(h - 1) > 1e-6, `S=${S}: ${h} is the smallest`);
+  }
+});

@@ -492,15 +492,16 @@ export async function reshard(pool: Pool, decision: { summary: DecisionSummary; 
             }
             if (samples !== count) throw new Error(`reshard: shard ${name} planned ${count} samples, found ${samples}`);
             tw.finish();
+            // recorded before the rename: a shard found at its name is always in the progress file
+            // (killed between the two, the rerun finds it listed but absent and writes it again)
+            state.shards[name] = { count, bytes: tw.bytes };
+            writeProgress(dir, state);
             return tw.bytes;
           } finally {
             fs.closeSync(fd);
           }
         });
-        const entry: ShardEntry = { count, bytes };
-        writeStats(dir, name, entry);
-        state.shards[name] = entry;
-        writeProgress(dir, state);
+        writeStats(dir, name, { count, bytes });
         shardInfo.push({ name: `${name}.tar`, count, bytes });
         report(`shard ${k + 1} of ${shards}`, true);
         if (delay) await new Promise((r) => setTimeout(r, delay));

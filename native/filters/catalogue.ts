@@ -89,6 +89,16 @@ const DATACOMP_KINDS: FilterKind[] = [
     },
     oneOf: [['centroids', 'k']],
   },
+  {
+    name: 'subset',
+    title: 'Subset file',
+    description: 'Keeps the rows whose uid a subset file lists: a DataComp .npy (any order, repeats allowed), or a .parquet/.csv with a uid column.',
+    citation: 'DataComp (Gadre et al., 2023): the subset format its resharder reads',
+    params: {
+      file: { type: 'path', description: 'the subset file' },
+      sha256: { type: 'string', description: 'when given, the file must still have this content (sha256 hex)' },
+    },
+  },
 ];
 
 /** Every kind: DataComp's baselines first, then the papers' filters (native/filters/papers). */

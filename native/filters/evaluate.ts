@@ -14,6 +14,7 @@ import { laion2bFilter } from './leaves/laion2b.js';
 import { textBasedFilter } from './leaves/text-based.js';
 import { imageBasedFilter } from './leaves/image-based.js';
 import { PAPER_LEAVES } from './papers/index.js';
+import { subsetFilter } from './leaves/subset.js';
 
 async function evaluateLeaf(spec: Leaf, ctx: FilterContext, active: Uint8Array | null): Promise<RowResult> {
   const p = spec as Record<string, unknown>;
@@ -28,6 +29,8 @@ async function evaluateLeaf(spec: Leaf, ctx: FilterContext, active: Uint8Array |
       return laion2bFilter(ctx, active);
     case 'text_based':
       return textBasedFilter(p as Parameters<typeof textBasedFilter>[0], ctx, active);
+    case 'subset':
+      return subsetFilter(p as Parameters<typeof subsetFilter>[0], ctx, active);
     case 'image_based':
       return imageBasedFilter(p as Parameters<typeof imageBasedFilter>[0], ctx, active);
     default: {

@@ -15,7 +15,7 @@ import { Pool } from '../../native/pool/pool.js';
 import { runFilter } from '../../native/filters/decisions.js';
 import { reshard, PROGRESS_FILE } from '../../native/export/reshard.js';
 import { keptRepresentatives, uidHex } from '../../native/export/subset.js';
-import { parseSubsetNpy } from '../../native/export/import.js';
+import { parseSubsetNpy } from '../../native/filters/leaves/subset.js';
 import { readTarMember, scanTar, TarWriter, type TarMember } from '../../native/formats/tar.js';
 import { ShardTarWriter } from '../../native/export/tarout.js';
 import { SieveError } from '../../native/errors.js';

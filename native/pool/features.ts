@@ -140,3 +140,45 @@ export function readFeatureRows(file: string, info: FeatureInfo, start: number, 
   return info.dtype === 'float16' ? f16ToF32(new Uint16Array(ab)) : new Float32Array(ab);
 }
 
+/** A feature `sieve embed` computed (native/embed), registered in `features/computed.json`. */
+export interface ComputedFeature extends FeatureInfo {
+  kind: 'image' | 'text';
+  /** the model's name and id (spec + encoder files) */
+  model: string;
+  modelId: string;
+  arch: 'b32' | 'l14' | null;
+  /** the pool fingerprint the rows belong to: entries of another fingerprint are stale */
+  poolFingerprint: string;
+  created: string;
+  /** rows whose image or caption could not be embedded (NaN rows) */
+  failed: number;
+}
+
+function computedRegistry(ws: string): string {
+  return path.join(ws, 'features', 'computed.json');
+}
+
+/** The computed features of this pool (stale entries and missing files left out). */
+export function readComputedFeatures(ws: string, poolFingerprint: string): ComputedFeature[] {
+  let list: ComputedFeature[];
+  try {
+    list = JSON.parse(fs.readFileSync(computedRegistry(ws), 'utf8')) as ComputedFeature[];
+  } catch {
+    return [];
+  }
+  return list.filter((c) => c.poolFingerprint === poolFingerprint && fs.existsSync(featureFile(ws, c)));
+}
+
+/** Add or replace a computed feature's entry (the file is already in place). */
+export function registerComputedFeature(ws: string, entry: ComputedFeature): void {
+  let list: ComputedFeature[] = [];
+  try {
+    list = JSON.parse(fs.readFileSync(computedRegistry(ws), 'utf8')) as ComputedFeature[];
+  } catch {
+    list = [];
+  }
+  list = list.filter((c) => c.name !== entry.name && c.poolFingerprint === entry.poolFingerprint);
+  list.push(entry);
+  fs.mkdirSync(path.dirname(computedRegistry(ws)), { recursive: true });
+  writeFileAtomic(computedRegistry(ws), JSON.stringify(list, null, 1));
+}

@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import type { Db } from '../db/duck.js';
 import { scanTar, readTarMember, type TarMember } from '../formats/tar.js';
 import { badInput } from '../errors.js';
+import { folderImageFile } from './folder.js';
 
 const IMAGE_EXT = new Set(['jpg', 'jpeg', 'png', 'webp', 'gif', 'bmp', 'tif', 'tiff']);
 
@@ -89,15 +90,17 @@ export async function indexImages(db: Db, tars: string[], onTar?: (done: number)
   return { images, unmatched, warnings };
 }
 
-/** The image of a row, downscaled to fit `maxSide` and re-encoded as JPEG; null without an image. */
-export async function thumbnail(db: Db, tars: string[], row: number, maxSide: number): Promise<Buffer | null> {
-  const hit = await db.one<{ tar: number; img_offset: bigint; img_size: number }>(
-    'SELECT tar, img_offset, img_size FROM images WHERE row = $1',
+/** The image of a row, downscaled to fit `maxSide` and re-encoded as JPEG; null without an image.
+ * A folder pool's rows have `tar` -1 and the file's path (relative to `poolDir`) as `key`. */
+export async function thumbnail(db: Db, tars: string[], row: number, maxSide: number, poolDir = ''): Promise<Buffer | null> {
+  const hit = await db.one<{ tar: number; key: string; img_offset: bigint; img_size: number }>(
+    'SELECT tar, key, img_offset, img_size FROM images WHERE row = $1',
     [row],
   );
   if (!hit) return null;
+  const file = hit.tar < 0 ? folderImageFile(poolDir, hit.key) : tars[hit.tar];
   const buf = Buffer.alloc(hit.img_size);
-  const fd = fs.openSync(tars[hit.tar], 'r');
+  const fd = fs.openSync(file, 'r');
   try {
     fs.readSync(fd, buf, 0, hit.img_size, Number(hit.img_offset));
   } finally {
@@ -110,6 +113,6 @@ export async function thumbnail(db: Db, tars: string[], row: number, maxSide: nu
       .jpeg({ quality: 82 })
       .toBuffer();
   } catch (e) {
-    throw badInput(`${tars[hit.tar]}, row ${row}`, `the image cannot be decoded (${(e as Error).message})`);
+    throw badInput(`${file}, row ${row}`, `the image cannot be decoded (${(e as Error).message})`);
   }
 }

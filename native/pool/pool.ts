@@ -11,8 +11,9 @@ import { notFound } from '../errors.js';
 import { discoverPool, fingerprint } from './discover.js';
 import { prepareWorkspace, writeFileAtomic } from './workspace.js';
 import { loadSamples, SAMPLE_COLUMNS } from './samples-table.js';
-import { materializeFeature, surveyFeatures, featureFile, type FeatureSource } from './features.js';
+import { materializeFeature, surveyFeatures, featureFile, readComputedFeatures, type FeatureSource } from './features.js';
 import { indexImages, thumbnail } from './images.js';
+import { detectFolderPool, loadFolder } from './folder.js';
 
 /** Bump when the workspace layout changes: older workspaces are rebuilt. */
 const WORKSPACE_VERSION = 1;
@@ -30,6 +31,8 @@ interface Manifest {
   rowsWithImage: number;
   featureSources: FeatureSource[];
   warnings: string[];
+  /** a plain folder of images (folder.ts), not DataComp shards */
+  folder?: { kind: 'sidecars' | 'manifest'; manifest: string | null };
 }
 
 export interface OpenOptions {
@@ -48,8 +51,9 @@ export class Pool {
 
   static async open(dir: string, opts: OpenOptions = {}): Promise<Pool> {
     const t0 = performance.now();
-    const found = discoverPool(dir);
-    const fp = fingerprint(found);
+    const folder = detectFolderPool(dir);
+    const found = folder ? { dir: folder.dir, shards: [], sources: folder.sources, tars: [], orphans: [] } : discoverPool(dir);
+    const fp = folder ? folder.fingerprint : fingerprint(found);
     const ws = prepareWorkspace(found.dir, opts.workspace);
     const manifestFile = path.join(ws, 'manifest.json');
     const dbFile = path.join(ws, 'sieve.duckdb');
@@ -68,8 +72,32 @@ export class Pool {
 
     // Rebuild from scratch: derived files of an older fingerprint are stale.
     fs.rmSync(manifestFile, { force: true });
-    for (const f of ['sieve.duckdb', 'sieve.duckdb.wal', 'features', 'map']) fs.rmSync(path.join(ws, f), { recursive: true, force: true });
+    for (const f of ['sieve.duckdb', 'sieve.duckdb.wal', 'features', 'map', 'probes', 'decisions', 'uids']) fs.rmSync(path.join(ws, f), { recursive: true, force: true });
     const db = await Db.open(dbFile);
+    if (folder) {
+      try {
+        const f = await loadFolder(db, folder, (done, total) => opts.onProgress?.({ job: 'open', done, total, message: 'listing the folder\'s images' }));
+        await db.run('CHECKPOINT');
+        manifest = {
+          version: WORKSPACE_VERSION,
+          pool: folder.dir,
+          fingerprint: fp,
+          rows: f.rows,
+          shards: [{ stem: path.basename(folder.dir), parquet: folder.manifest, npz: null, tar: null, rows: f.rows, rowStart: 0 }],
+          tars: [],
+          columns: f.columns,
+          rowsWithImage: f.rowsWithImage,
+          featureSources: [],
+          warnings: f.warnings,
+          folder: { kind: folder.kind, manifest: folder.manifest },
+        };
+        writeFileAtomic(manifestFile, JSON.stringify(manifest, null, 1));
+        return new Pool(db, ws, manifest, false, (performance.now() - t0) / 1000);
+      } catch (e) {
+        db.close();
+        throw e;
+      }
+    }
     try {
       const progress = opts.onProgress;
       const { loaded, warnings } = await loadSamples(db, found.shards, (done, total) =>
@@ -140,24 +168,38 @@ export class Pool {
     return this.manifest.tars;
   }
 
-  /** The features the pool has: those already in the workspace, or still only in the npz files. */
+  /** The features the pool has: those already in the workspace, or still only in the npz files,
+   * then those `sieve embed` computed (features/computed.json). */
   features(): FeatureInfo[] {
-    return this.manifest.featureSources.map((s) => {
+    const shipped = this.manifest.featureSources.map((s) => {
       const meta = `${featureFile(this.workspace, s)}.json`;
       if (fs.existsSync(meta)) return JSON.parse(fs.readFileSync(meta, 'utf8')) as FeatureInfo;
       const rowsPresent = this.manifest.shards.reduce((n, sh, i) => n + (s.shards[i] ? sh.rows : 0), 0);
       return { name: s.name, dim: s.dim, dtype: s.dtype, rowsPresent };
     });
+    const computed = readComputedFeatures(this.workspace, this.fingerprint)
+      .filter((c) => !shipped.some((s) => s.name === c.name))
+      .map(({ name, dim, dtype, rowsPresent }) => ({ name, dim, dtype, rowsPresent }));
+    return [...shipped, ...computed];
   }
 
   hasFeature(name: string): boolean {
-    return this.manifest.featureSources.some((s) => s.name === name);
+    return this.manifest.featureSources.some((s) => s.name === name) || readComputedFeatures(this.workspace, this.fingerprint).some((c) => c.name === name);
+  }
+
+  /** Whether the pool is a plain folder of images (not DataComp shards). */
+  get isFolder(): boolean {
+    return !!this.manifest.folder;
   }
 
   /** The feature's flat file in the workspace, copying it from the npz files on first use. */
   async feature(name: string, onProgress?: Progress): Promise<{ file: string; info: FeatureInfo }> {
     const source = this.manifest.featureSources.find((s) => s.name === name);
-    if (!source) throw notFound(this.dir, `the pool has no ${name} features (no npz array of that name)`);
+    if (!source) {
+      const c = readComputedFeatures(this.workspace, this.fingerprint).find((f) => f.name === name);
+      if (c) return { file: featureFile(this.workspace, c), info: { name: c.name, dim: c.dim, dtype: c.dtype, rowsPresent: c.rowsPresent } };
+      throw notFound(this.dir, `the pool has no ${name} features (no npz array of that name, and sieve embed has not computed it)`);
+    }
     const info = await materializeFeature(this.workspace, source, this.manifest.shards, (done, total) =>
       onProgress?.({ job: 'features', done, total, message: `copying ${name} from npz` }),
     );
@@ -224,7 +266,7 @@ export class Pool {
 
   async thumbnail(row: number, maxSide = 256): Promise<Buffer | null> {
     this.checkRow(row);
-    return thumbnail(this.db, this.manifest.tars, row, Math.max(16, Math.min(2048, Math.round(maxSide))));
+    return thumbnail(this.db, this.manifest.tars, row, Math.max(16, Math.min(2048, Math.round(maxSide))), this.manifest.pool);
   }
 
   close(): void {

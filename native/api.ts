@@ -175,6 +175,43 @@ export interface SieveApi {
   groupMask(grouping: string, label: string): Promise<ArrayBuffer>;
   /** Write the audit as a self-contained `.html` (or `.json`) report, atomically, with its sidecar. */
   saveAuditReport(decisionIds: string[], request: AuditRequest & { path: string; force?: boolean }): Promise<{ path: string }>;
+
+  /** The onnxruntime execution providers this install lists (cpu, cuda, webgpu, coreml, dml). */
+  listProviders(): Promise<ProviderEntry[]>;
+  /**
+   * Compute CLIP features for the open pool from a model folder (image.onnx, text.onnx,
+   * sieve-model.json), resumably; progress events carry job `embed`. The map is recomputed after.
+   */
+  embed(request: EmbedRequest): Promise<EmbedSummary>;
+  /** Cancel the embedding that is running (finished chunks are kept; running it again resumes). */
+  cancelEmbed(): Promise<void>;
+  /** Cosine similarity of every row's image features to a text (Float32Array of rows; NaN without features). */
+  textQuery(text: string, request: { model: string; feature?: string }): Promise<{ similarity: ArrayBuffer; feature: string; provider: string }>;
+}
+
+export interface ProviderEntry {
+  name: string;
+  /** listed by this onnxruntime-node build */
+  listed: boolean;
+  note: string;
+}
+
+export interface EmbedRequest {
+  /** the model folder */
+  model: string;
+  what?: 'image' | 'text' | 'both';
+  provider?: 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'coreml' | 'dml';
+  batch?: number;
+}
+
+export interface EmbedSummary {
+  model: string;
+  provider: string;
+  /** why a requested GPU provider was not used, when it was not */
+  fallback?: string;
+  /** per part: the feature written, rows embedded, rows without input, rows that failed */
+  parts: { kind: 'image' | 'text'; feature: string; embedded: number; missing: number; failed: number }[];
+  seconds: number;
 }
 
 import type { AuditReport, GroupingInfo } from './audit/types.js';
@@ -377,4 +414,8 @@ export const SIEVE_METHODS: readonly SieveMethod[] = [
   'audit',
   'groupMask',
   'saveAuditReport',
+  'listProviders',
+  'embed',
+  'cancelEmbed',
+  'textQuery',
 ] as const;

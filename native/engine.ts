@@ -4,6 +4,9 @@
  */
 import type {
   AuditRequest,
+  EmbedRequest,
+  EmbedSummary,
+  ProviderEntry,
   GroupingEntry,
   DecisionData,
   DecisionSummary,
@@ -36,6 +39,7 @@ import {
   type AuditReport,
 } from './audit/index.js';
 import { computeAttributes, runProbes } from './audit/probes/index.js';
+import { embedPool, listProviders, textQuerySimilarity } from './embed/index.js';
 import { CATALOGUE } from './filters/catalogue.js';
 import { canonicalSpec } from './filters/spec.js';
 import { listDecisions, loadDecision, runFilter, type Decision } from './filters/decisions.js';
@@ -312,7 +316,56 @@ export class Engine implements SieveApi {
     return { path: target };
   }
 
+  async listProviders(): Promise<ProviderEntry[]> {
+    return listProviders().map((p) => ({ name: p.name, listed: p.listed, note: p.note }));
+  }
+
+  private embedding: AbortController | null = null;
+
+  async embed(request: EmbedRequest): Promise<EmbedSummary> {
+    const pool = this.requirePool();
+    if (!request || typeof request.model !== 'string' || !request.model) throw new SieveError('bad_input', 'embed: a model folder is required');
+    if (this.embedding) throw new SieveError('bad_input', 'an embedding is already running: wait for it or cancel it');
+    const controller = new AbortController();
+    this.embedding = controller;
+    const t0 = performance.now();
+    try {
+      const r = await embedPool(pool, {
+        model: request.model,
+        what: request.what,
+        provider: request.provider,
+        batch: request.batch,
+        onProgress: this.emit,
+        signal: controller.signal,
+      });
+      // new features (or scores): the map and the decisions read from them are recomputed on demand
+      this.mapPromise = null;
+      this.recent.clear();
+      const parts = [r.image, r.text].filter((x): x is NonNullable<typeof x> => !!x);
+      return {
+        model: r.model,
+        provider: r.provider,
+        fallback: r.fallback,
+        parts: parts.map((x) => ({ kind: x.kind, feature: x.feature, embedded: x.embedded, missing: x.missing, failed: x.failed })),
+        seconds: (performance.now() - t0) / 1000,
+      };
+    } finally {
+      this.embedding = null;
+    }
+  }
+
+  async cancelEmbed(): Promise<void> {
+    this.embedding?.abort();
+  }
+
+  async textQuery(text: string, request: { model: string; feature?: string }): Promise<{ similarity: ArrayBuffer; feature: string; provider: string }> {
+    const r = await textQuerySimilarity(this.requirePool(), String(text ?? ''), { model: String(request?.model ?? ''), feature: request?.feature });
+    const s = r.similarity;
+    return { similarity: s.buffer.slice(s.byteOffset, s.byteOffset + s.byteLength) as ArrayBuffer, feature: r.feature, provider: r.provider };
+  }
+
   close(): void {
+    this.embedding?.abort();
     this.exporting?.abort();
     this.running?.abort();
     this.pool?.close();

@@ -22,6 +22,7 @@ import { checkSidecar } from '../export/provenance.js';
 import type { Decision } from '../filters/decisions.js';
 import { progressPrinter } from './progress.js';
 import { auditCommand, AUDIT_USAGE } from './audit-command.js';
+import { embedCommand, EMBED_USAGE } from './embed-command.js';
 
 const USAGE = `usage: sieve <command> [options]
 
@@ -46,6 +47,7 @@ const USAGE = `usage: sieve <command> [options]
         read a subset file (DataComp .npy, or .parquet/.csv with a uid column) as a decision and
         report what it holds (unsorted, repeated uids, uids not in the pool)
 ${AUDIT_USAGE}
+${EMBED_USAGE}
   filters
         list the filter kinds and their parameters
   serve POOL [--port P] [--workspace DIR]
@@ -311,6 +313,9 @@ export async function runCli(argv: string[]): Promise<number> {
         return 0;
       case 'import':
         await importCommand(rest);
+        return 0;
+      case 'embed':
+        await embedCommand(rest);
         return 0;
       case 'audit':
         await auditCommand(rest);

@@ -376,7 +376,9 @@ function columns(src: Float32Array, width: number, from: number, count: number, 
 export async function computeAttributes(pool: Pool, opts: AttributeOptions = {}): Promise<AttributeSummary> {
   const t0 = performance.now();
   const families: AttributeSummary['families'] = [];
-  const hasImages = pool.info().rowsWithImage > 0;
+  // image attributes read each image straight from its webdataset tar; a plain-folder pool's images
+  // are files, not yet read here, so its image families are left out (the probe reports them skipped)
+  const hasImages = pool.info().rowsWithImage > 0 && !pool.isFolder;
   const hasLanguage = await languagesComplete(pool.db, 'fasttext');
 
   const current = (f: AttributeFamily) => (opts.force ? null : readMeta(pool, f));

@@ -7,6 +7,7 @@ import { Inspector } from './panels/Inspector.js';
 import { Errors } from './panels/Errors.js';
 import { MapView } from './map/MapView.js';
 import { Sidebar } from './panels/Sidebar.js';
+import { ExportDialog } from './export/ExportDialog.js';
 import { usePool } from './state/pool.js';
 import { useSelection } from './state/selection.js';
 import { fitView, select, start } from './state/actions.js';
@@ -64,6 +65,7 @@ export function App() {
         </main>
       )}
       {status === 'open' && error && <div className="toast-inline error-text">{error}</div>}
+      {status === 'open' && <ExportDialog />}
       <Errors />
     </div>
   );

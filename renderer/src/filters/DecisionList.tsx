@@ -8,6 +8,7 @@ import { useFilters } from '../state/filters.js';
 import { refreshDecisions, showDecision } from '../state/filterActions.js';
 import { fmtInt, fmtPct, fmtSeconds } from '../format.js';
 import { specLabel } from './draft.js';
+import { openExport } from '../state/exportState.js';
 
 export function DecisionList() {
   const decisions = useFilters((s) => s.decisions);
@@ -51,6 +52,11 @@ export function DecisionList() {
                 </span>
               </span>
             </button>
+            {currentId === d.id && (
+              <button className="link-button export-button" onClick={() => void openExport(d.id)} data-testid="export-open" title="write the kept samples as a subset file (npy, parquet, csv, tsv, txt) or as webdataset shards">
+                Export…
+              </button>
+            )}
           </li>
         ))}
       </ul>

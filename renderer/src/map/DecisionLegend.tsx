@@ -8,6 +8,7 @@ import { useFilters } from '../state/filters.js';
 import { useUi } from '../state/ui.js';
 import { showDecision, toggleHideDropped } from '../state/filterActions.js';
 import { specLabel } from '../filters/draft.js';
+import { openExport } from '../state/exportState.js';
 import { fmtInt, fmtPct } from '../format.js';
 import { DROPPED_RGB, clusterRgb, rgbCss } from './palette.js';
 
@@ -31,6 +32,9 @@ export function DecisionLegend() {
         <span className="decision-legend-label" title={JSON.stringify(d.spec, null, 2)}>
           {specLabel(d.spec, kinds)}
         </span>
+        <button className="link-button" onClick={() => void openExport(d.id)} data-testid="legend-export" title="export the kept samples">
+          Export…
+        </button>
         <button className="icon-button tiny" onClick={() => void showDecision(null)} title="back to cluster colours">
           ✕
         </button>

@@ -3,10 +3,12 @@ import { useUi } from '../state/ui.js';
 import { useFilters } from '../state/filters.js';
 import { cancelRun } from '../state/filterActions.js';
 import { fmtCompact, fmtPct } from '../format.js';
+import { cancelExport, useExport } from '../state/exportState.js';
 
 export function ProgressBar() {
   const jobs = Object.values(useUi((s) => s.progress));
   const filterRunning = useFilters((s) => s.running);
+  const exportRunning = useExport((s) => s.running);
   if (jobs.length === 0) return null;
   return (
     <div className="progress" data-testid="progress">
@@ -28,6 +30,11 @@ export function ProgressBar() {
             {p.message && <span className="progress-message">{p.message}</span>}
             {p.job === 'filter' && filterRunning && (
               <button className="tiny-button" onClick={() => void cancelRun()} data-testid="progress-cancel-filter" title="stop the filter; nothing is stored">
+                Cancel
+              </button>
+            )}
+            {p.job === 'export' && exportRunning && (
+              <button className="tiny-button" onClick={() => void cancelExport()} data-testid="progress-cancel-export" title="stop the export">
                 Cancel
               </button>
             )}

@@ -139,6 +139,11 @@ export function editAsJson(): void {
 
 export const setJsonText = (jsonText: string) => useFilters.setState({ jsonText });
 
+/** Load a named spec into the JSON editor (the engine checks it as usual); nothing runs. */
+export function loadPreset(spec: unknown): void {
+  useFilters.setState({ mode: 'json', jsonText: JSON.stringify(spec, null, 2) });
+}
+
 /** Back to the list: it takes the typed spec when it has a list's shape; otherwise the JSON is dropped. */
 export function backToBuilder(): void {
   const s = useFilters.getState();

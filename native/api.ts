@@ -232,6 +232,8 @@ export interface AuditRequest {
   minN?: number;
   /** also run the bias probes (kept vs dropped of the first decision, or A-only vs B-only) */
   probes?: boolean;
+  /** zero-shot image attributes: a CLIP model folder and two or more prompts (grouping `zeroshot`) */
+  zeroShot?: { model: string; prompts: string[] };
 }
 
 /** `.npy` (DataComp subset), `.parquet` / `.csv` (uid + columns), `.tsv` / `.txt` (img2dataset input). */

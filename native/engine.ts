@@ -280,12 +280,13 @@ export class Engine implements SieveApi {
     const pool = this.requirePool();
     if (!Array.isArray(decisionIds) || decisionIds.length === 0) throw new SieveError('bad_input', 'audit: give at least one decision id');
     const decisions = decisionIds.map((id) => this.decision(id));
-    const known = groupingCatalogue().map((d) => d.name);
-    const names = request.groupings?.length ? request.groupings : defaultGroupingNames();
+    const gopts = { onProgress: this.emit, zeroShot: request.zeroShot };
+    const known = groupingCatalogue(gopts).map((d) => d.name);
+    const names = [...(request.groupings?.length ? request.groupings : defaultGroupingNames()), ...(request.zeroShot && !request.groupings?.includes('zeroshot') ? ['zeroshot'] : [])];
     const unknown = names.filter((n) => !known.includes(n));
     if (unknown.length) throw new SieveError('bad_input', `audit: no grouping ${unknown.join(', ')}; known: ${known.join(', ')}`);
     const t0 = performance.now();
-    const { groupings, unavailable } = await ensureGroupings(pool, names, { onProgress: this.emit });
+    const { groupings, unavailable } = await ensureGroupings(pool, names, gopts);
     const groupingSeconds = (performance.now() - t0) / 1000;
     let probes: unknown = null;
     if (request.probes) {

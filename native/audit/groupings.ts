@@ -31,6 +31,7 @@ import { getMap } from '../map/map.js';
 import { compileLexicon, MAX_GROUPS, resolveLexicons, type Lexicon } from './lexicon.js';
 import { appendColumns, checkAligned, rowIndex, withAuditLock } from './load.js';
 import type { GroupingInfo, GroupingKind } from './types.js';
+import { zeroShot } from '../embed/query.js';
 
 /** Bump when a grouping's computation changes: stored groupings with an older key are rebuilt. */
 const GROUPINGS_VERSION = 2;
@@ -47,6 +48,8 @@ export interface GroupingOptions {
   lexicons?: Lexicon[];
   /** the groups of the `custom` grouping */
   custom?: CustomGroup[];
+  /** the `zeroshot` grouping: each row's image is put in the prompt its features are closest to */
+  zeroShot?: ZeroShotGroups;
   /** how many domains / top-level suffixes / languages get a group of their own before "other" */
   topDomains?: number;
   topSuffixes?: number;
@@ -529,6 +532,41 @@ function customDef(custom: CustomGroup[]): GroupingDef {
   };
 }
 
+/** Zero-shot image attributes: prompts embedded by a CLIP model's text encoder (native/embed). */
+export interface ZeroShotGroups {
+  /** the model folder (sieve-model.json, text.onnx) whose image features the pool has */
+  model: string;
+  /** one group per prompt, e.g. "a photo of a woman", "a photo of a man" */
+  prompts: string[];
+}
+
+function zeroShotDef(z: ZeroShotGroups): GroupingDef {
+  return {
+    name: 'zeroshot',
+    title: 'Zero-shot image attributes (CLIP prompts)',
+    kind: 'custom',
+    multiLabel: false,
+    description: `Each image in the prompt its CLIP image features are most similar to: ${z.prompts.map((p) => JSON.stringify(p)).join(', ')}.`,
+    imputation: `The prompts are embedded by the text encoder of ${z.model}; every row with image features goes to the prompt of highest cosine (argmax, as CLIP's zero-shot classifier); rows without features are "no features".`,
+    knownError:
+      'A forced choice among the prompts given: every image gets one, however poorly any fits; CLIP zero-shot labels of people\'s perceived attributes are known to be biased and error-prone (Hong et al.): read them as imputations, not facts.',
+    key: hash('zeroshot', z),
+    async build(ctx) {
+      if (z.prompts.length < 2 || z.prompts.length + 1 > MAX_GROUPS) return { unavailable: `zero-shot needs 2 to ${MAX_GROUPS - 1} prompts` };
+      const { best } = await zeroShot(ctx.pool, z.prompts, { model: z.model });
+      const k = z.prompts.length;
+      const codes = new Int32Array(best.length);
+      for (let i = 0; i < best.length; i++) codes[i] = (best[i] === 0xffff ? k : best[i]) + 1;
+      await ctx.db.run(`CREATE OR REPLACE TABLE ${ctx.table} (row INTEGER, code INTEGER)`);
+      await appendColumns(ctx.db, ctx.table, [
+        { type: 'integer', values: rowIndex(best.length) },
+        { type: 'integer', values: codes },
+      ]);
+      return { labels: [...z.prompts, 'no features'], form: 'coded' };
+    },
+  };
+}
+
 /** Parse `name=SQL` (the CLI's --group). */
 export function parseCustomGroup(arg: string): CustomGroup {
   const eq = arg.indexOf('=');
@@ -566,6 +604,7 @@ export function groupingCatalogue(opts: GroupingOptions = {}): GroupingDef[] {
   const taken = new Set(defs.map((d) => d.name));
   for (const d of fixedDefs(opts)) if (!taken.has(d.name)) defs.push(d);
   if (opts.custom?.length && !taken.has('custom')) defs.push(customDef(opts.custom));
+  if (opts.zeroShot && !taken.has('zeroshot')) defs.push(zeroShotDef(opts.zeroShot));
   return defs;
 }
 

@@ -23,6 +23,7 @@ export {
   checkCustomGroups,
   type GroupingOptions,
   type CustomGroup,
+  type ZeroShotGroups,
   type EnsureResult,
 } from './groupings.js';
 export { groupingRates, ensureDecisionTable, DEFAULT_MIN_N } from './rates.js';

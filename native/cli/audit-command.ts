@@ -1,6 +1,6 @@
 /**
  * `sieve audit POOL --spec A [--spec B ...] [--by GROUPING ...] [--group NAME=SQL ...]
- *   [--lexicon FILE ...] [--min-n 30] [--probes FILE | --bias-probes] [--workspace DIR] --out FILE(.json|.html) [--force]`
+ *   [--lexicon FILE ...] [--min-n 30] [--probes FILE | --bias-probes] [--zero-shot MODEL_DIR --prompt TEXT --prompt TEXT ...] [--workspace DIR] --out FILE(.json|.html) [--force]`
  *
  * Runs (or reuses) each spec's decision, computes (or reuses) the groupings, and writes the audit:
  * exclusion rates by group with 95% intervals, shares and amplification, corrected tests, per-rule
@@ -14,7 +14,7 @@ import { Pool } from '../pool/pool.js';
 import { readSpecArg, type Spec } from '../filters/spec.js';
 import { runFilter, type Decision } from '../filters/decisions.js';
 import { resolveLexicons } from '../audit/lexicon.js';
-import { checkCustomGroups, defaultGroupingNames, ensureGroupings, groupingCatalogue, parseCustomGroup, type CustomGroup, type GroupingOptions } from '../audit/groupings.js';
+import { checkCustomGroups, defaultGroupingNames, ensureGroupings, groupingCatalogue, parseCustomGroup, type CustomGroup, type GroupingOptions, type ZeroShotGroups } from '../audit/groupings.js';
 import { buildAuditReport } from '../audit/report.js';
 import { renderAuditHtml } from '../audit/html.js';
 import { checkReportTarget, reportFormat, writeReportAtomic } from '../audit/output.js';
@@ -25,6 +25,7 @@ import { progressPrinter } from './progress.js';
 
 export const AUDIT_USAGE = `  audit POOL --spec SPEC [--spec SPEC ...] --out FILE [--by GROUPING ...] [--group NAME=SQL ...]
         [--lexicon FILE ...] [--min-n 30] [--probes FILE | --bias-probes] [--workspace DIR] [--force]
+        [--zero-shot MODEL_DIR --prompt TEXT --prompt TEXT ...]
         exclusion rates by group (95% Wilson intervals, amplification, Holm/BH-corrected tests,
         per-rule explanations) and the comparison of the specs; FILE is .json or .html (one
         self-contained file). GROUPING: a lexicon (gender, age, race, lgbtq, religion, disability,
@@ -32,11 +33,11 @@ export const AUDIT_USAGE = `  audit POOL --spec SPEC [--spec SPEC ...] --out FIL
         aspect, cluster, nsfw, custom, or "all"; default: the lexicons, gender_age, domain, language.`;
 
 /** Flags that may be given several times (args.ts keeps the last of a flag, so these are taken first). */
-const REPEATED = new Set(['spec', 'by', 'group', 'lexicon']);
-const SINGLE: Record<string, FlagType> = { out: 'string', workspace: 'string', 'min-n': 'int', probes: 'string', 'bias-probes': 'bool', force: 'bool', 'top-domains': 'int', 'top-languages': 'int' };
+const REPEATED = new Set(['spec', 'by', 'group', 'lexicon', 'prompt']);
+const SINGLE: Record<string, FlagType> = { out: 'string', workspace: 'string', 'min-n': 'int', probes: 'string', 'bias-probes': 'bool', 'zero-shot': 'string', force: 'bool', 'top-domains': 'int', 'top-languages': 'int' };
 
 function splitRepeated(argv: string[]): { rest: string[]; lists: Record<string, string[]> } {
-  const lists: Record<string, string[]> = { spec: [], by: [], group: [], lexicon: [] };
+  const lists: Record<string, string[]> = { spec: [], by: [], group: [], lexicon: [], prompt: [] };
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -80,6 +81,13 @@ export async function auditCommand(argv: string[]): Promise<void> {
   const specs: Spec[] = lists.spec.map((s) => readSpecArg(s));
   const custom: CustomGroup[] = lists.group.map(parseCustomGroup);
   const lexicons = resolveLexicons(lists.lexicon);
+  let zeroShot: ZeroShotGroups | undefined;
+  if (flags['zero-shot'] || lists.prompt.length) {
+    if (!flags['zero-shot'] || lists.prompt.length < 2) throw new SieveError('bad_input', 'sieve audit: --zero-shot MODEL_DIR needs at least two --prompt TEXT (one group each)');
+    const model = path.resolve(flags['zero-shot'] as string);
+    if (!fs.existsSync(path.join(model, 'sieve-model.json'))) throw new SieveError('bad_input', `${model}: not a model folder (no sieve-model.json; see docs/embed.md)`);
+    zeroShot = { model, prompts: lists.prompt };
+  }
   let probes: unknown = null;
   if (flags.probes && flags['bias-probes']) throw new SieveError('bad_input', 'sieve audit: give --probes FILE or --bias-probes, not both');
   if (flags.probes) {
@@ -94,6 +102,7 @@ export async function auditCommand(argv: string[]): Promise<void> {
   const gopts: GroupingOptions = {
     lexicons,
     custom,
+    zeroShot,
     topDomains: flags['top-domains'] as number | undefined,
     topLanguages: flags['top-languages'] as number | undefined,
     onProgress: progress,
@@ -103,6 +112,7 @@ export async function auditCommand(argv: string[]): Promise<void> {
   if (by.includes('all')) by = catalogue;
   if (!by.length) by = defaultGroupingNames(gopts);
   else if (custom.length && !by.includes('custom')) by.push('custom');
+  if (zeroShot && !by.includes('zeroshot')) by.push('zeroshot');
   for (const b of by) {
     if (!catalogue.includes(b)) {
       const hint = b === 'custom' ? ' (give --group NAME=SQL)' : '';

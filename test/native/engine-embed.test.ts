@@ -46,3 +46,36 @@ test('embed, map and textQuery through the API on a folder pool', async () => {
     engine.close();
   }
 });
+
+test('zero-shot image attributes as an audit grouping: each row in its most similar prompt', async () => {
+  const dir = tmpDir('ezs');
+  const folder = path.join(dir, 'photos');
+  const files = await makeFolderPool(folder);
+  const model = path.join(dir, 'model');
+  writeTinyModel(model, { size: 16, dim: 8, arch: 'b32' });
+  const engine = new Engine({ workspace: path.join(dir, 'ws') });
+  try {
+    await engine.openPool(folder);
+    await engine.embed({ model, provider: 'cpu' });
+    const d = await engine.runFilter({ filter: 'none' });
+    const prompts = ['a photo of a dog', 'a red square', 'a diagram'];
+    const { report } = await engine.audit([d.id], { groupings: ['image_size'], zeroShot: { model, prompts } });
+    const rates = report.rates.find((r) => r.grouping === 'zeroshot')!;
+    assert.ok(rates, 'the zeroshot grouping is computed');
+    // independent check: argmax of the per-prompt similarities from textQuery, row by row
+    const sims = await Promise.all(prompts.map(async (p) => new Float32Array((await engine.textQuery(p, { model })).similarity)));
+    const counts = new Map<string, number>();
+    for (let r = 0; r < files.length; r++) {
+      if (Number.isNaN(sims[0][r])) {
+        counts.set('no features', (counts.get('no features') ?? 0) + 1);
+        continue;
+      }
+      let best = 0;
+      for (let k = 1; k < prompts.length; k++) if (sims[k][r] > sims[best][r]) best = k;
+      counts.set(prompts[best], (counts.get(prompts[best]) ?? 0) + 1);
+    }
+    for (const g of rates.groups) assert.equal(g.n, counts.get(g.group) ?? 0, g.group);
+  } finally {
+    engine.close();
+  }
+});

@@ -11,7 +11,7 @@ import { startServer } from '../serve/server.js';
 import { generateDemoPool } from '../demo/generate.js';
 import { RENDERER_DIR, PACKAGE_ROOT } from '../paths.js';
 import { Pool } from '../pool/pool.js';
-import { readSpecArg } from '../filters/spec.js';
+import { canonicalSpec, readSpecArg } from '../filters/spec.js';
 import { runFilter } from '../filters/decisions.js';
 import { CATALOGUE } from '../filters/catalogue.js';
 import { exportColumns, exportFormat, exportSubset, subsetFormat } from '../export/subset.js';
@@ -23,6 +23,7 @@ import type { Decision } from '../filters/decisions.js';
 import { progressPrinter } from './progress.js';
 import { auditCommand, AUDIT_USAGE } from './audit-command.js';
 import { embedCommand, EMBED_USAGE } from './embed-command.js';
+import { findPreset, presetSpec, PRESETS } from '../filters/papers/presets.js';
 
 const USAGE = `usage: sieve <command> [options]
 
@@ -30,7 +31,8 @@ const USAGE = `usage: sieve <command> [options]
         write a synthetic pool in DataComp's format (parquet + npz + webdataset tars)
   open POOL [--workspace DIR] [--map]
         build (or reuse) the pool's workspace and print a JSON summary; --map also computes the map
-  filter POOL --spec SPEC --out FILE [--columns C1,C2] [--force] [--workspace DIR]
+  filter POOL (--spec SPEC | --preset NAME [--assets NAME=FILE,...]) --out FILE [--columns C1,C2]
+          [--force] [--workspace DIR]
         run a filter spec (a JSON file or inline JSON); FILE's extension picks the format: .npy
         (DataComp subset: sorted, de-duplicated uids), .parquet or .csv (uid + --columns).
         Writes FILE.sieve.json (provenance) beside it. Prints one JSON line.
@@ -50,6 +52,8 @@ ${AUDIT_USAGE}
 ${EMBED_USAGE}
   filters
         list the filter kinds and their parameters
+  presets
+        list the papers' recipes (sieve filter --preset NAME), with what each paper reports
   serve POOL [--port P] [--workspace DIR]
         serve the app for this pool on 127.0.0.1 and print its URL
 
@@ -125,19 +129,33 @@ function precheckFileTarget(poolDir: string, out: string, force: boolean): void 
 }
 
 async function filter(argv: string[]): Promise<void> {
-  const { positional, flags } = parseArgs('filter', argv, { spec: 'string', out: 'string', workspace: 'string', columns: 'string', force: 'bool' });
+  const { positional, flags } = parseArgs('filter', argv, { spec: 'string', preset: 'string', assets: 'string', out: 'string', workspace: 'string', columns: 'string', force: 'bool' });
   const poolDir = onePositional('filter', positional, 'pool folder');
-  if (!flags.spec) throw new SieveError('bad_input', 'sieve filter: --spec SPEC is required (a JSON file or inline JSON)');
+  if (flags.spec && flags.preset) throw new SieveError('bad_input', 'sieve filter: give --spec or --preset, not both');
+  if (!flags.spec && !flags.preset) throw new SieveError('bad_input', 'sieve filter: --spec SPEC (a JSON file or inline JSON) or --preset NAME is required (see sieve presets)');
+  if (flags.preset) findPreset(flags.preset as string); // an unknown name is an error before any work
   if (!flags.out) throw new SieveError('bad_input', 'sieve filter: --out FILE is required (.npy, .parquet or .csv)');
   const out = flags.out as string;
   const format = subsetFormat(out); // a bad extension is an error before any work
   const columns = columnsFlag(flags.columns);
   exportColumns(format, columns);
-  const spec = readSpecArg(flags.spec as string);
+  const assets = Object.fromEntries(
+    String(flags.assets ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => {
+        const eq = kv.indexOf('=');
+        if (eq < 1) throw new SieveError('bad_input', `sieve filter: --assets takes NAME=PATH[,NAME=PATH], got ${JSON.stringify(kv)}`);
+        return [kv.slice(0, eq).trim(), kv.slice(eq + 1).trim()];
+      }),
+  );
+  let spec = flags.spec ? readSpecArg(flags.spec as string) : null;
   precheckFileTarget(poolDir, out, Boolean(flags.force));
   const t0 = performance.now();
   const pool = await Pool.open(poolDir, { workspace: flags.workspace as string | undefined, onProgress: progressPrinter() });
   try {
+    // a preset's spec may scale with the pool (MetaCLIP's t): made once the pool is open
+    spec ??= canonicalSpec(presetSpec(flags.preset as string, { rows: pool.rows, assets }));
     const decision = await runFilter(pool, spec, { onProgress: progressPrinter() });
     const r = await exportSubset(pool, decision, { path: out, format, columns, force: Boolean(flags.force), command: commandLine(['filter', ...argv]) });
     process.stdout.write(
@@ -319,6 +337,11 @@ export async function runCli(argv: string[]): Promise<number> {
         return 0;
       case 'audit':
         await auditCommand(rest);
+        return 0;
+      case 'presets':
+        for (const p of PRESETS) {
+          process.stdout.write(`${p.name}: ${p.title}\n    ${p.citation}; reports: ${p.reports}\n    spec: ${JSON.stringify(p.spec)}${p.assets.length ? `\n    needs --assets ${p.assets.map((a) => `${a}=FILE`).join(',')}` : ''}\n`);
+        }
         return 0;
       case 'filters':
         for (const k of CATALOGUE) {

@@ -173,3 +173,19 @@ test('the subset .npy is byte-identical to what np.save wrote for the same sorte
   pool.close();
   assert.deepEqual(fs.readFileSync(path.join(dir, 'all.npy')), fs.readFileSync(path.resolve('test/fixtures/formats/uids_3.npy')));
 });
+
+test('sieve filter --preset runs the recipe; a missing asset or an unknown preset is one clear line', async () => {
+  const dir = tmpDir('preset');
+  const rows = await scorePool(path.join(dir, 'pool'), 400);
+  const run = (...args: string[]) => spawnSync(process.execPath, [SIEVE, 'filter', path.join(dir, 'pool'), '--workspace', path.join(dir, 'ws'), ...args], { encoding: 'utf8' });
+  const r = run('--preset', 'datacomp-small-best', '--out', path.join(dir, 'best.csv'));
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout.trim()).kept, referenceKeep(rows.map((x) => x.l14), 0.3).filter(Boolean).length);
+  const missing = run('--preset', 'datacomp-1b', '--out', path.join(dir, 'x.npy'));
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /preset datacomp-1b needs the file "targets"/);
+  const unknown = run('--preset', 'nope', '--out', path.join(dir, 'y.npy'));
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown preset "nope"; known: datacomp-small-best/);
+  assert.ok(!fs.existsSync(path.join(dir, 'x.npy')) && !fs.existsSync(path.join(dir, 'y.npy')));
+});

@@ -13,6 +13,7 @@ import { evaluate } from '../../native/filters/evaluate.js';
 import { canonicalSpec } from '../../native/filters/spec.js';
 import { writeNpy } from '../../native/formats/npy.js';
 import { topK } from '../../native/filters/papers/vas-shared.js';
+import { negclipTiles } from '../../native/filters/papers/negclip.js';
 import { tmpDir } from './fixtures/tiny-pool.js';
 import { makeSelectionPool, randomUnitRows, N, NO_IMAGE_ROW, NO_TEXT_ROW, SHARDS, type SelectionPool } from '../fixtures/selection/pool.js';
 
@@ -271,7 +272,13 @@ test('negclip with one batch equals the naive formula; scope "shard" batches eac
   const both = Array.from({ length: N }, (_, i) => i).filter((i) => i !== NO_IMAGE_ROW && i !== NO_TEXT_ROW);
   const ref = naiveNegClip(sp, both, 0.01);
   const d = await runFilter(pool, { filter: 'negclip', fraction: 0.3, batch: 1000, seed: 3 });
+  assert.equal(negclipTiles.redone, 0, 'T = 0.01: every tile on the one-exponential path');
   assertScores(d.value, ref, 'negclip one batch');
+  // T = 0.0005: logits up to 2000 apart, so column sums shifted by the tile maximum underflow and
+  // those tiles are redone with the stable two-sided log-sum-exp
+  const cold = await runFilter(pool, { filter: 'negclip', fraction: 0.3, batch: 1000, temperature: 0.0005 });
+  assert.ok(negclipTiles.redone > 0, 'T = 0.0005: the stable fallback ran');
+  assertScores(cold.value, naiveNegClip(sp, both, 0.0005), 'negclip T = 0.0005');
   assertTop(d.keep, ref, 60, 'negclip one batch');
   for (const r of [NO_IMAGE_ROW, NO_TEXT_ROW]) assert.equal(d.summary.rules[d.reason[r] - 1].id, 'negclip.no_features');
   // averaging over batchings that are all the whole set changes nothing

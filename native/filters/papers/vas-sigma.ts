@@ -84,10 +84,8 @@ export class QuadForm implements RowScorer {
   static async create(dim: number, k = Math.min(8, dim)): Promise<QuadForm> {
     const b = blocks(dim, k);
     const inputs: ValueSpec[] = [{ name: 'x', type: 'float', shape: ['n', dim] }];
-    const initializers: InitSpec[] = [
-      { name: 'axis1', type: 'int64', dims: [1], values: [1] },
-      { name: 'dimEnd', type: 'int64', dims: [1], values: [dim] },
-    ];
+    const initializers: InitSpec[] = [{ name: 'axis1', type: 'int64', dims: [1], values: [1] }];
+    if (k > 1) initializers.push({ name: 'dimEnd', type: 'int64', dims: [1], values: [dim] });
     const nodes: NodeSpec[] = [];
     for (let i = 0; i < k; i++) {
       const [s, e] = [b[i], b[i + 1]];

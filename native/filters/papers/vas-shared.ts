@@ -149,14 +149,7 @@ export class FeatureFile {
     let present = 0;
     const fd = fs.openSync(this.file, 'r');
     try {
-      for (let start = 0; start < this.rows; start += this.window) {
-        const count = Math.min(this.window, this.rows - start);
-        if (active) {
-          let any = false;
-          for (let i = start; i < start + count && !any; i++) any = active[i] === 1;
-          if (!any) continue;
-        }
-        const { h, f } = this.readWindow(fd, start, count);
+      for (const { start, count, h, f } of this.activeWindows(fd, active)) {
         for (let r = 0; r < count; r++) {
           const row = start + r;
           if (active && !active[row]) continue;
@@ -190,6 +183,19 @@ export class FeatureFile {
     return { present, missing };
   }
 
+  /** The file's windows of rows, read, skipping windows where no row of `active` is. */
+  private *activeWindows(fd: number, active: Uint8Array | null) {
+    for (let start = 0; start < this.rows; start += this.window) {
+      const count = Math.min(this.window, this.rows - start);
+      if (active) {
+        let any = false;
+        for (let i = start; i < start + count && !any; i++) any = active[i] === 1;
+        if (!any) continue;
+      }
+      yield { start, count, ...this.readWindow(fd, start, count) };
+    }
+  }
+
   /**
    * Every row of `active` that has features, held in memory: float32 (`x`), or, for a float16 file
    * with `keepHalf`, the raw half bits (`h`; convert a batch at a time with `toF32`).
@@ -205,14 +211,7 @@ export class FeatureFile {
     let n = 0;
     const fd = fs.openSync(this.file, 'r');
     try {
-      for (let start = 0; start < this.rows; start += this.window) {
-        const count = Math.min(this.window, this.rows - start);
-        if (active) {
-          let any = false;
-          for (let i = start; i < start + count && !any; i++) any = active[i] === 1;
-          if (!any) continue;
-        }
-        const w = this.readWindow(fd, start, count);
+      for (const { start, count, ...w } of this.activeWindows(fd, active)) {
         const lut = f16Table();
         for (let r = 0; r < count; r++) {
           const row = start + r;

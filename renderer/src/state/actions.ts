@@ -36,7 +36,7 @@ export async function openPool(path: string): Promise<void> {
   usePool.setState({ status: 'opening', error: null });
   try {
     const pool = await client().openPool(path);
-    useSelection.setState({ hover: null, selected: null });
+    useSelection.setState({ hover: null, selected: null, picked: null });
     clearBriefs(); // rows of another pool are other samples
     usePool.setState({ status: 'open', pool, error: null });
     void poolChanged();

@@ -30,7 +30,7 @@ import { ensureLanguages } from '../filters/text/langid.js';
 import { getMap } from '../map/map.js';
 import { compileLexicon, MAX_GROUPS, resolveLexicons, type Lexicon } from './lexicon.js';
 import { appendColumns, checkAligned, rowIndex, withAuditLock } from './load.js';
-import type { GroupingInfo, GroupingKind } from './types.js';
+import type { GroupingDescription, GroupingInfo } from './types.js';
 import { zeroShot } from '../embed/query.js';
 
 /** Bump when a grouping's computation changes: stored groupings with an older key are rebuilt. */
@@ -59,18 +59,7 @@ export interface GroupingOptions {
 }
 
 /** A grouping that can be computed: what it is, and how to build it. */
-export interface GroupingDef {
-  name: string;
-  title: string;
-  kind: GroupingKind;
-  multiLabel: boolean;
-  description: string;
-  imputation: string;
-  knownError: string;
-  version?: string;
-  source?: string;
-  /** identifies the definition; a stored grouping with another key is recomputed */
-  key: string;
+export interface GroupingDef extends GroupingDescription {
   /** fill the table; return the group labels in bit order, or why it cannot be computed */
   build(ctx: BuildContext): Promise<Built>;
 }

@@ -28,8 +28,8 @@ export interface GroupInfo {
   n: number;
 }
 
-/** A computed grouping: what it is, how it was imputed, what it gets wrong, and its groups. */
-export interface GroupingInfo {
+/** What a grouping is, how it was imputed and what it gets wrong: shared by its definition and its computed form. */
+export interface GroupingDescription {
   name: string;
   title: string;
   kind: GroupingKind;
@@ -42,8 +42,12 @@ export interface GroupingInfo {
   version?: string;
   /** the lexicon file (`builtin:NAME.json` or a path) */
   source?: string;
-  /** hash of the definition */
+  /** hash of the definition; a stored grouping with another key is recomputed */
   key: string;
+}
+
+/** A computed grouping: its description and its groups. */
+export interface GroupingInfo extends GroupingDescription {
   groups: GroupInfo[];
   /**
    * combos[code]: the bit mask (decimal) of the groups of the rows with that code in the grouping

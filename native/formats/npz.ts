@@ -212,8 +212,12 @@ function rowRange(path: string, entry: NpzEntry, rowStart: number, rowCount: num
   return { start: entry.header.dataOffset + rowStart * rb, length: rowCount * rb };
 }
 
-/** A deflated member as a stream of its uncompressed bytes (destroy both when done). */
-function inflateMember(path: string, entry: NpzEntry) {
+/**
+ * A deflated member's uncompressed bytes, chunk by chunk, read from the member's start. Leaving the
+ * loop early (break, throw) closes the file and the inflater; corrupt data becomes a bad-input error
+ * naming the file and member.
+ */
+async function* inflatedChunks(path: string, entry: NpzEntry): AsyncGenerator<Buffer> {
   const source = createReadStream(path, {
     start: entry.memberOffset,
     end: entry.memberOffset + Math.max(entry.compressedSize, 1) - 1,
@@ -222,7 +226,15 @@ function inflateMember(path: string, entry: NpzEntry) {
   const inflate = zlib.createInflateRaw({ chunkSize: 1 << 18 });
   source.on('error', (e) => inflate.destroy(e));
   source.pipe(inflate);
-  return { source, inflate };
+  try {
+    yield* inflate as AsyncIterable<Buffer>;
+  } catch (e) {
+    throw badInput(`${path}:${entry.member}`, `corrupt or truncated deflate data: ${(e as Error).message}`);
+  } finally {
+    source.unpipe(inflate);
+    source.destroy();
+    inflate.destroy();
+  }
 }
 
 /**
@@ -237,25 +249,16 @@ export async function readNpzRows(path: string, entry: NpzEntry, rowStart: numbe
   const out = Buffer.alloc(length);
   let pos = 0; // uncompressed position of the next byte
   let got = 0;
-  const { source, inflate } = inflateMember(path, entry);
-  try {
-    for await (const chunk of inflate as AsyncIterable<Buffer>) {
-      const cEnd = pos + chunk.length;
-      if (cEnd > start) {
-        const from = Math.max(0, start - pos);
-        const to = Math.min(chunk.length, start + length - pos);
-        chunk.copy(out, got, from, to);
-        got += to - from;
-      }
-      pos = cEnd;
-      if (got >= length) break;
+  for await (const chunk of inflatedChunks(path, entry)) {
+    const cEnd = pos + chunk.length;
+    if (cEnd > start) {
+      const from = Math.max(0, start - pos);
+      const to = Math.min(chunk.length, start + length - pos);
+      chunk.copy(out, got, from, to);
+      got += to - from;
     }
-  } catch (e) {
-    throw badInput(`${path}:${entry.member}`, `corrupt or truncated deflate data: ${(e as Error).message}`);
-  } finally {
-    source.unpipe(inflate);
-    source.destroy();
-    inflate.destroy();
+    pos = cEnd;
+    if (got >= length) break;
   }
   if (got < length) throw badInput(`${path}:${entry.member}`, `truncated member: ${pos} bytes inflated, rows need ${start + length}`);
   return out;
@@ -311,41 +314,32 @@ export async function* npzRowChunks(
     }
     return;
   }
-  const { source, inflate } = inflateMember(path, entry);
   let skip = entry.header.dataOffset;
   let row = 0;
   let buf = Buffer.alloc(Math.min(chunkRows, Math.max(rows, 1)) * rb);
   let fill = 0;
-  try {
-    for await (const chunkIn of inflate as AsyncIterable<Buffer>) {
-      let chunk = chunkIn;
-      if (skip > 0) {
-        const s = Math.min(skip, chunk.length);
-        skip -= s;
-        chunk = chunk.subarray(s);
-      }
-      while (chunk.length > 0 && row < rows) {
-        const want = Math.min(chunkRows, rows - row) * rb;
-        const n = Math.min(want - fill, chunk.length);
-        chunk.copy(buf, fill, 0, n);
-        fill += n;
-        chunk = chunk.subarray(n);
-        if (fill === want) {
-          const count = want / rb;
-          yield { rowStart: row, rowCount: count, bytes: buf.subarray(0, want) };
-          row += count;
-          buf = Buffer.alloc(buf.length);
-          fill = 0;
-        }
-      }
-      if (row >= rows) break;
+  for await (const chunkIn of inflatedChunks(path, entry)) {
+    let chunk = chunkIn;
+    if (skip > 0) {
+      const s = Math.min(skip, chunk.length);
+      skip -= s;
+      chunk = chunk.subarray(s);
     }
-  } catch (e) {
-    throw badInput(`${path}:${entry.member}`, `corrupt or truncated deflate data: ${(e as Error).message}`);
-  } finally {
-    source.unpipe(inflate);
-    source.destroy();
-    inflate.destroy();
+    while (chunk.length > 0 && row < rows) {
+      const want = Math.min(chunkRows, rows - row) * rb;
+      const n = Math.min(want - fill, chunk.length);
+      chunk.copy(buf, fill, 0, n);
+      fill += n;
+      chunk = chunk.subarray(n);
+      if (fill === want) {
+        const count = want / rb;
+        yield { rowStart: row, rowCount: count, bytes: buf.subarray(0, want) };
+        row += count;
+        buf = Buffer.alloc(buf.length);
+        fill = 0;
+      }
+    }
+    if (row >= rows) break;
   }
   if (row < rows) throw badInput(`${path}:${entry.member}`, `truncated member: ${row} of ${rows} rows present`);
 }

@@ -311,6 +311,26 @@ describe('npz', () => {
     });
   }
 
+  test('a deflated member with corrupt or cut data is bad input naming the file and member', async () => {
+    const good = readFileSync(fix('savez_compressed.npz'));
+    const e = listNpz(fix('savez_compressed.npz')).find((x) => x.name === 'feat_f32')!;
+    // Overwrite the middle of the member's deflate stream: the central directory still lists it.
+    const bad = Buffer.from(good);
+    const mid = e.memberOffset + Math.floor(e.compressedSize / 2);
+    bad.fill(0xff, mid, mid + 64);
+    const path = join(tmp, 'corrupt.npz');
+    writeFileSync(path, bad);
+    const entry = listNpz(path).find((x) => x.name === 'feat_f32')!;
+    const rows = entry.header.shape[0];
+    await assert.rejects(readNpzRows(path, entry, 0, rows), isBadInput(`${path}:${entry.member}`, /corrupt or truncated deflate data|truncated member/));
+    await assert.rejects(
+      (async () => {
+        for await (const _ of npzRowChunks(path, entry, 4)) void _;
+      })(),
+      isBadInput(`${path}:${entry.member}`, /corrupt or truncated deflate data|truncated member/),
+    );
+  });
+
   test('writeNpz writes what numpy reads (fixture checked by make_fixtures.py)', async () => {
     const half = f32ToF16(Float32Array.from({ length: 12 }, (_, i) => i / 4 - 1));
     const uids = Buffer.alloc(32);

@@ -305,6 +305,9 @@ async function checkCharts(t: { diagnostic(message: string): void }): Promise<vo
   // The light theme: the same charts, recoloured.
   await p.keyboard.press('t');
   await p.waitForFunction(() => (globalThis as any).document.documentElement.dataset.theme === 'light');
+  await shot(p, 'probes-light');
+  await p.locator('[data-testid=chart-tab-compare]').click();
+  await waitForChart(p, 'compare', [b, a], GROUPING);
   await shot(p, 'compare-light');
   await p.locator('[data-testid=chart-tab-rates]').click();
   await waitForChart(p, 'rates', [b, a], GROUPING);
@@ -348,6 +351,12 @@ async function checkCharts(t: { diagnostic(message: string): void }): Promise<vo
   const domains = await waitForChart(p, 'rates', [b, a], 'domain');
   assert.ok(domains.categories.length >= 10, `${domains.categories.length} domains`);
   await shot(p, 'domain-dark');
+
+  // A grouping this pool cannot have: the engine's reason, in the dock.
+  await p.locator('[data-testid=chart-grouping]').selectOption('nsfw');
+  const unavailable = p.locator('[data-testid=chart-error]');
+  await unavailable.waitFor({ timeout: 30_000 });
+  assert.match(norm(await unavailable.textContent()), /no NSFW column/);
 
   t.diagnostic(`done after ${since()}`);
   assert.deepEqual(pageErrors, [], `errors in the page: ${pageErrors.join('\n')}`);

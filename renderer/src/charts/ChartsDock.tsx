@@ -90,8 +90,13 @@ export function ChartsDock() {
   const ids = current ? auditedIds() : [];
   const label = (spec: unknown) => specLabel(spec, kinds);
   const report = s.audit?.data ?? null;
-  // The report on screen answers the current question only when its decisions are ours.
-  const fresh = report !== null && report.decisions.length === ids.length && report.decisions.every((d, i) => d.id === ids[i]);
+  // The report on screen answers the current question only when its decisions and grouping are ours
+  // (while another is on its way, the dock says so instead of drawing the old one).
+  const fresh =
+    report !== null &&
+    report.decisions.length === ids.length &&
+    report.decisions.every((d, i) => d.id === ids[i]) &&
+    (report.rates.some((r) => r.grouping === s.grouping) || report.unavailable.some((u) => u.name === s.grouping));
   const models = useMemo(() => {
     if (!report || !fresh) return null;
     const c = chartColors(theme);

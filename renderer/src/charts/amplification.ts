@@ -46,7 +46,7 @@ export function amplificationChart(c: ChartColors, input: AmplificationInput, la
   };
   const option = {
     ...base,
-    legend: { ...(base.legend as object), data: ['share of the pool', 'share of the kept rows', 'kept share / pool share'] },
+    legend: { ...(base.legend as object), right: undefined, left: 'center', data: ['share of the pool', 'share of the kept rows', 'kept share / pool share'] },
     grid: { left: 52, right: 52, top: 28, bottom: categories.length > 12 ? 70 : 28 },
     xAxis: categoryAxis(c, categories),
     yAxis: [
@@ -70,7 +70,7 @@ export function amplificationChart(c: ChartColors, input: AmplificationInput, la
         markLine: {
           symbol: 'none',
           lineStyle: { color: c.warn, type: 'dashed', width: 1 },
-          label: { color: c.warn, formatter: '×1', position: 'end' },
+          label: { color: c.warn, formatter: '×1', position: 'insideEndTop' },
           tooltip: { formatter: () => tip('no change', [['kept share / pool share', '×1']], 'a group on this line keeps its share of the data') },
           data: [{ yAxis: 1 }],
         },

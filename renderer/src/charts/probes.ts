@@ -38,12 +38,15 @@ export function probesChart(c: ChartColors, probes: ProbeReport): ChartModel | n
     );
   };
   const bandData = fams.map((f, i): [number, number, number] => [i, Math.max(0, f.chance - 2 * f.chanceSd), Math.min(1, f.chance + 2 * f.chanceSd)]);
+  // The axis spans the points, their whiskers and the chance bands, on a 5% grid.
+  const yMin = Math.max(0, Math.floor(Math.min(...lo, ...bandData.map((d) => d[1])) * 20 - 1e-9) / 20);
+  const yMax = Math.min(1, Math.ceil(Math.max(...hi, ...bandData.map((d) => d[2])) * 20 + 1e-9) / 20);
   const option = {
     ...base,
     legend: { show: false },
-    grid: { left: 52, right: 56, top: 22, bottom: 28 },
+    grid: { left: 52, right: 76, top: 22, bottom: 28 },
     xAxis: categoryAxis(c, categories),
-    yAxis: valueAxis(c, 'accuracy', (v) => `${Math.round(v * 100)}%`, { min: Math.max(0, Math.floor(Math.min(...lo, ...bandData.map((d) => d[1])) * 20) / 20), max: Math.min(1, Math.ceil(Math.max(...hi, ...bandData.map((d) => d[2])) * 20) / 20) }),
+    yAxis: valueAxis(c, 'accuracy', (v) => `${Math.round(v * 100)}%`, { min: yMin, max: yMax, interval: yMax - yMin <= 0.3 ? 0.05 : 0.1 }),
     tooltip: { ...(base.tooltip as object), formatter: (p: { seriesIndex: number; dataIndex: number }) => (p.seriesIndex === 0 ? famTip(p.dataIndex) : '') },
     series: [
       {
@@ -60,7 +63,7 @@ export function probesChart(c: ChartColors, probes: ProbeReport): ChartModel | n
             : {
                 symbol: 'none',
                 lineStyle: { color: c.warn, type: 'dashed', width: 1.2 },
-                label: { color: c.warn, formatter: `chance\n${pct(sameChance, 0)}`, position: 'end' },
+                label: { color: c.warn, formatter: `chance ${pct(sameChance, 0)}`, position: 'end' },
                 tooltip: { formatter: () => tip('chance level', [['accuracy of guessing (balanced sets)', pct(sameChance)]]) },
                 data: [{ yAxis: sameChance }],
               },

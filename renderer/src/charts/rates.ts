@@ -76,7 +76,7 @@ export function ratesChart(c: ChartColors, input: RatesInput, label: (spec: unkn
               symbol: 'none',
               lineStyle: { color: k === 1 ? c.warn : color, type: 'dashed', width: 1.2 },
               // One decision: the line says its value at the right end; several: the legend does.
-              label: { show: k === 1, color: c.warn, formatter: `pool\n${pct(r.pool.exclusionRate)}`, position: 'end' },
+              label: { show: k === 1, color: c.warn, formatter: `pool ${pct(r.pool.exclusionRate)}`, position: 'end' },
               tooltip: {
                 formatter: () =>
                   tip(`${names[s]}: the whole pool`, [
@@ -102,7 +102,7 @@ export function ratesChart(c: ChartColors, input: RatesInput, label: (spec: unkn
   const option = {
     ...base,
     legend: k > 1 ? { ...(base.legend as object), data: names, formatter: (name: string) => `${name} (pool ${pct(rates[names.indexOf(name)]?.pool.exclusionRate)})` } : { show: false },
-    grid: { left: 52, right: k === 1 ? 50 : 16, top: k > 1 ? 28 : 22, bottom: categories.length > 12 ? 70 : 28, containLabel: false },
+    grid: { left: 52, right: k === 1 ? 80 : 16, top: k > 1 ? 28 : 22, bottom: categories.length > 12 ? 70 : 28, containLabel: false },
     xAxis: categoryAxis(c, categories),
     yAxis: valueAxis(c, 'excluded', (v) => `${Math.round(v * 100)}%`, { min: 0, max: (e: { max: number }) => Math.min(1, Math.max(0.1, Math.ceil(e.max * 10 + 0.5) / 10)) }),
     dataZoom: zoomFor(c, categories.length),

@@ -216,7 +216,7 @@ async function checkCharts(t: { diagnostic(message: string): void }): Promise<vo
     { i: planted, v: plantedRate },
   );
   await p.mouse.move(Math.round(hx), Math.round(hy));
-  const tipBox = p.locator('[data-testid=chart-rates] .chart-tip');
+  const tipBox = p.locator('.chart-tip').filter({ hasText: PLANTED_GROUP });
   await tipBox.waitFor({ state: 'visible', timeout: 10_000 });
   const tipText = norm(await tipBox.innerText());
   assert.ok(tipText.includes('exclusion rate (dropped / rows of the group)') && tipText.includes(`${(plantedRate * 100).toFixed(1)}%`), `tooltip: ${tipText}`);
@@ -302,6 +302,7 @@ async function checkCharts(t: { diagnostic(message: string): void }): Promise<vo
   assert.match(norm(await p.locator('[data-testid=probes-skipped]').textContent()), /no images/);
   await shot(p, 'probes-dark');
 
+  t.diagnostic(`The light theme after ${since()}`);
   // The light theme: the same charts, recoloured.
   await p.keyboard.press('t');
   await p.waitForFunction(() => (globalThis as any).document.documentElement.dataset.theme === 'light');
@@ -314,6 +315,7 @@ async function checkCharts(t: { diagnostic(message: string): void }): Promise<vo
   await shot(p, 'rates-light');
   await p.keyboard.press('t');
 
+  t.diagnostic(`Saving after ${since()}`);
   // Saving: inside the pool is refused in the engine's words; elsewhere the HTML is written.
   const pathField = p.locator('[data-testid=audit-save-path]');
   await pathField.fill(join(app!.pool, 'audit.html'));
@@ -331,6 +333,7 @@ async function checkCharts(t: { diagnostic(message: string): void }): Promise<vo
   assert.match(html, /<html/i);
   assert.ok(html.includes(PLANTED_GROUP), 'the report names the planted group');
 
+  t.diagnostic(`Collapse and reopen after ${since()}`);
   // Collapse and reopen; the dock's height follows a drag of its top edge.
   const h0 = (await dock.boundingBox())!.height;
   await p.locator('[data-testid=charts-toggle]').click();
@@ -345,6 +348,7 @@ async function checkCharts(t: { diagnostic(message: string): void }): Promise<vo
   const h1 = (await dock.boundingBox())!.height;
   assert.ok(h1 > h0 + 60, `dragging the edge up 80 px: height ${h0} -> ${h1}`);
 
+  t.diagnostic(`Many groups after ${since()}`);
   // Many groups: the domains, with a scroll bar under the bars.
   await p.locator('[data-testid=chart-tab-rates]').click();
   await p.locator('[data-testid=chart-grouping]').selectOption('domain');

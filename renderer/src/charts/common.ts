@@ -49,6 +49,13 @@ export function tip(title: string, lines: [string, string][], note?: string): st
   return `<div class="chart-tip"><b>${esc(title)}</b><table>${rows}</table>${note ? `<div class="tt-note">${esc(note)}</div>` : ''}</div>`;
 }
 
+/** Above the pointer, centred on it, kept inside the chart's width (chart container coordinates). */
+function tooltipAbove(point: number[], _params: unknown, _dom: unknown, _rect: unknown, size: { contentSize: number[]; viewSize: number[] }): number[] {
+  const [w, h] = size.contentSize;
+  const x = Math.min(Math.max(0, point[0] - w / 2), Math.max(0, size.viewSize[0] - w));
+  return [x, point[1] - h - 14];
+}
+
 /** The parts of an option every chart of the dock has. */
 export function baseOption(c: ChartColors): EChartsCoreOption {
   return {
@@ -59,7 +66,11 @@ export function baseOption(c: ChartColors): EChartsCoreOption {
     color: c.series,
     tooltip: {
       trigger: 'item',
-      confine: true,
+      // The dock is short and a tooltip tall: it lives on the page, above the pointer, and may
+      // reach over the map rather than be cut at the dock's edge.
+      appendTo: 'body',
+      confine: false,
+      position: tooltipAbove,
       backgroundColor: c.tooltipBg,
       borderColor: c.border,
       textStyle: { color: c.text, fontSize: 12 },
@@ -119,15 +130,15 @@ export function barSlot(band: number, k: number, i: number): { offset: number; w
 export const barLayout = { barCategoryGap: `${BAR_CATEGORY_GAP * 100}%`, barGap: `${BAR_GAP * 100}%`, barMaxWidth: BAR_MAX_WIDTH };
 
 /**
- * Whiskers (an interval with caps) on bar `slot` of `slots` grouped bars: data items are
- * [category index, low, high]; items with a null bound are left out by the caller.
+ * A custom series over items [category index, low, high]: `draw` gets the category's centre x, the
+ * pixel y of high and of low, and the category's band width, and returns what to draw there.
  */
-export function errorBars(name: string, color: string, data: [number, number, number][], slot: number, slots: number) {
+export function intervalSeries(name: string, data: [number, number, number][], z: number, draw: (cx: number, yHigh: number, yLow: number, band: number) => CustomSeriesRenderItemReturn) {
   return {
     type: 'custom',
     name,
     silent: true,
-    z: 5,
+    z,
     tooltip: { show: false },
     legendHoverLink: false,
     data,
@@ -136,19 +147,25 @@ export function errorBars(name: string, color: string, data: [number, number, nu
       const x = api.value(0) as number;
       const lo = api.coord([x, api.value(1) as number]);
       const hi = api.coord([x, api.value(2) as number]);
-      const band = (api.size!([1, 0]) as number[])[0];
-      const { offset, width } = barSlot(band, slots, slot);
-      const cx = lo[0] + offset;
-      const cap = Math.max(3, Math.min(8, width * 0.25));
-      const style = { stroke: color, lineWidth: 1.3 };
-      return {
-        type: 'group',
-        children: [
-          { type: 'line', shape: { x1: cx, y1: lo[1], x2: cx, y2: hi[1] }, style },
-          { type: 'line', shape: { x1: cx - cap, y1: lo[1], x2: cx + cap, y2: lo[1] }, style },
-          { type: 'line', shape: { x1: cx - cap, y1: hi[1], x2: cx + cap, y2: hi[1] }, style },
-        ],
-      };
+      return draw(lo[0], hi[1], lo[1], (api.size!([1, 0]) as number[])[0]);
     },
   };
+}
+
+/** Whiskers (an interval with caps) on bar `slot` of `slots` grouped bars; items with a null bound are left out by the caller. */
+export function errorBars(name: string, color: string, data: [number, number, number][], slot: number, slots: number) {
+  return intervalSeries(name, data, 5, (centre, yHigh, yLow, band) => {
+    const { offset, width } = barSlot(band, slots, slot);
+    const cx = centre + offset;
+    const cap = Math.max(3, Math.min(8, width * 0.25));
+    const style = { stroke: color, lineWidth: 1.3 };
+    return {
+      type: 'group',
+      children: [
+        { type: 'line', shape: { x1: cx, y1: yLow, x2: cx, y2: yHigh }, style },
+        { type: 'line', shape: { x1: cx - cap, y1: yLow, x2: cx + cap, y2: yLow }, style },
+        { type: 'line', shape: { x1: cx - cap, y1: yHigh, x2: cx + cap, y2: yHigh }, style },
+      ],
+    };
+  });
 }

@@ -4,10 +4,9 @@
  * the folds; the chance level as a dashed line with a band of ±2 binomial sd around it. Far above
  * chance: the family's attributes predict what the filter does.
  */
-import type { CustomSeriesRenderItemAPI, CustomSeriesRenderItemParams, CustomSeriesRenderItemReturn } from 'echarts';
 import type { ProbeReport } from '../../../native/api.js';
 import type { ChartColors } from './colors.js';
-import { baseOption, categoryAxis, errorBars, int, pct, tip, valueAxis, type ChartModel } from './common.js';
+import { baseOption, categoryAxis, errorBars, intervalSeries, int, pct, tip, valueAxis, type ChartModel } from './common.js';
 
 export function probesChart(c: ChartColors, probes: ProbeReport): ChartModel | null {
   const fams = probes.families;
@@ -68,21 +67,11 @@ export function probesChart(c: ChartColors, probes: ProbeReport): ChartModel | n
                 data: [{ yAxis: sameChance }],
               },
       },
-      {
-        type: 'custom',
-        name: 'chance ± 2 sd',
-        silent: true,
-        z: 1,
-        data: bandData,
-        encode: { x: 0, y: [1, 2] },
-        renderItem: (_p: CustomSeriesRenderItemParams, api: CustomSeriesRenderItemAPI): CustomSeriesRenderItemReturn => {
-          const x = api.value(0) as number;
-          const top = api.coord([x, api.value(2) as number]);
-          const bottom = api.coord([x, api.value(1) as number]);
-          const band = (api.size!([1, 0]) as number[])[0];
-          return { type: 'rect', shape: { x: top[0] - band * 0.45, y: top[1], width: band * 0.9, height: bottom[1] - top[1] }, style: { fill: c.warn, opacity: 0.14 } };
-        },
-      },
+      intervalSeries('chance ± 2 sd', bandData, 1, (cx, yHigh, yLow, band) => ({
+        type: 'rect',
+        shape: { x: cx - band * 0.45, y: yHigh, width: band * 0.9, height: yLow - yHigh },
+        style: { fill: c.warn, opacity: 0.14 },
+      })),
       errorBars('sd over folds', c.text, fams.map((_f, i): [number, number, number] => [i, lo[i], hi[i]]), 0, 1),
     ],
   };

@@ -5,7 +5,7 @@
  * Collapsible, resizable by its top edge; "Save audit report" writes the engine's HTML report.
  * Whatever is missing or failed is said in words in the dock, never left blank.
  */
-import { useEffect, useMemo, useRef, type PointerEvent as ReactPointerEvent, type ReactNode } from 'react';
+import { Suspense, lazy, useEffect, useMemo, useRef, type PointerEvent as ReactPointerEvent, type ReactNode } from 'react';
 import type { AuditReport } from '../../../native/api.js';
 import { useAudit, type ChartTab, type GroupSort } from '../state/audit.js';
 import {
@@ -32,13 +32,23 @@ import { useUi } from '../state/ui.js';
 import { specLabel } from '../filters/draft.js';
 import { fmtInt } from '../format.js';
 import { chartColors } from './colors.js';
-import { EChart } from './EChart.js';
 import { chartsHook } from './hook.js';
 import { decisionName, ratesChart } from './rates.js';
 import { amplificationChart } from './amplification.js';
 import { overlapChart } from './overlap.js';
 import { probesChart } from './probes.js';
 import type { ChartModel } from './common.js';
+
+// ECharts is a chunk of its own, fetched when the first chart is drawn, so the map does not wait for it.
+const EChartLazy = lazy(() => import('./EChart.js').then((m) => ({ default: m.EChart })));
+
+function EChart(props: { name: string; model: ChartModel }) {
+  return (
+    <Suspense fallback={<Note>Loading the charts…</Note>}>
+      <EChartLazy {...props} />
+    </Suspense>
+  );
+}
 
 const TABS: { tab: ChartTab; label: string; help: string }[] = [
   { tab: 'rates', label: 'Exclusion rate', help: 'Share of each group\u2019s rows the current decision drops; whiskers: 95% Wilson interval; dashed line: the whole pool\u2019s rate.' },

@@ -20,7 +20,10 @@ export interface ChartsHook {
   shown: Record<string, ShownChart>;
   /** incremented whenever a chart is redrawn */
   version: number;
-  /** viewport (client) CSS pixels of the middle of bar `index` of series `series` whose value is `value` */
+  /**
+   * viewport (client) CSS pixels of category `index` at half of `value` on series `series`'s axes:
+   * the middle of the bar when the series is the chart's only bar series
+   */
   itemPoint(chart: string, series: number, index: number, value: number): [number, number];
   /** the picked rows (selection slice) as a plain array, and their label; null when none */
   picked(): { label: string; rows: number[] } | null;

@@ -48,7 +48,7 @@ export function amplificationChart(c: ChartColors, input: AmplificationInput, la
     ...base,
     legend: { ...(base.legend as object), right: undefined, left: 'center', data: ['share of the pool', 'share of the kept rows', 'kept share / pool share'] },
     grid: { left: 52, right: 52, top: 28, bottom: categories.length > 12 ? 70 : 28 },
-    xAxis: categoryAxis(c, categories),
+    xAxis: categoryAxis(c, categories, rows.map((g) => g.n === 0)),
     yAxis: [
       valueAxis(c, 'share', (v) => `${+(v * 100).toFixed(1)}%`, { min: 0 }),
       valueAxis(c, 'ratio', (v) => `×${+v.toFixed(2)}`, { min: 0, splitLine: { show: false }, nameTextStyle: { color: c.muted, align: 'right' } }),

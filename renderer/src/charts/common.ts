@@ -92,15 +92,23 @@ export function valueAxis(c: ChartColors, name: string, format: (v: number) => s
   };
 }
 
-export function categoryAxis(c: ChartColors, categories: string[], extra: Record<string, unknown> = {}) {
+/** Groups along x; `empty[i]` marks a group with no rows (no bar can be hovered there, so its label says it). */
+export function categoryAxis(c: ChartColors, categories: string[], empty: boolean[] = []) {
   const many = categories.length > 12;
   return {
     type: 'category',
     data: categories,
     axisTick: { alignWithLabel: true, lineStyle: { color: c.border } },
     axisLine: { lineStyle: { color: c.border } },
-    axisLabel: { color: c.muted, interval: 0, rotate: many ? 35 : 0, width: many ? 96 : 120, overflow: 'truncate', hideOverlap: false },
-    ...extra,
+    axisLabel: {
+      color: c.muted,
+      interval: 0,
+      rotate: many ? 35 : 0,
+      width: many ? 96 : 150,
+      overflow: 'truncate',
+      hideOverlap: false,
+      formatter: (name: string, i: number) => (empty[i] ? `${name} (no rows)` : name),
+    },
   };
 }
 

@@ -103,7 +103,7 @@ export function ratesChart(c: ChartColors, input: RatesInput, label: (spec: unkn
     ...base,
     legend: k > 1 ? { ...(base.legend as object), data: names, formatter: (name: string) => `${name} (pool ${pct(rates[names.indexOf(name)]?.pool.exclusionRate)})` } : { show: false },
     grid: { left: 52, right: k === 1 ? 80 : 16, top: k > 1 ? 28 : 22, bottom: categories.length > 12 ? 70 : 28, containLabel: false },
-    xAxis: categoryAxis(c, categories),
+    xAxis: categoryAxis(c, categories, categories.map((name) => byGroup[0].get(name)!.n === 0)),
     yAxis: valueAxis(c, 'excluded', (v) => `${Math.round(v * 100)}%`, { min: 0, max: (e: { max: number }) => Math.min(1, Math.max(0.1, Math.ceil(e.max * 10 + 0.5) / 10)) }),
     dataZoom: zoomFor(c, categories.length),
     tooltip: {

@@ -14,6 +14,7 @@ import { fitView, select, start } from './state/actions.js';
 import { toggleTheme } from './state/ui.js';
 import { toggleHideDropped } from './state/filterActions.js';
 import { useDecision } from './state/decision.js';
+import { ChartsDock } from './charts/ChartsDock.js';
 
 function useShortcuts() {
   useEffect(() => {
@@ -64,6 +65,7 @@ export function App() {
           <Inspector />
         </main>
       )}
+      {status === 'open' && <ChartsDock />}
       {status === 'open' && error && <div className="toast-inline error-text">{error}</div>}
       {status === 'open' && <ExportDialog />}
       <Errors />

@@ -3,6 +3,8 @@
  * points it has, where a row lands on screen (so a test can hover a point without guessing), and
  * which filter decision colours the map.
  */
+import type { ChartsHook } from './charts/hook.js';
+
 export interface SieveTestHook {
   mapReady: boolean;
   pointCount: number;
@@ -18,6 +20,8 @@ export interface SieveTestHook {
   decisionKept: number | null;
   /** incremented whenever the map's colour attribute is rebuilt */
   colorsVersion: number;
+  /** the charts dock: what its charts draw, as numbers (charts/hook.ts) */
+  charts?: ChartsHook;
 }
 
 declare global {

@@ -342,9 +342,13 @@ test('dedup by features: groups equal the all-pairs computation on 5k rows (exac
 });
 
 test('dedup by features on float16 features (the demo pools\' dtype): the same groups as all pairs of the rounded values', async () => {
-  const dir = tmpDir('dedup-f16');
+  // even D: rows hashed two values a word; odd D: a value at a time
+  for (const D of [64, 63]) await float16Case(D);
+});
+
+async function float16Case(D: number): Promise<void> {
+  const dir = tmpDir(`dedup-f16-${D}`);
   const n = 3000;
-  const D = 64;
   const { x, planted, identical, missing } = plantedFeatures(n, D, 5);
   const bits = f32ToF16(x);
   // the reference works on what the file holds: the float16 values, widened exactly
@@ -358,13 +362,13 @@ test('dedup by features on float16 features (the demo pools\' dtype): the same g
     const ref95 = refComponents(refPairs(rounded, n, D, 0.95), n, 0.95, () => true);
     for (const [a, b] of planted) assert.ok(ref95.pairs.has(`${Math.min(a, b)},${Math.max(a, b)}`), 'planted pairs survive the rounding');
     const lsh = await runFilter(pool, { filter: 'dedup', by: 'features' });
-    checkDecision(lsh, n, refDrops(ref95.groups, better), () => true, 'float16 lsh 0.95');
+    checkDecision(lsh, n, refDrops(ref95.groups, better), () => true, `float16 D ${D} lsh 0.95`);
     for (const r of missing) assert.equal(lsh.keep[r], 1, 'rows without features (NaN, zero) are kept');
-    for (const g of identical) assert.equal(g.filter((r) => lsh.keep[r] === 1).length, 1, 'one of each identical group is kept');
+    for (const g of identical) assert.equal(g.filter((r) => lsh.keep[r] === 1).length, 1, `D ${D}: one of each identical group is kept`);
   } finally {
     pool.close();
   }
-});
+}
 
 test('dedup against an evaluation set equals a brute-force max cosine; with by, eval goes first', async () => {
   const dir = tmpDir('dedup-eval');

@@ -163,58 +163,33 @@ function rowNorm(x: Float32Array, at: number, d: number): number {
   return Math.sqrt(s);
 }
 
-/**
- * One row of raw feature values (d float16 bit patterns in `u`, from `at`): false when the row has no
- * usable vector (a NaN or infinite value, or all zeros: the cosine is undefined); else true, with a
- * 64-bit hash of its bits (two 32-bit lanes) in `hash[2 * slot]`, `hash[2 * slot + 1]`, for finding
- * bit-identical vectors.
- */
-function halfRowHash(u: Uint16Array, at: number, d: number, hash: Uint32Array, slot: number): boolean {
-  let h1 = 0x9e3779b9;
-  let h2 = 0x7f4a7c15;
-  let nonzero = 0;
-  for (let q = at; q < at + d; q++) {
-    const v = u[q];
-    if ((v & 0x7c00) === 0x7c00) return false; // Inf or NaN
-    nonzero |= v & 0x7fff;
-    h1 = Math.imul(h1 ^ v, 0x01000193);
-    h2 = Math.imul((h2 + v) ^ (h2 >>> 15), 0x85ebca6b);
-  }
-  hash[2 * slot] = h1 >>> 0;
-  hash[2 * slot + 1] = (h2 ^ (h2 >>> 13)) >>> 0;
-  return nonzero !== 0;
+/** How a row's raw words are read: which bits say Inf/NaN (in either half of a word), which say non-zero. */
+interface WordLayout {
+  expLo: number;
+  expHi: number;
+  value: number;
 }
+/** float32: one value a word */
+const F32_WORDS: WordLayout = { expLo: 0x7f800000, expHi: 0x7f800000, value: 0x7fffffff };
+/** float16, even dimension: two values a word (half the loop) */
+const F16_PAIRS: WordLayout = { expLo: 0x7c00, expHi: 0x7c000000, value: 0x7fff7fff };
+/** float16, odd dimension: one value a 16-bit word */
+const F16_SINGLE: WordLayout = { expLo: 0x7c00, expHi: 0x7c00, value: 0x7fff };
 
 /**
- * halfRowHash over `words` words from `at`, each holding two float16 bit patterns (rows of even
- * dimension): half the loop. Its hash differs from halfRowHash's, but only rows of one file, hashed
- * the same way, are ever compared.
+ * One row of raw feature words (`words` of them in `u` from `at`): false when the row has no usable
+ * vector (a NaN or infinite value, or all zeros: the cosine is undefined); else true, with a 64-bit
+ * hash of its bits (two 32-bit lanes) in `hash[2 * slot]`, `hash[2 * slot + 1]`, for finding
+ * bit-identical vectors (rows of one file, read with one layout, are all that is ever compared).
  */
-function halfPairsRowHash(u: Uint32Array, at: number, words: number, hash: Uint32Array, slot: number): boolean {
+function rowHash(u: Uint32Array | Uint16Array, at: number, words: number, L: WordLayout, hash: Uint32Array, slot: number): boolean {
   let h1 = 0x9e3779b9;
   let h2 = 0x7f4a7c15;
   let nonzero = 0;
   for (let q = at; q < at + words; q++) {
     const v = u[q];
-    if ((v & 0x7c00) === 0x7c00 || (v & 0x7c000000) === 0x7c000000) return false; // Inf or NaN
-    nonzero |= v & 0x7fff7fff;
-    h1 = Math.imul(h1 ^ v, 0x01000193);
-    h2 = Math.imul((h2 + v) ^ (h2 >>> 15), 0x85ebca6b);
-  }
-  hash[2 * slot] = h1 >>> 0;
-  hash[2 * slot + 1] = (h2 ^ (h2 >>> 13)) >>> 0;
-  return nonzero !== 0;
-}
-
-/** halfRowHash for float32 bit patterns. */
-function floatRowHash(u: Uint32Array, at: number, d: number, hash: Uint32Array, slot: number): boolean {
-  let h1 = 0x9e3779b9;
-  let h2 = 0x7f4a7c15;
-  let nonzero = 0;
-  for (let q = at; q < at + d; q++) {
-    const v = u[q];
-    if ((v & 0x7f800000) === 0x7f800000) return false; // Inf or NaN
-    nonzero |= v & 0x7fffffff;
+    if ((v & L.expLo) === L.expLo || (v & L.expHi) === L.expHi) return false; // Inf or NaN
+    nonzero |= v & L.value;
     h1 = Math.imul(h1 ^ v, 0x01000193);
     h2 = Math.imul((h2 + v) ^ (h2 >>> 15), 0x85ebca6b);
   }
@@ -333,6 +308,7 @@ export async function nearDuplicateGroups(
     wT = new ort.Tensor('float32', Float32Array.from(seededNormal(d * H, p.seed)), [d, H]);
   }
   const hash = new Uint32Array(2 * n);
+  const layout = !half ? F32_WORDS : d % 2 === 0 ? F16_PAIRS : F16_SINGLE;
   let done = 0;
   const reader = new FeatureReader(file, info, Math.min(CHUNK, Math.max(1, n)));
   try {
@@ -344,15 +320,12 @@ export async function nearDuplicateGroups(
         session && wT
           ? session.run({ x: half ? new ort.Tensor('float16', new Uint16Array(raw.buffer, 0, count * d), [count, d]) : new ort.Tensor('float32', new Float32Array(raw.buffer, 0, count * d), [count, d]), w: wT })
           : null;
-      // float16 rows of even dimension are read two values a word; odd ones a value at a time
-      const pairs = half && d % 2 === 0;
-      const u16 = half && !pairs ? new Uint16Array(raw.buffer, raw.byteOffset, count * d) : null;
-      const u32 = half && !pairs ? null : new Uint32Array(raw.buffer, raw.byteOffset, (count * d * (half ? 2 : 4)) / 4);
+      const words = layout === F16_PAIRS ? d / 2 : d;
+      const u = layout === F16_SINGLE ? new Uint16Array(raw.buffer, raw.byteOffset, count * d) : new Uint32Array(raw.buffer, raw.byteOffset, count * words);
       for (let r = 0; r < count; r++) {
         const row = row0 + r;
         if (!considered[row]) continue;
-        const ok = pairs ? halfPairsRowHash(u32!, (r * d) / 2, d / 2, hash, row) : u16 ? halfRowHash(u16, r * d, d, hash, row) : floatRowHash(u32!, r * d, d, hash, row);
-        if (!ok) continue;
+        if (!rowHash(u, r * words, words, layout, hash, row)) continue;
         present[row] = 1;
         stats.rows++;
       }

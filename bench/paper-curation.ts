@@ -81,7 +81,7 @@ for (const n of sizes) {
     report(
       `${tag} dedup features: groups only`,
       g.seconds,
-      `s (${cpuNote(g)}; tables ${spec.tables} x bits ${spec.bits}; ${s.identicalJoined} identical joined; ${s.candidates} candidates, ${s.sketchPassed} past the sketch test, ${s.verified} verified, ${s.pairsFound} pairs; seconds: sketches ${s.seconds.sketches.toFixed(1)}, buckets ${s.seconds.buckets.toFixed(1)}, verify ${s.seconds.verify.toFixed(1)})`,
+      `s (${cpuNote(g)}; tables ${spec.tables} x bits ${spec.bits}; ${s.identicalJoined} identical joined; ${s.bucketPairs} bucket pairs (once per table shared), ${s.sketchPassed} candidates past the sketch test, ${s.verified} verified, ${s.pairsFound} pairs; seconds: sketches ${s.seconds.sketches.toFixed(1)}, buckets ${s.seconds.buckets.toFixed(1)}, verify ${s.seconds.verify.toFixed(1)})`,
     );
     const r = await timed(() => evaluate(spec as never, { pool }));
     report(`${tag} dedup features (whole filter)`, r.seconds, `s (${cpuNote(r)}; kept ${kept(r.value.keep)} of ${n})`);

@@ -106,7 +106,7 @@ for (const n of sizes) {
       what: 'VAS-D on the whole pool to 30%, 100 rounds, sample 0.1',
     },
     normsim_2: { spec: { filter: 'normsim', target: targets, p: 2, fraction: 0.3 }, flops: n * QUAD + 2 * m * D * D, what: `NormSim_2, ${m} targets` },
-    normsim_inf: { spec: { filter: 'normsim', target: targets, p: 100, fraction: 0.3 }, flops: 2 * n * m * D, what: `NormSim_inf, ${m} targets` },
+    normsim_inf: { spec: { filter: 'normsim', target: targets, p: 'inf', fraction: 0.3 }, flops: 2 * n * m * D, what: `NormSim_inf, ${m} targets` },
     negclip: { spec: { filter: 'negclip', fraction: 0.3 }, flops: batchesFlops(n, 32768), what: 'negCLIPLoss, batches of 32,768, T = 0.01, 1 batching' },
   };
   // the whole-pool VAS-D is ~2x the recipe's work (~10 min at 1M): run it at 1M only when named

@@ -136,6 +136,11 @@ export interface SieveApi {
 
   /** The filter kinds with their parameter schemas, for forms and validation. */
   listFilterKinds(): Promise<FilterKindInfo[]>;
+  /**
+   * The papers' recipes (DataComp, VAS, VAS-D, negCLIPLoss -> NormSim, MetaCLIP) with citation, what
+   * each paper reports at which scale, the spec for the open pool and the files each needs.
+   */
+  listPresets(): Promise<PresetInfo[]>;
   /** Check a spec without running it: its canonical form, or a bad_input error naming the JSON path. */
   validateSpec(spec: unknown): Promise<unknown>;
   /** Run (or reuse) a filter spec on the open pool; progress events carry job `filter`. */
@@ -331,10 +336,18 @@ export interface SubsetImportResult {
 }
 
 /** A filter parameter's schema: the app builds its forms from these, the validator checks them. */
-export type ParamSchema =
-  | { type: 'number' | 'int'; min?: number; max?: number; minExclusive?: boolean; default?: number; description: string }
+/**
+ * One parameter of a filter kind. `required`: the spec must give it (enforced for every kind by the
+ * spec validator). `keywords` on a number: words accepted besides numbers (normsim `p: "inf"`).
+ * `file_or_keyword`: a file path (resolved, must exist, stamped into the decision hash like a
+ * `path`) or one of `keywords` (vas `target: "pool"`); forms show it as a text field.
+ */
+export type ParamSchema = (
+  | { type: 'number' | 'int'; min?: number; max?: number; minExclusive?: boolean; default?: number; keywords?: string[]; description: string }
   | { type: 'enum'; values: string[]; default?: string; description: string }
-  | { type: 'string' | 'path'; default?: string; description: string };
+  | { type: 'string' | 'path'; default?: string; description: string }
+  | { type: 'file_or_keyword'; keywords: string[]; default?: string; description: string }
+) & { required?: boolean };
 
 export interface FilterKindInfo {
   name: string;
@@ -346,6 +359,37 @@ export interface FilterKindInfo {
   params: Record<string, ParamSchema>;
   /** groups of params of which exactly one must be given (e.g. threshold | fraction) */
   oneOf?: string[][];
+}
+
+/** A file a preset needs (ImageNet targets, centroids, metadata entries), and where it goes. */
+export interface PresetAsset {
+  /** the name in the preset's spec placeholder `{"asset": NAME}` and in `sieve filter --assets NAME=FILE` */
+  name: string;
+  /** which file to supply: what it holds, its shape, where the paper's comes from */
+  help: string;
+  /** the file Sieve ships for it (absolute), or null: the user must supply one */
+  defaultFile: string | null;
+  /** whether the preset can run without the user giving a file (a shipped default exists) */
+  supplied: boolean;
+  /** JSON paths in the spec where the file goes, e.g. `$.then[1].target` */
+  paths: string[];
+}
+
+/** One of the papers' recipes as a named spec (native/filters/papers/presets.ts). */
+export interface PresetInfo {
+  name: string;
+  title: string;
+  citation: string;
+  /** what the paper reports, at which scale */
+  reports: string;
+  /**
+   * The spec for the open pool (pool-size dependent numbers such as MetaCLIP's t filled in), with
+   * `{"asset": NAME}` where each asset's file goes.
+   */
+  spec: unknown;
+  /** the pool size the spec's numbers were scaled to; null when no pool is open (paper values kept) */
+  poolRows: number | null;
+  assets: PresetAsset[];
 }
 
 /** One rule of a decision and how many rows it dropped first. */
@@ -401,6 +445,7 @@ export const SIEVE_METHODS: readonly SieveMethod[] = [
   'getSampleBriefs',
   'getThumbnail',
   'listFilterKinds',
+  'listPresets',
   'validateSpec',
   'runFilter',
   'cancelFilter',

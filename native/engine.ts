@@ -16,6 +16,7 @@ import type {
   ReshardResult,
   SubsetImportResult,
   FilterKindInfo,
+  PresetInfo,
   MapData,
   MapUnavailable,
   PoolInfo,
@@ -42,6 +43,7 @@ import { computeAttributes, runProbes } from './audit/probes/index.js';
 import { embedPool, listProviders, textQuerySimilarity } from './embed/index.js';
 import { CATALOGUE } from './filters/catalogue.js';
 import { canonicalSpec } from './filters/spec.js';
+import { presetInfos } from './filters/papers/presets.js';
 import { listDecisions, loadDecision, runFilter, type Decision } from './filters/decisions.js';
 import { Pool } from './pool/pool.js';
 import { getMap } from './map/map.js';
@@ -123,6 +125,10 @@ export class Engine implements SieveApi {
 
   async listFilterKinds(): Promise<FilterKindInfo[]> {
     return CATALOGUE.map(({ check: _check, ...info }) => info);
+  }
+
+  async listPresets(): Promise<PresetInfo[]> {
+    return presetInfos(this.pool?.rows ?? null);
   }
 
   async validateSpec(spec: unknown): Promise<unknown> {

@@ -23,7 +23,7 @@ import type { Decision } from '../filters/decisions.js';
 import { progressPrinter } from './progress.js';
 import { auditCommand, AUDIT_USAGE } from './audit-command.js';
 import { embedCommand, EMBED_USAGE } from './embed-command.js';
-import { findPreset, presetSpec, PRESETS } from '../filters/papers/presets.js';
+import { findPreset, presetInfos, presetSpec } from '../filters/papers/presets.js';
 
 const USAGE = `usage: sieve <command> [options]
 
@@ -339,8 +339,10 @@ export async function runCli(argv: string[]): Promise<number> {
         await auditCommand(rest);
         return 0;
       case 'presets':
-        for (const p of PRESETS) {
-          process.stdout.write(`${p.name}: ${p.title}\n    ${p.citation}; reports: ${p.reports}\n    spec: ${JSON.stringify(p.spec)}${p.assets.length ? `\n    needs --assets ${p.assets.map((a) => `${a}=FILE`).join(',')}` : ''}\n`);
+        // the list the app shows (numbers at the paper's scale: `sieve filter` scales them to the pool)
+        for (const p of presetInfos(null)) {
+          const files = p.assets.map((a) => `\n    ${a.supplied ? 'uses' : 'needs'} --assets ${a.name}=FILE${a.defaultFile ? ` (default: ${a.defaultFile})` : ''}: ${a.help}`).join('');
+          process.stdout.write(`${p.name}: ${p.title}\n    ${p.citation}; reports: ${p.reports}\n    spec: ${JSON.stringify(p.spec)}${files}\n`);
         }
         return 0;
       case 'filters':

@@ -64,7 +64,7 @@ const DATACOMP_KINDS: FilterKind[] = [
       'English caption with some word whose first WordNet 3.0 synset (NLTK order) is in the synset list (DataComp used ImageNet-21k).',
     citation: 'DataComp (Gadre et al., 2023), baselines/apply_filter.py',
     params: {
-      synsets: { type: 'path', description: 'text file of WordNet ids, one per line (n01440764)' },
+      synsets: { type: 'path', required: true, description: 'text file of WordNet ids, one per line (n01440764)' },
     },
   },
   {
@@ -74,7 +74,7 @@ const DATACOMP_KINDS: FilterKind[] = [
       'Caption rule (English, > 1 fastText token, > 5 characters), then keep rows whose nearest pool centroid (L/14 image features, inner product) is nearest to some target embedding.',
     citation: 'DataComp (Gadre et al., 2023), baselines/image_based_clustering.py',
     params: {
-      targets: { type: 'path', description: 'M x D float .npy of target image embeddings (DataComp: ImageNet-1k train, L/14)' },
+      targets: { type: 'path', required: true, description: 'M x D float .npy of target image embeddings (DataComp: ImageNet-1k train, L/14)' },
       centroids: { type: 'path', description: 'K x D float .npy of pool centroids; omit to cluster the pool with k' },
       k: { type: 'int', min: 1, max: 1000000, description: 'number of k-means centroids when none are given (DataComp: 100,000 on 12.8B; about N/128 here)' },
       iterations: { type: 'int', min: 1, max: 1000, default: 20, description: 'k-means iterations (DataComp: 20)' },
@@ -95,7 +95,7 @@ const DATACOMP_KINDS: FilterKind[] = [
     description: 'Keeps the rows whose uid a subset file lists: a DataComp .npy (any order, repeats allowed), or a .parquet/.csv with a uid column.',
     citation: 'DataComp (Gadre et al., 2023): the subset format its resharder reads',
     params: {
-      file: { type: 'path', description: 'the subset file' },
+      file: { type: 'path', required: true, description: 'the subset file' },
       sha256: { type: 'string', description: 'when given, the file must still have this content (sha256 hex)' },
     },
   },

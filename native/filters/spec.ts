@@ -27,7 +27,11 @@ function checkParam(jsonPath: string, schema: ParamSchema, v: unknown, baseDir: 
   switch (schema.type) {
     case 'number':
     case 'int': {
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw specError(jsonPath, `must be a number, got ${describe(v)}`);
+      if (typeof v === 'string' && schema.keywords?.includes(v)) return v;
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        const words = schema.keywords?.length ? ` or one of ${schema.keywords.map((x) => JSON.stringify(x)).join(', ')}` : '';
+        throw specError(jsonPath, `must be a number${words}, got ${describe(v)}`);
+      }
       if (schema.type === 'int' && !Number.isInteger(v)) throw specError(jsonPath, `must be an integer, got ${v}`);
       const { min, max, minExclusive } = schema;
       if (min !== undefined && (minExclusive ? v <= min : v < min)) {
@@ -44,19 +48,35 @@ function checkParam(jsonPath: string, schema: ParamSchema, v: unknown, baseDir: 
     case 'string':
       if (typeof v !== 'string' || !v) throw specError(jsonPath, `must be a non-empty string, got ${describe(v)}`);
       return v;
-    case 'path': {
+    case 'path':
       if (typeof v !== 'string' || !v) throw specError(jsonPath, `must be a file path, got ${describe(v)}`);
-      const abs = path.resolve(baseDir, v);
-      let st: fs.Stats;
-      try {
-        st = fs.statSync(abs);
-      } catch {
-        throw specError(jsonPath, `file not found: ${abs}`);
-      }
-      if (!st.isFile()) throw specError(jsonPath, `not a file: ${abs}`);
-      return abs;
+      return existingFile(jsonPath, v, baseDir);
+    case 'file_or_keyword': {
+      const words = schema.keywords.map((x) => JSON.stringify(x)).join(', ');
+      if (typeof v !== 'string' || !v) throw specError(jsonPath, `must be a file path or one of ${words}, got ${describe(v)}`);
+      // a keyword wins over a file of the same name in the working directory: "pool" means the pool
+      return schema.keywords.includes(v) ? v : existingFile(jsonPath, v, baseDir, ` (or one of ${words})`);
     }
   }
+}
+
+/** `v` resolved against `baseDir`; an error naming the spec path when it is not an existing file. */
+function existingFile(jsonPath: string, v: string, baseDir: string, orElse = ''): string {
+  const abs = path.resolve(baseDir, v);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch {
+    throw specError(jsonPath, `file not found: ${abs}${orElse}`);
+  }
+  if (!st.isFile()) throw specError(jsonPath, `not a file: ${abs}${orElse}`);
+  return abs;
+}
+
+/** Whether a canonical param value names a file (a `path`, or a `file_or_keyword` that is no keyword). */
+function isFileValue(schema: ParamSchema, v: unknown): v is string {
+  if (typeof v !== 'string') return false;
+  return schema.type === 'path' || (schema.type === 'file_or_keyword' && !schema.keywords.includes(v));
 }
 
 /**
@@ -91,6 +111,8 @@ export function canonicalSpec(spec: unknown, baseDir = process.cwd(), jsonPath =
   }
   for (const [p, schema] of Object.entries(kind.params)) {
     if (o[p] === undefined) {
+      // the one place "required" is enforced, for every kind
+      if (schema.required) throw specError(`${jsonPath}.${p}`, `required by filter ${kind.name}: ${schema.description}`);
       if (schema.default !== undefined) out[p] = schema.default;
       continue;
     }
@@ -131,12 +153,17 @@ export function readSpecArg(arg: string): Spec {
   return canonicalSpec(parsed, baseDir);
 }
 
-/** Every asset file a spec names, with size and mtime: a changed file must give a new hash. */
+/**
+ * Every asset file a spec names (`path` params, and `file_or_keyword` params given a file), with size
+ * and mtime: a changed file must give a new hash. Size and mtime rather than a content hash: target
+ * files run to gigabytes (ImageNet-1k L/14: 1.28M x 768 float32 = 3.9 GB) and the app validates a
+ * spec on every keystroke; a file rewritten in place changes its mtime, which is what matters here.
+ */
 function assetStamps(spec: Spec, out: string[] = []): string[] {
   if ('filter' in spec) {
     const kind = CATALOGUE.find((k) => k.name === spec.filter);
     for (const [p, schema] of Object.entries(kind?.params ?? {})) {
-      if (schema.type === 'path' && typeof spec[p] === 'string') {
+      if (isFileValue(schema, spec[p])) {
         const st = fs.statSync(spec[p] as string);
         out.push(`${spec[p]}:${st.size}:${Math.round(st.mtimeMs)}`);
       }

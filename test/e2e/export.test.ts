@@ -133,8 +133,8 @@ test('export the current decision as a DataComp .npy, refuse to overwrite, and l
     // Close it; another preset shows its spec.
     await dialog.locator('[data-testid=export-dismiss]').click();
     assert.equal(await p.locator('[data-testid=export-dialog]').count(), 0);
-    await p.locator('[data-testid=presets]').selectOption('basic-then-clip');
-    assert.deepEqual(JSON.parse(await editor.inputValue()), { then: [{ filter: 'basic' }, { filter: 'clip_score', arch: 'b32', fraction: 0.3 }] });
+    await p.locator('[data-testid=presets]').selectOption('vas-pool');
+    assert.deepEqual(JSON.parse(await editor.inputValue()), { then: [{ filter: 'clip_score', arch: 'l14', fraction: 0.44 }, { filter: 'vas', arch: 'l14', target: 'pool', pool_fraction: 0.3 }] });
     await p.locator('[data-testid=spec-check][data-status=ok]').waitFor({ timeout: 30_000 });
 
     assert.deepEqual(pageErrors, [], `errors in the page: ${pageErrors.join('\n')}`);

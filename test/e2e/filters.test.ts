@@ -17,6 +17,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import { presetInfos } from '../../native/filters/papers/presets.js';
 import { OUTPUT, canvasStats, gotoMap, isolatedPoints, norm, openApp, readPoolRows, skipReason, withFailureShot, type App } from './harness.js';
 
 const SAMPLES = 5000;
@@ -52,6 +53,10 @@ after(async () => {
 
 test('a filter from the form recolours the map, explains a row, and an invalid spec does not run', { skip, timeout: 300_000 }, async (t) => {
   await withFailureShot(app, 'e2e-filters', t, () => checkFilters(t));
+});
+
+test("the presets menu lists the engine's presets, says which file a preset needs, and runs DataComp's best small baseline", { skip, timeout: 300_000 }, async (t) => {
+  await withFailureShot(app, 'e2e-filters-presets', t, () => checkPresets(t));
 });
 
 const hook = <T>(p: Page, key: string) => p.evaluate((k: string) => (globalThis as any).__sieve[k] as T, key);
@@ -198,4 +203,63 @@ async function checkFilters(t: { diagnostic(message: string): void }): Promise<v
 
   assert.deepEqual(pageErrors, [], `errors in the page: ${pageErrors.join('\n')}`);
   if (consoleErrors.length) t.diagnostic(`console errors: ${consoleErrors.join(' | ')}`);
+}
+
+async function checkPresets(t: { diagnostic(message: string): void }): Promise<void> {
+  const { page: p, pageErrors } = app!;
+  // The engine's list (its own module, not the page's): the menu must show exactly these, in order.
+  const engine = presetInfos(SAMPLES);
+  await gotoMap(app!);
+  const menu = p.locator('[data-testid=presets]');
+  await menu.waitFor({ timeout: 30_000 });
+  await p.waitForFunction(() => (globalThis as any).document.querySelectorAll('[data-testid=presets] option').length > 1, undefined, { timeout: 30_000 });
+  const options = await menu.locator('option').evaluateAll((els: any[]) => els.map((e) => [e.value as string, (e.textContent as string).trim()] as [string, string]));
+  assert.deepEqual(options.slice(1), engine.map((x) => [x.name, x.title]), 'the menu is not the engine\'s list');
+  for (const want of ['datacomp-small-best', 'datacomp-1b', 'vas', 'vas-d', 'negclip-normsim', 'metaclip']) assert.ok(options.some(([v]) => v === want), want);
+
+  // A preset that needs files: a line per file says which to supply and where it goes; Run waits for them.
+  await menu.selectOption('datacomp-1b');
+  const details = p.locator('[data-testid=preset-details][data-preset=datacomp-1b]');
+  await details.waitFor({ timeout: 10_000 });
+  assert.match(norm(await details.locator('[data-testid=preset-reports]').textContent()), /79\.2%/);
+  const assets = await details.locator('[data-testid=preset-asset]').evaluateAll((els: any[]) => els.map((e) => [e.dataset.asset, e.textContent] as [string, string]));
+  assert.deepEqual(assets.map(([a]) => a), ['targets', 'centroids']);
+  assert.match(norm(assets[0][1]), /Supply targets \(\$\.then\[1\]\.targets\): a \.npy of ImageNet-1k train image embeddings/);
+  assert.ok(await p.locator('[data-testid=preset-run]').isDisabled(), 'Run is enabled with the files missing');
+  // files that do not exist: the spec loads, the engine's message names the spec path, nothing runs
+  await details.locator('[data-testid=preset-asset-targets]').fill('/nonexistent/in1k_l14.npy');
+  await details.locator('[data-testid=preset-asset-centroids]').fill('/nonexistent/centroids.npy');
+  await p.locator('[data-testid=preset-load]').click();
+  const error = p.locator('[data-testid=spec-error]');
+  await error.waitFor({ timeout: 30_000 });
+  const message = norm(await error.textContent());
+  assert.match(message, /^\$\.then\[1\]\.targets: file not found: \/nonexistent\/in1k_l14\.npy/, `the inline error reads "${message}"`);
+  assert.ok(await p.locator('[data-testid=run-filter]').isDisabled());
+  t.diagnostic(`datacomp-1b without its files: "${message}"`);
+
+  // MetaCLIP ships its entries: the field is filled, and the spec's t is scaled to this pool.
+  await menu.selectOption('metaclip');
+  const entries = p.locator('[data-testid=preset-asset-entries]');
+  assert.equal(await entries.inputValue(), engine.find((x) => x.name === 'metaclip')!.assets[0].defaultFile);
+  const metaSpec = JSON.parse(await p.locator('[data-testid=spec-json]').inputValue());
+  assert.equal(metaSpec.t, Math.max(1, Math.round((20000 * SAMPLES) / 400e6)));
+  assert.equal(metaSpec.entries, await entries.inputValue());
+
+  // DataComp's best small baseline: Run preset gives DataComp's count, worked out here from the parquet.
+  const threshold = cutoff(scores, FRACTION);
+  const want = scores.filter((s) => !Number.isNaN(s) && s >= threshold).length;
+  await menu.selectOption('datacomp-small-best');
+  assert.deepEqual(JSON.parse(await p.locator('[data-testid=spec-json]').inputValue()), { filter: 'clip_score', arch: 'l14', fraction: 0.3 });
+  await p.evaluate(() => ((globalThis as any).__sieve.decisionId = null));
+  await p.locator('[data-testid=preset-run]').click();
+  await p.waitForFunction(() => (globalThis as any).__sieve.decisionId !== null, undefined, { timeout: 120_000 });
+  const id = await hook<string>(p, 'decisionId');
+  const legend = p.locator(`[data-testid=decision-legend][data-id="${id}"]`);
+  await legend.waitFor({ timeout: 10_000 });
+  const kept = Number(await legend.locator('[data-testid=decision-kept]').getAttribute('data-count'));
+  assert.equal(kept, want, `the preset kept ${kept}; DataComp's rule on the parquet keeps ${want}`);
+  assert.equal(await hook<number>(p, 'decisionKept'), want);
+  assert.match(norm(await p.locator('[data-testid=run-message]').textContent()), new RegExp(`${want.toLocaleString('en-US')} of 5,000 kept`));
+  t.diagnostic(`datacomp-small-best from the menu: ${kept} kept (decision ${id})`);
+  assert.deepEqual(pageErrors, [], `errors in the page: ${pageErrors.join('\n')}`);
 }

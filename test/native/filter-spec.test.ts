@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { canonicalSpec, specHash, readSpecArg } from '../../native/filters/spec.js';
 import { tmpDir } from './fixtures/tiny-pool.js';
+import { CATALOGUE, type ParamSchema } from '../../native/filters/catalogue.js';
 
 const bad = (spec: unknown, message: RegExp) => assert.throws(() => canonicalSpec(spec), (e: Error & { code?: string }) => {
   assert.equal(e.code, 'bad_input');
@@ -54,4 +55,63 @@ test('asset files: relative to the spec file, and a changed file changes the has
   assert.notEqual(specHash(spec as never), h1);
   assert.throws(() => readSpecArg('{"filter": "none",}'), /spec: not valid JSON/);
   assert.throws(() => readSpecArg(path.join(dir, 'missing.json')), /missing\.json: spec file not found/);
+});
+
+/** A value the schema accepts, to fill every required param but the one left out. */
+function validValue(schema: ParamSchema, file: string): unknown {
+  switch (schema.type) {
+    case 'number':
+    case 'int':
+      return schema.max !== undefined ? schema.max : (schema.min ?? 0) + 1;
+    case 'enum':
+      return schema.values[0];
+    case 'string':
+      return 'x';
+    case 'path':
+    case 'file_or_keyword':
+      return file;
+  }
+}
+
+test('required params: every kind names the one left out, enforced by the validator itself', () => {
+  const dir = tmpDir('spec-required');
+  const file = path.join(dir, 'asset.bin');
+  fs.writeFileSync(file, 'x');
+  const required = CATALOGUE.flatMap((k) => Object.entries(k.params).filter(([, s]) => s.required).map(([p]) => `${k.name}.${p}`));
+  // the kinds that cannot work without a file or number: the schema says so, not a per-kind hook
+  assert.deepEqual(required.sort(), ['image_based.targets', 'metaclip.t', 'normsim.target', 'subset.file', 'text_based.synsets', 'vas.target']);
+  for (const kind of CATALOGUE) {
+    for (const [missing, schema] of Object.entries(kind.params)) {
+      if (!schema.required) continue;
+      const spec: Record<string, unknown> = { filter: kind.name };
+      for (const [p, s] of Object.entries(kind.params)) if (s.required && p !== missing) spec[p] = validValue(s, file);
+      // inside a then, so the message must carry the full JSON path
+      bad({ then: [{ filter: 'none' }, spec] }, new RegExp(`^\\$\\.then\\[1\\]\\.${missing}: required by filter ${kind.name}: `));
+    }
+  }
+});
+
+test('file or keyword: a keyword stays, a file is resolved, stamped into the hash, and a missing one names its path', () => {
+  const dir = tmpDir('spec-file-or-keyword');
+  const target = path.join(dir, 'target.npy');
+  fs.writeFileSync(target, 'first');
+  fs.writeFileSync(path.join(dir, 'spec.json'), JSON.stringify({ then: [{ filter: 'clip_score', fraction: 0.5 }, { filter: 'vas', target: 'target.npy', fraction: 0.3 }] }));
+  const spec = readSpecArg(path.join(dir, 'spec.json')) as { then: Record<string, unknown>[] };
+  assert.equal(spec.then[1].target, target, 'relative to the spec file, made absolute');
+  const h1 = specHash(spec as never);
+  assert.equal(specHash(readSpecArg(path.join(dir, 'spec.json')) as never), h1, 'same file, same hash');
+  // a rewritten target (different size; mtime moved on too) must not reuse the old decision
+  fs.writeFileSync(target, 'second, longer');
+  fs.utimesSync(target, new Date(), new Date(Date.now() + 5000));
+  assert.notEqual(specHash(spec as never), h1);
+  // the keyword is no file: kept as it is, and the hash has no stamp for it
+  const pool = canonicalSpec({ filter: 'vas', target: 'pool', fraction: 0.3 }) as Record<string, unknown>;
+  assert.equal(pool.target, 'pool');
+  assert.equal(specHash(pool as never), specHash(canonicalSpec({ fraction: 0.3, target: 'pool', filter: 'vas' })));
+  bad({ then: [{ filter: 'none' }, { filter: 'vas', target: path.join(dir, 'gone.npy'), fraction: 0.3 }] }, /^\$\.then\[1\]\.target: file not found: .*gone\.npy \(or one of "pool"\)$/);
+  bad({ filter: 'vas', target: dir, fraction: 0.3 }, /^\$\.target: not a file: /);
+  // a number param with keywords: normsim p 2 | "inf"
+  bad({ filter: 'normsim', target, p: 'max', fraction: 0.3 }, /^\$\.p: must be a number or one of "inf", got "max"$/);
+  assert.equal((canonicalSpec({ filter: 'normsim', target, p: 'inf', fraction: 0.3 }) as Record<string, unknown>).p, 'inf');
+  assert.equal((canonicalSpec({ filter: 'normsim', target, p: 2, fraction: 0.3 }) as Record<string, unknown>).p, 2);
 });

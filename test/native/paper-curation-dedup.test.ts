@@ -17,6 +17,7 @@ import { binomialQuantile, lshRecall } from '../../native/filters/papers/dedup-l
 import { Db, sqlString } from '../../native/db/duck.js';
 import { writeNpz } from '../../native/formats/npz.js';
 import { writeNpy } from '../../native/formats/npy.js';
+import { f16ToF32, f32ToF16 } from '../../native/formats/float16.js';
 import { mulberry32, seededNormal } from '../../native/map/linalg.js';
 import { tmpDir } from './fixtures/tiny-pool.js';
 
@@ -268,7 +269,8 @@ function refComponents(all: { a: number; b: number; cos: number }[], n: number, 
   return { groups, pairs };
 }
 
-async function featurePool(dir: string, n: number, D: number, x: Float32Array): Promise<Row[]> {
+/** A pool of n rows in two shards with `x` as l14_img, stored as float32, or float16 (`half`: its bit patterns). */
+async function featurePool(dir: string, n: number, D: number, x: Float32Array, halfBits?: Uint16Array): Promise<Row[]> {
   const rand = mulberry32(17);
   const rows: Row[] = Array.from({ length: n }, (_, i) => ({
     uid: hex(i, 99),
@@ -280,8 +282,11 @@ async function featurePool(dir: string, n: number, D: number, x: Float32Array): 
   const half = Math.floor(n / 2);
   await writeRows(path.join(dir, 'a.parquet'), rows.slice(0, half));
   await writeRows(path.join(dir, 'b.parquet'), rows.slice(half));
-  writeNpz(path.join(dir, 'a.npz'), [{ name: 'l14_img', descr: '<f4', shape: [half, D], data: new Uint8Array(x.buffer, 0, half * D * 4) }]);
-  writeNpz(path.join(dir, 'b.npz'), [{ name: 'l14_img', descr: '<f4', shape: [n - half, D], data: new Uint8Array(x.buffer, half * D * 4, (n - half) * D * 4) }]);
+  const src = halfBits ?? x;
+  const elem = halfBits ? 2 : 4;
+  const descr = halfBits ? '<f2' : '<f4';
+  writeNpz(path.join(dir, 'a.npz'), [{ name: 'l14_img', descr, shape: [half, D], data: new Uint8Array(src.buffer, 0, half * D * elem) }]);
+  writeNpz(path.join(dir, 'b.npz'), [{ name: 'l14_img', descr, shape: [n - half, D], data: new Uint8Array(src.buffer, half * D * elem, (n - half) * D * elem) }]);
   return rows;
 }
 
@@ -335,6 +340,35 @@ test('dedup by features: groups equal the all-pairs computation on 5k rows (exac
     pool.close();
   }
 });
+
+test('dedup by features on float16 features (the demo pools\' dtype): the same groups as all pairs of the rounded values', async () => {
+  // even D: rows hashed two values a word; odd D: a value at a time
+  for (const D of [64, 63]) await float16Case(D);
+});
+
+async function float16Case(D: number): Promise<void> {
+  const dir = tmpDir(`dedup-f16-${D}`);
+  const n = 3000;
+  const { x, planted, identical, missing } = plantedFeatures(n, D, 5);
+  const bits = f32ToF16(x);
+  // the reference works on what the file holds: the float16 values, widened exactly
+  const rounded = f16ToF32(bits);
+  const rows = await featurePool(path.join(dir, 'p'), n, D, rounded, bits);
+  const better = refBetter(rows);
+  const pool = await Pool.open(path.join(dir, 'p'), { workspace: path.join(dir, 'ws') });
+  try {
+    const { info } = await pool.feature('l14_img');
+    assert.equal(info.dtype, 'float16');
+    const ref95 = refComponents(refPairs(rounded, n, D, 0.95), n, 0.95, () => true);
+    for (const [a, b] of planted) assert.ok(ref95.pairs.has(`${Math.min(a, b)},${Math.max(a, b)}`), 'planted pairs survive the rounding');
+    const lsh = await runFilter(pool, { filter: 'dedup', by: 'features' });
+    checkDecision(lsh, n, refDrops(ref95.groups, better), () => true, `float16 D ${D} lsh 0.95`);
+    for (const r of missing) assert.equal(lsh.keep[r], 1, 'rows without features (NaN, zero) are kept');
+    for (const g of identical) assert.equal(g.filter((r) => lsh.keep[r] === 1).length, 1, `D ${D}: one of each identical group is kept`);
+  } finally {
+    pool.close();
+  }
+}
 
 test('dedup against an evaluation set equals a brute-force max cosine; with by, eval goes first', async () => {
   const dir = tmpDir('dedup-eval');

@@ -282,7 +282,7 @@ test('metaclip: a caption holding the join separator is matched too; bad entry f
     await assert.rejects(runFilter(pool, { filter: 'metaclip', entries: path.join(dir, 'empty.txt'), t: 5 }), /empty\.txt: holds no entries/);
     fs.writeFileSync(path.join(dir, 'bad.json'), '{"a": 1}');
     await assert.rejects(runFilter(pool, { filter: 'metaclip', entries: path.join(dir, 'bad.json'), t: 5 }), /bad\.json: must be a JSON list of strings/);
-    assert.throws(() => canonicalSpec({ filter: 'metaclip', entries: path.join(dir, 'e.txt') }), /filter metaclip needs "t"/);
+    assert.throws(() => canonicalSpec({ filter: 'metaclip', entries: path.join(dir, 'e.txt') }), /\$\.t: required by filter metaclip: balancing threshold/);
   } finally {
     pool.close();
   }

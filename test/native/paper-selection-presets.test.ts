@@ -13,6 +13,7 @@ import { canonicalSpec } from '../../native/filters/spec.js';
 import { CATALOGUE } from '../../native/filters/catalogue.js';
 import { runFilter } from '../../native/filters/decisions.js';
 import { Pool } from '../../native/pool/pool.js';
+import { Engine } from '../../native/engine.js';
 import { writeNpy } from '../../native/formats/npy.js';
 import { tmpDir } from './fixtures/tiny-pool.js';
 import { makeSelectionPool } from '../fixtures/selection/pool.js';
@@ -67,6 +68,46 @@ test('MetaCLIP t is 20,000 x N / 400M, at least 1', () => {
   assert.equal(t(1_000_000), 50);
   assert.equal(t(1000), 1);
   assert.equal((presetSpec('metaclip', { rows: 10, assets: { entries } }) as { entries: string }).entries, entries);
+});
+
+test('listPresets (the list the app shows): every preset, its spec scaled to the pool, each asset with its JSON paths and whether it is supplied', async () => {
+  const engine = new Engine();
+  const list = await engine.listPresets();
+  assert.deepEqual(list.map((p) => p.name), PRESETS.map((p) => p.name));
+  for (const p of list) {
+    assert.equal(p.poolRows, null, 'no pool open: the paper\'s numbers');
+    assert.ok(p.title && p.citation && p.reports, p.name);
+  }
+  const byName = new Map(list.map((p) => [p.name, p]));
+  assert.deepEqual(byName.get('datacomp-small-best')!.spec, { filter: 'clip_score', arch: 'l14', fraction: 0.3 });
+  assert.deepEqual(byName.get('datacomp-small-best')!.assets, []);
+  const dc1b = byName.get('datacomp-1b')!;
+  assert.deepEqual(
+    dc1b.assets.map((a) => [a.name, a.paths, a.supplied, a.defaultFile]),
+    [
+      ['targets', ['$.then[1].targets'], false, null],
+      ['centroids', ['$.then[1].centroids'], false, null],
+    ],
+  );
+  assert.deepEqual((dc1b.spec as { then: Record<string, unknown>[] }).then[1].targets, { asset: 'targets' });
+  assert.match(dc1b.assets[0].help, /ImageNet-1k train image embeddings/);
+  assert.deepEqual(byName.get('negclip-normsim')!.assets.map((a) => a.paths), [['$.then[1].target']]);
+  // MetaCLIP ships its entries: supplied, and the default file exists
+  const meta = byName.get('metaclip')!;
+  assert.equal(meta.assets[0].supplied, true);
+  assert.ok(fs.existsSync(meta.assets[0].defaultFile!));
+  assert.equal((meta.spec as { t: number }).t, 20000, 'no pool: the paper\'s t');
+
+  // with a pool open, t is scaled to its rows: 20,000 x N / 400M, at least 1
+  const dir = tmpDir('presets-engine');
+  await makeSelectionPool(path.join(dir, 'pool'));
+  const open = new Engine({ workspace: path.join(dir, 'ws') });
+  const info = await open.openPool(path.join(dir, 'pool'));
+  const scaled = (await open.listPresets()).find((p) => p.name === 'metaclip')!;
+  assert.equal(scaled.poolRows, info.rows);
+  assert.equal((scaled.spec as { t: number }).t, Math.max(1, Math.round((20000 * info.rows) / 400e6)));
+  open.close();
+  engine.close();
 });
 
 test('the VAS (pool) preset runs: CLIP 44% of the pool, then VAS to 30% of the pool', async () => {

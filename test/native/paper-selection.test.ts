@@ -162,8 +162,11 @@ test('vas: bad targets are clear errors naming the file', async () => {
   await assert.rejects(runFilter(pool, { filter: 'vas', target: wide, fraction: 0.3 }), /wide\.npy: has 5 columns but the pool's l14_img features have 16/);
   await assert.rejects(runFilter(pool, { filter: 'vas', target: wide, target_kind: 'matrix', fraction: 0.3 }), /wide\.npy: a target_kind "matrix" target must be D x D/);
   assert.throws(() => canonicalSpec({ filter: 'vas', target: 'pool', fraction: 0.3, threshold: 0.1 }), /exactly one of fraction, pool_fraction, threshold/);
-  assert.throws(() => canonicalSpec({ filter: 'vas', fraction: 0.3 }), /target: must be a \.npy file path or "pool"/);
-  assert.throws(() => canonicalSpec({ filter: 'normsim', fraction: 0.3 }), /normsim needs target/);
+  assert.throws(() => canonicalSpec({ filter: 'vas', fraction: 0.3 }), /\$\.target: required by filter vas/);
+  assert.throws(() => canonicalSpec({ filter: 'vas', target: 3, fraction: 0.3 }), /\$\.target: must be a file path or one of "pool", got 3/);
+  assert.throws(() => canonicalSpec({ filter: 'normsim', fraction: 0.3 }), /\$\.target: required by filter normsim/);
+  assert.throws(() => canonicalSpec({ filter: 'normsim', target: 'pool', fraction: 0.3 }), /\$\.target: file not found: .*pool/);
+  assert.throws(() => canonicalSpec({ filter: 'normsim', target: wide, p: 'max', fraction: 0.3 }), /\$\.p: must be a number or one of "inf", got "max"/);
 });
 
 /** VAS-D by the book: exact Σ of the current set each round, drop the lowest `chunk`, last round to target. */
@@ -239,6 +242,7 @@ test('normsim p = 2, ∞ and 3 equal naive loops over the targets', async () => 
   for (const [p, ref] of [
     [2, naive(2, m)],
     [100, naive(Infinity, m)],
+    ['inf', naive(Infinity, m)],
     [3, naive(3, m)],
   ] as const) {
     const d = await runFilter(pool, { filter: 'normsim', target: file, p, fraction: 0.25 });
@@ -246,6 +250,8 @@ test('normsim p = 2, ∞ and 3 equal naive loops over the targets', async () => 
     assertTop(d.keep, ref, 50, `normsim p=${p}`);
   }
   assert.ok(Math.abs(naive(Infinity, m).get(0)! - 1) < 1e-6, 'row 0 meets its opposite');
+  // p >= 100 is the code's ∞: canonically "inf", so p 100 and p "inf" are one decision
+  assert.equal((canonicalSpec({ filter: 'normsim', target: file, p: 100, fraction: 0.25 }) as Record<string, unknown>).p, 'inf');
   const d = await runFilter(pool, { filter: 'normsim', target: few, p: 2, pool_fraction: 0.1 });
   assertScores(d.value, naive(2, 3), 'normsim p=2, 3 targets');
   assert.equal(d.summary.kept, 20);

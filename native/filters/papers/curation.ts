@@ -25,11 +25,11 @@ export const KINDS: FilterKind[] = [
       t: {
         type: 'int',
         min: 1,
+        required: true,
         description: 'balancing threshold: an entry matched by more than t captions keeps about t of them (paper: 20,000 for 400M pairs, 170,000 for 2.5B); scale it with the pool',
       },
       seed: { type: 'int', min: 0, max: 4294967295, default: 0, description: 'seed of the balancing draws (each draw is a hash of seed, uid and entry)' },
     },
-    check: (p) => (p.t === undefined ? 'filter metaclip needs "t" (the balancing threshold, e.g. 20000 for 400M pairs; scale it with the pool)' : null),
   },
   {
     name: 'dedup',

@@ -59,19 +59,34 @@ export function signKeys(proj: Float32Array, rows: number, T: number, B: number,
   }
 }
 
-/** `list` sorted by keys[row * T + t], stable (LSD radix, two 16-bit passes). */
-export function sortRowsByKey(list: Int32Array, keys: Uint32Array, T: number, t: number): Int32Array {
-  let a = list.slice();
-  let b = new Int32Array(list.length);
-  const counts = new Int32Array(65537);
-  for (const shift of [0, 16]) {
+/**
+ * `rows` sorted stably by `key` (`key[i]` belongs to `rows[i]`), with the keys in the same order: an
+ * LSD radix sort on 11-bit digits (only as many passes as the keys have bits) that carries the keys
+ * along, so every pass reads sequentially and scatters into 2,048 places (cache-sized), instead of
+ * looking each row's key up at random.
+ */
+export function sortByKey(rows: Int32Array, key: Uint32Array): { rows: Int32Array; key: Uint32Array } {
+  const n = rows.length;
+  let r = rows.slice();
+  let k = key.slice();
+  let r2 = new Int32Array(n);
+  let k2 = new Uint32Array(n);
+  let all = 0;
+  for (let i = 0; i < n; i++) all |= k[i];
+  const counts = new Int32Array(2049);
+  for (let shift = 0; shift < 32 && all >>> shift !== 0; shift += 11) {
     counts.fill(0);
-    for (let i = 0; i < a.length; i++) counts[((keys[a[i] * T + t] >>> shift) & 0xffff) + 1]++;
-    for (let i = 0; i < 65536; i++) counts[i + 1] += counts[i];
-    for (let i = 0; i < a.length; i++) b[counts[(keys[a[i] * T + t] >>> shift) & 0xffff]++] = a[i];
-    [a, b] = [b, a];
+    for (let i = 0; i < n; i++) counts[((k[i] >>> shift) & 2047) + 1]++;
+    for (let i = 0; i < 2048; i++) counts[i + 1] += counts[i];
+    for (let i = 0; i < n; i++) {
+      const at = counts[(k[i] >>> shift) & 2047]++;
+      r2[at] = r[i];
+      k2[at] = k[i];
+    }
+    [r, r2] = [r2, r];
+    [k, k2] = [k2, k];
   }
-  return a;
+  return { rows: r, key: k };
 }
 
 /** Smallest h with P(Binomial(s, q) > h) <= eps. */

@@ -23,7 +23,7 @@
 import fs from 'node:fs';
 import type { Pool } from '../../pool/pool.js';
 import type { FeatureInfo } from '../../api.js';
-import { f16ToF32 } from '../../formats/float16.js';
+import { f16Table, f16ToF32 } from '../../formats/float16.js';
 import { badInput } from '../../errors.js';
 import { seededNormal } from '../../map/linalg.js';
 import { graphSession, ort } from '../../tensor/session.js';
@@ -32,7 +32,7 @@ import type { FilterContext, RowResult } from '../result.js';
 import { checkCancelled } from '../result.js';
 import { readFloatMatrix } from '../leaves/image-based.js';
 import { SCORE_COLUMN } from '../leaves/clip-score.js';
-import { binomialQuantile, lshRecall, popcount, signKeys, sortRowsByKey, UnionFind } from './dedup-lsh.js';
+import { binomialQuantile, lshRecall, popcount, signKeys, sortByKey, UnionFind } from './dedup-lsh.js';
 
 export interface DedupParams {
   by?: 'sha256' | 'features';
@@ -75,22 +75,23 @@ export async function keeperOrder(pool: Pool, arch: 'b32' | 'l14'): Promise<(a: 
   };
 }
 
-/** Keep the best row of each group (`group[row]` >= 0; -1 = in no group); mark the others. */
-function keepBest(group: Int32Array, rows: ArrayLike<number>, better: (a: number, b: number) => boolean, dropped: Int32Array): void {
-  const best = new Map<number, number>();
-  for (let k = 0; k < rows.length; k++) {
-    const r = rows[k];
+/**
+ * Keep the best row of each group among the considered rows (`group[row]` in [0, n]: a group id, a
+ * union-find root or a dense rank from 1; -1 = in no group); mark the others with the row kept instead.
+ */
+function keepBest(group: Int32Array, considered: Uint8Array, better: (a: number, b: number) => boolean, dropped: Int32Array): void {
+  const n = group.length;
+  const best = new Int32Array(n + 1).fill(-1);
+  for (let r = 0; r < n; r++) {
     const g = group[r];
-    if (g < 0) continue;
-    const b = best.get(g);
-    if (b === undefined || better(r, b)) best.set(g, r);
+    if (g < 0 || !considered[r]) continue;
+    const b = best[g];
+    if (b < 0 || better(r, b)) best[g] = r;
   }
-  for (let k = 0; k < rows.length; k++) {
-    const r = rows[k];
+  for (let r = 0; r < n; r++) {
     const g = group[r];
-    if (g < 0) continue;
-    const b = best.get(g)!;
-    if (b !== r) dropped[r] = b;
+    if (g < 0 || !considered[r]) continue;
+    if (best[g] !== r) dropped[r] = best[g];
   }
 }
 
@@ -124,10 +125,16 @@ class FeatureReader {
     this.out = info.dtype === 'float16' ? new Float32Array(maxRows * info.dim) : new Float32Array(ab);
   }
 
+  /** The rows' bytes as stored (float16 or float32), in the reused buffer. */
+  readRaw(start: number, count: number): Uint8Array {
+    const bytes = count * this.info.dim * this.elem;
+    fs.readSync(this.fd, this.raw, 0, bytes, start * this.info.dim * this.elem);
+    return this.raw.subarray(0, bytes);
+  }
+
   read(start: number, count: number): Float32Array {
     const d = this.info.dim;
-    const bytes = count * d * this.elem;
-    fs.readSync(this.fd, this.raw, 0, bytes, start * d * this.elem);
+    this.readRaw(start, count);
     if (this.elem === 2) f16ToF32(new Uint16Array(this.raw.buffer, 0, count * d), this.out);
     return this.out.subarray(0, count * d);
   }
@@ -156,22 +163,69 @@ function rowNorm(x: Float32Array, at: number, d: number): number {
   return Math.sqrt(s);
 }
 
-/** A 64-bit hash of a row's float32 values (two 32-bit lanes), for bit-identical vectors. */
-function vectorHash(x: Float32Array, at: number, d: number, bits: Uint32Array): [number, number] {
+/** How a row's raw words are read: which bits say Inf/NaN (in either half of a word), which say non-zero. */
+interface WordLayout {
+  expLo: number;
+  expHi: number;
+  value: number;
+}
+/** float32: one value a word */
+const F32_WORDS: WordLayout = { expLo: 0x7f800000, expHi: 0x7f800000, value: 0x7fffffff };
+/** float16, even dimension: two values a word (half the loop) */
+const F16_PAIRS: WordLayout = { expLo: 0x7c00, expHi: 0x7c000000, value: 0x7fff7fff };
+/** float16, odd dimension: one value a 16-bit word */
+const F16_SINGLE: WordLayout = { expLo: 0x7c00, expHi: 0x7c00, value: 0x7fff };
+
+/**
+ * One row of raw feature words (`words` of them in `u` from `at`): false when the row has no usable
+ * vector (a NaN or infinite value, or all zeros: the cosine is undefined); else true, with a 64-bit
+ * hash of its bits (two 32-bit lanes) in `hash[2 * slot]`, `hash[2 * slot + 1]`, for finding
+ * bit-identical vectors (rows of one file, read with one layout, are all that is ever compared).
+ */
+function rowHash(u: Uint32Array | Uint16Array, at: number, words: number, L: WordLayout, hash: Uint32Array, slot: number): boolean {
   let h1 = 0x9e3779b9;
   let h2 = 0x7f4a7c15;
-  for (let q = 0; q < d; q++) {
-    const v = bits[at + q];
+  let nonzero = 0;
+  for (let q = at; q < at + words; q++) {
+    const v = u[q];
+    if ((v & L.expLo) === L.expLo || (v & L.expHi) === L.expHi) return false; // Inf or NaN
+    nonzero |= v & L.value;
     h1 = Math.imul(h1 ^ v, 0x01000193);
     h2 = Math.imul((h2 + v) ^ (h2 >>> 15), 0x85ebca6b);
   }
-  return [h1 >>> 0, (h2 ^ (h2 >>> 13)) >>> 0];
+  hash[2 * slot] = h1 >>> 0;
+  hash[2 * slot + 1] = (h2 ^ (h2 >>> 13)) >>> 0;
+  return nonzero !== 0;
+}
+
+/**
+ * For each present row whose hash equals an earlier present row's: that earliest row (else -1). A
+ * stable radix sort by (lane 1, lane 2) keeps rows of equal hash in row order.
+ */
+function sameHashAs(hash: Uint32Array, present: Uint8Array, n: number): Int32Array {
+  const sameAs = new Int32Array(n).fill(-1);
+  let m = 0;
+  for (let i = 0; i < n; i++) if (present[i]) m++;
+  const rows = new Int32Array(m);
+  for (let i = 0, k = 0; i < n; i++) if (present[i]) rows[k++] = i;
+  const lane = new Uint32Array(m);
+  for (let i = 0; i < m; i++) lane[i] = hash[2 * rows[i] + 1];
+  const by2 = sortByKey(rows, lane).rows;
+  for (let i = 0; i < m; i++) lane[i] = hash[2 * by2[i]];
+  const sorted = sortByKey(by2, lane).rows;
+  for (let i = 0; i < m; ) {
+    const first = sorted[i];
+    let j = i + 1;
+    while (j < m && hash[2 * sorted[j]] === hash[2 * first] && hash[2 * sorted[j] + 1] === hash[2 * first + 1]) sameAs[sorted[j++]] = first;
+    i = j;
+  }
+  return sameAs;
 }
 
 export interface NearPairsResult {
   /** for each row: the root of its group (union-find), or -1 when it has no features / is not seen */
   group: Int32Array;
-  stats: { rows: number; identicalJoined: number; candidates: number; sketchPassed: number; verified: number; pairsFound: number; hMax: number; seconds: { sketches: number; buckets: number; verify: number } };
+  stats: { rows: number; identicalJoined: number; /** pairs sharing a bucket, counted once per table they share */ bucketPairs: number; sketchPassed: number; verified: number; pairsFound: number; hMax: number; seconds: { sketches: number; buckets: number; verify: number } };
 }
 
 class PairList {
@@ -217,7 +271,7 @@ export async function nearDuplicateGroups(
   };
   const uf = new UnionFind(n);
   const present = new Uint8Array(n);
-  const stats = { rows: 0, identicalJoined: 0, candidates: 0, sketchPassed: 0, verified: 0, pairsFound: 0, hMax: 0, seconds: { sketches: 0, buckets: 0, verify: 0 } };
+  const stats = { rows: 0, identicalJoined: 0, bucketPairs: 0, sketchPassed: 0, verified: 0, pairsFound: 0, hMax: 0, seconds: { sketches: 0, buckets: 0, verify: 0 } };
   let clock = performance.now();
   const lap = () => {
     const now = performance.now();
@@ -229,53 +283,62 @@ export async function nearDuplicateGroups(
   const B = p.bits;
   const H = T * B;
   const lsh = p.index === 'lsh';
-  // pass 1: presence, bit-identical vectors, sign keys
+  // pass 1: presence, bit-identical vectors, sign keys, on the file's raw rows: the hash of a row's
+  // bytes finds bit-identical vectors whatever the dtype, presence is read off the bit patterns, and
+  // float16 rows go to onnxruntime as they are (a Cast in the graph, vectorised there), so no value
+  // is converted or visited twice in JS. The projection of a chunk runs while JS hashes it.
   const keys = lsh ? new Uint32Array(n * T) : new Uint32Array(0);
+  const half = info.dtype === 'float16';
   let session: ort.InferenceSession | null = null;
   let wT: ort.Tensor | null = null;
   if (lsh) {
     session = await graphSession({
       inputs: [
-        { name: 'x', type: 'float', shape: ['n', d] },
+        { name: 'x', type: half ? 'float16' : 'float', shape: ['n', d] },
         { name: 'w', type: 'float', shape: [d, H] },
       ],
       outputs: [{ name: 'y', type: 'float', shape: ['n', H] }],
-      nodes: [{ op: 'MatMul', inputs: ['x', 'w'], outputs: ['y'] }],
+      nodes: half
+        ? [
+            { op: 'Cast', inputs: ['x'], outputs: ['xf'], attrs: { to: 1 } },
+            { op: 'MatMul', inputs: ['xf', 'w'], outputs: ['y'] },
+          ]
+        : [{ op: 'MatMul', inputs: ['x', 'w'], outputs: ['y'] }],
     });
     wT = new ort.Tensor('float32', Float32Array.from(seededNormal(d * H, p.seed)), [d, H]);
   }
-  const firstOf = new Map<string, number>();
-  /** rows whose vector is bit-identical to an earlier row: that row */
-  const sameAs = new Int32Array(n).fill(-1);
+  const hash = new Uint32Array(2 * n);
+  const layout = !half ? F32_WORDS : d % 2 === 0 ? F16_PAIRS : F16_SINGLE;
   let done = 0;
-  for (const c of featureChunks(file, info, n)) {
-    cancelled();
-    const bitsView = new Uint32Array(c.x.buffer, c.x.byteOffset, c.x.length);
-    for (let r = 0; r < c.count; r++) {
-      const row = c.row0 + r;
-      if (!considered[row]) continue;
-      const at = r * d;
-      if (Number.isNaN(c.x[at])) continue;
-      const norm = rowNorm(c.x, at, d);
-      if (!(norm > 0) || !Number.isFinite(norm)) continue;
-      present[row] = 1;
-      stats.rows++;
-      const [h1, h2] = vectorHash(c.x, at, d, bitsView);
-      const k = `${h1}:${h2}`;
-      const f = firstOf.get(k);
-      if (f === undefined) firstOf.set(k, row);
-      else sameAs[row] = f;
+  const reader = new FeatureReader(file, info, Math.min(CHUNK, Math.max(1, n)));
+  try {
+    for (let row0 = 0; row0 < n; row0 += CHUNK) {
+      cancelled();
+      const count = Math.min(CHUNK, n - row0);
+      const raw = reader.readRaw(row0, count);
+      const projected =
+        session && wT
+          ? session.run({ x: half ? new ort.Tensor('float16', new Uint16Array(raw.buffer, 0, count * d), [count, d]) : new ort.Tensor('float32', new Float32Array(raw.buffer, 0, count * d), [count, d]), w: wT })
+          : null;
+      const words = layout === F16_PAIRS ? d / 2 : d;
+      const u = layout === F16_SINGLE ? new Uint16Array(raw.buffer, raw.byteOffset, count * d) : new Uint32Array(raw.buffer, raw.byteOffset, count * words);
+      for (let r = 0; r < count; r++) {
+        const row = row0 + r;
+        if (!considered[row]) continue;
+        if (!rowHash(u, r * words, words, layout, hash, row)) continue;
+        present[row] = 1;
+        stats.rows++;
+      }
+      if (projected) signKeys((await projected).y.data as Float32Array, count, T, B, keys, row0);
+      done += count;
+      ctx.onProgress?.({ job: 'filter', done, total: n, message: lsh ? `dedup: sign sketches (${T} x ${B} bits)` : 'dedup: reading features' });
     }
-    if (session && wT) {
-      const out = await session.run({ x: new ort.Tensor('float32', c.x, [c.count, d]), w: wT });
-      const proj = out.y.data as Float32Array;
-      signKeys(proj, c.count, T, B, keys, c.row0);
-    }
-    done += c.count;
-    ctx.onProgress?.({ job: 'filter', done, total: n, message: lsh ? `dedup: sign sketches (${T} x ${B} bits)` : 'dedup: reading features' });
+  } finally {
+    reader.close();
   }
   await session?.release();
-  firstOf.clear();
+  /** rows whose vector is bit-identical to an earlier row: that row (checked value for value below) */
+  const sameAs = sameHashAs(hash, present, n);
   stats.seconds.sketches = lap();
 
   // candidate pairs (a < b in row order)
@@ -287,31 +350,42 @@ export async function nearDuplicateGroups(
     const hMax = binomialQuantile(H, qThr, SKETCH_MISS);
     stats.hMax = hMax;
     const list = Int32Array.from(reps);
+    const column = new Uint32Array(list.length);
+    // a bucket's sketches, copied side by side: the pairs of a big bucket then read local memory
+    let local = new Uint32Array(T * 1024);
     for (let t = 0; t < T; t++) {
       cancelled();
-      const sorted = sortRowsByKey(list, keys, T, t);
+      for (let i = 0; i < list.length; i++) column[i] = keys[list[i] * T + t];
+      const { rows: sorted, key: sortedKey } = sortByKey(list, column);
       for (let i = 0; i < sorted.length; ) {
-        const k = keys[sorted[i] * T + t];
+        const k = sortedKey[i];
         let j = i + 1;
-        while (j < sorted.length && keys[sorted[j] * T + t] === k) j++;
-        for (let x = i; x < j; x++) {
-          const ox = sorted[x] * T;
-          for (let y = x + 1; y < j; y++) {
-            const oy = sorted[y] * T;
-            let seen = false;
-            for (let u = 0; u < t; u++) {
-              if (keys[ox + u] === keys[oy + u]) {
-                seen = true;
-                break;
-              }
+        while (j < sorted.length && sortedKey[j] === k) j++;
+        const size = j - i;
+        if (size > 1) {
+          if (local.length < size * T) local = new Uint32Array(size * T * 2);
+          // a plain copy: a subarray per row (16M of them at 1M rows) cost more than the copying
+          for (let x = 0; x < size; x++) {
+            const from = sorted[i + x] * T;
+            for (let u = 0; u < T; u++) local[x * T + u] = keys[from + u];
+          }
+          stats.bucketPairs += (size * (size - 1)) / 2;
+          for (let x = 0; x < size; x++) {
+            const ox = x * T;
+            for (let y = x + 1; y < size; y++) {
+              const oy = y * T;
+              // the sketch test first: it rejects almost every pair of a big bucket, and a pair
+              // it rejects here it rejected (or will reject) in every table it shares
+              let h = 0;
+              for (let u = 0; u < T && h <= hMax; u++) h += popcount(local[ox + u] ^ local[oy + u]);
+              if (h > hMax) continue;
+              // a pair that shared an earlier table's bucket was taken there
+              let seen = false;
+              for (let u = 0; u < t && !seen; u++) seen = local[ox + u] === local[oy + u];
+              if (seen) continue;
+              stats.sketchPassed++;
+              cand.push(sorted[i + x], sorted[i + y]);
             }
-            if (seen) continue;
-            stats.candidates++;
-            let h = 0;
-            for (let u = 0; u < T && h <= hMax; u++) h += popcount(keys[ox + u] ^ keys[oy + u]);
-            if (h > hMax) continue;
-            stats.sketchPassed++;
-            cand.push(sorted[x], sorted[y]);
           }
         }
         i = j;
@@ -336,7 +410,7 @@ export async function nearDuplicateGroups(
   }
   const vec = new Float32Array(m * d);
   const norms = new Float64Array(m);
-  if (m > 0 && m < n / 16) {
+  if (m > 0 && m < n / 4) {
     // few rows: read each one
     const reader = new FeatureReader(file, info, 1);
     try {
@@ -351,14 +425,26 @@ export async function nearDuplicateGroups(
       reader.close();
     }
   } else if (m > 0) {
-    for (const c of featureChunks(file, info, n)) {
-      cancelled();
-      for (let r = 0; r < c.count; r++) {
-        const slot = need[c.row0 + r];
-        if (slot < 0) continue;
-        vec.set(c.x.subarray(r * d, (r + 1) * d), slot * d);
-        norms[slot] = rowNorm(c.x, r * d, d);
+    // many rows: one pass over the file, converting only the rows needed
+    const reader = new FeatureReader(file, info, Math.min(CHUNK, n));
+    const f16 = f16Table();
+    try {
+      for (let row0 = 0; row0 < n; row0 += CHUNK) {
+        cancelled();
+        const count = Math.min(CHUNK, n - row0);
+        const raw = reader.readRaw(row0, count);
+        const src: ArrayLike<number> = info.dtype === 'float16' ? new Uint16Array(raw.buffer, raw.byteOffset, count * d) : new Float32Array(raw.buffer, raw.byteOffset, count * d);
+        for (let r = 0; r < count; r++) {
+          const slot = need[row0 + r];
+          if (slot < 0) continue;
+          const o = slot * d;
+          if (info.dtype === 'float16') for (let q = 0; q < d; q++) vec[o + q] = f16[src[r * d + q]];
+          else for (let q = 0; q < d; q++) vec[o + q] = src[r * d + q];
+          norms[slot] = rowNorm(vec, o, d);
+        }
       }
+    } finally {
+      reader.close();
     }
   }
   const verify = (a: number, b: number) => {
@@ -576,20 +662,18 @@ export async function dedupFilter(p: DedupParams, ctx: FilterContext, active: Ui
   if (p.by) {
     const better = await keeperOrder(pool, p.arch);
     const dropped = new Int32Array(n).fill(-1);
-    const rows: number[] = [];
-    for (let i = 0; i < n; i++) if (considered[i]) rows.push(i);
     if (p.by === 'sha256') {
       const group = await pool.db.int32Column(
         `SELECT CASE WHEN k IS NULL THEN -1 ELSE (dense_rank() OVER (ORDER BY k))::INTEGER END
          FROM (SELECT row, nullif(lower(sha256), '') AS k FROM samples) ORDER BY row`,
         n,
       );
-      keepBest(group, rows, better, dropped);
+      keepBest(group, considered, better, dropped);
       dupText = 'the only row with its sha256 (NULL is never a duplicate), or the one kept of its group';
     } else {
       const { file, info } = await poolFeature(ctx, p.arch);
       const { group, stats } = await nearDuplicateGroups(file, info, n, considered, p, ctx);
-      keepBest(group, rows, better, dropped);
+      keepBest(group, considered, better, dropped);
       dupText =
         p.index === 'lsh'
           ? `no ${p.arch.toUpperCase()} image-feature cosine >= ${p.threshold} with another row (groups: connected components), or the one kept of its group; LSH ${p.tables} tables x ${p.bits} bits finds a pair at the threshold with probability ${pct(lshRecall(p.threshold, p.tables, p.bits))}, at 0.99 ${pct(lshRecall(0.99, p.tables, p.bits))}; ${stats.verified} candidate pairs verified`

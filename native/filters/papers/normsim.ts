@@ -50,24 +50,30 @@ export const NORMSIM_KIND: FilterKind = {
   params: {
     arch: ARCH,
     modality: MODALITY,
-    target: { type: 'path', description: "m x D .npy of target embeddings (the paper: ImageNet-1k or downstream tasks' training images, L/14 image features)" },
+    target: { type: 'path', required: true, description: "m x D .npy of target embeddings (the paper: ImageNet-1k or downstream tasks' training images, L/14 image features)" },
     p: {
       type: 'number',
       min: 1,
+      keywords: ['inf'],
       default: 2,
-      description: 'the norm over target similarities: 2 (NormSim_2), or 100 or more for ∞ (NormSim_∞: max |similarity|), as the code\'s norm >= 100',
+      description: 'the norm over target similarities: 2 (NormSim_2), or "inf" for ∞ (NormSim_∞: max |similarity|); a number >= 100 also means ∞ (the code\'s norm >= 100) and is stored as "inf"',
     },
     ...SHARE_PARAMS,
   },
   oneOf: [SHARE_ONE_OF],
-  check: (p) => (p.target === undefined ? 'filter normsim needs target (a .npy of target embeddings)' : null),
+  // p >= 100 is ∞ in the code: one canonical form, so that p 100 and p "inf" share a decision
+  check: (p) => {
+    if (typeof p.p === 'number' && p.p >= 100) p.p = 'inf';
+    return null;
+  },
 };
 
 interface NormSimParams extends Share {
   arch: Arch;
   modality: 'image' | 'text';
   target: string;
-  p: number;
+  /** canonical: a number in [1, 100) or "inf" */
+  p: number | 'inf';
 }
 
 /** Per-row partial reductions over one block of targets: max |s| (∞) or Σ |s|^p. */
@@ -141,7 +147,7 @@ export async function normsimFilter(params: Record<string, unknown>, ctx: Filter
   if (shape.dim !== D) throw badInput(p.target, `has ${shape.dim} columns but the pool's ${feature} features have ${D}`);
   const m = shape.rows;
   if (m === 0) throw badInput(p.target, 'target has no rows');
-  const inf = p.p >= 100;
+  const inf = p.p === 'inf';
   let scorer: RowScorer;
   let chunkRows = CHUNK_ROWS;
   let finish: (v: number) => number;
@@ -156,9 +162,10 @@ export async function normsimFilter(params: Record<string, unknown>, ctx: Filter
     }
     finish = (v) => Math.sqrt(Math.max(0, v));
   } else {
-    scorer = await SimilarityNorm.create((await readNpyMatrix(p.target, 'target')).data, m, D, p.p);
+    const pn = inf ? Infinity : (p.p as number);
+    scorer = await SimilarityNorm.create((await readNpyMatrix(p.target, 'target')).data, m, D, pn);
     chunkRows = TILE_ROWS;
-    finish = inf ? (v) => v : (v) => Math.pow(v, 1 / p.p);
+    finish = inf ? (v) => v : (v) => Math.pow(v, 1 / pn);
   }
   const scores = new Float32Array(pool.rows).fill(NaN);
   await ff.forEachChunk(

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SieveError } from '../../errors.js';
+import type { PresetInfo } from '../../api.js';
 import { DEFAULT_ENTRIES_FILE } from './metaclip-entries.js';
 
 export interface Preset {
@@ -92,7 +93,7 @@ export const PRESETS: Preset[] = [
     spec: {
       then: [
         { filter: 'negclip', arch: 'l14', fraction: 0.3, batch: 32768, temperature: 0.01, average: 10, seed: 0 },
-        { filter: 'normsim', arch: 'l14', target: { asset: 'target' }, p: 100, pool_fraction: 0.2 },
+        { filter: 'normsim', arch: 'l14', target: { asset: 'target' }, p: 'inf', pool_fraction: 0.2 },
       ],
     },
     assets: ['target'],
@@ -107,7 +108,7 @@ export const PRESETS: Preset[] = [
     citation: 'Xu et al., "Demystifying CLIP Data" (MetaCLIP, 2023); facebookresearch/MetaCLIP metaclip/substr_matching.py, metaclip/metaclip1/balancing.py',
     reports:
       'MetaCLIP-400M (t = 20,000): ViT-B/16 ImageNet zero-shot 70.8% vs 68.3% with OpenAI\'s data; 1B: 72.4%; ViT-H 80.5%. Here t = 20,000 x N / 400M (at least 1), and the shipped entries are only the WordNet part of the paper\'s ~500k',
-    spec: { filter: 'metaclip', entries: { asset: 'entries' }, t: { poolScaled: 20000 / 400e6 }, seed: 0 },
+    spec: { filter: 'metaclip', entries: { asset: 'entries' }, t: { poolScaled: 20000, paperRows: 400e6 }, seed: 0 },
     assets: ['entries'],
     assetHelp: { entries: `a text file of metadata entries, one a line (default: the list Sieve ships, ${DEFAULT_ENTRIES_FILE})` },
   },
@@ -145,15 +146,60 @@ export function presetSpec(name: string, opts: { rows: number; assets?: Record<s
     }
     files[a] = abs;
   }
+  return fillSpec(preset.spec, opts.rows, (a) => files[a]);
+}
+
+/**
+ * A preset's spec with its placeholders filled: `{"asset": NAME}` by `asset(NAME)`, and
+ * `{"poolScaled": V, "paperRows": R}` by V scaled from the paper's R rows to `rows` (at least 1;
+ * V itself when `rows` is null).
+ */
+function fillSpec(spec: unknown, rows: number | null, asset: (name: string) => unknown): unknown {
   const fill = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(fill);
     if (v && typeof v === 'object') {
       const o = v as Record<string, unknown>;
-      if (typeof o.asset === 'string' && Object.keys(o).length === 1) return files[o.asset];
-      if (typeof o.poolScaled === 'number' && Object.keys(o).length === 1) return Math.max(1, Math.round(o.poolScaled * opts.rows));
+      if (typeof o.asset === 'string' && Object.keys(o).length === 1) return asset(o.asset);
+      if (typeof o.poolScaled === 'number' && typeof o.paperRows === 'number') {
+        return rows === null ? o.poolScaled : Math.max(1, Math.round((o.poolScaled * rows) / o.paperRows));
+      }
       return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, fill(x)]));
     }
     return v;
   };
-  return fill(preset.spec);
+  return fill(spec);
+}
+
+/** The JSON paths of a spec's `{"asset": NAME}` placeholders, by asset name. */
+function assetPaths(spec: unknown, at = '$', out: Record<string, string[]> = {}): Record<string, string[]> {
+  if (Array.isArray(spec)) spec.forEach((x, i) => assetPaths(x, `${at}[${i}]`, out));
+  else if (spec && typeof spec === 'object') {
+    const o = spec as Record<string, unknown>;
+    if (typeof o.asset === 'string' && Object.keys(o).length === 1) (out[o.asset] ??= []).push(at);
+    else for (const [k, x] of Object.entries(o)) assetPaths(x, `${at}.${k}`, out);
+  }
+  return out;
+}
+
+/**
+ * Every preset as the app shows it (SieveApi.listPresets): the spec scaled to a pool of `rows` rows
+ * (the paper's numbers when null), assets left as `{"asset": NAME}` placeholders, and per asset what
+ * to supply, where it goes in the spec, and whether Sieve ships a file for it.
+ */
+export function presetInfos(rows: number | null): PresetInfo[] {
+  return PRESETS.map((p) => {
+    const paths = assetPaths(p.spec);
+    return {
+      name: p.name,
+      title: p.title,
+      citation: p.citation,
+      reports: p.reports,
+      spec: fillSpec(p.spec, rows, (name) => ({ asset: name })),
+      poolRows: rows,
+      assets: p.assets.map((name) => {
+        const def = DEFAULT_ASSETS[name] ?? null;
+        return { name, help: p.assetHelp[name], defaultFile: def, supplied: def !== null && fs.existsSync(def), paths: paths[name] ?? [] };
+      }),
+    };
+  });
 }

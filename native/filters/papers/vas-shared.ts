@@ -13,7 +13,6 @@
  * `score >= float32(threshold)` (the code's `np.where(scores >= threshold)` on float32 scores).
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import type { ParamSchema } from '../kind.js';
 import type { FilterContext, RowResult } from '../result.js';
 import { checkCancelled } from '../result.js';
@@ -365,26 +364,6 @@ export async function readNpyMatrix(file: string, what: string): Promise<{ rows:
   const data = new Float32Array(rows * dim);
   await forEachNpyChunk(file, what, 16384, (x, n, start) => data.set(x.subarray(0, n * dim), start * dim));
   return { rows, dim, data };
-}
-
-/**
- * A `target` that is a file path or the word "pool": the spec validator knows path params only as
- * existing files, so a `check` resolves and stamps the path here (relative to the working directory).
- */
-export function resolveTargetPath(params: Record<string, unknown>, key: string, allowPool: boolean): string | null {
-  const v = params[key];
-  if (allowPool && v === 'pool') return null;
-  if (typeof v !== 'string' || !v) return `${key}: must be a .npy file path${allowPool ? ' or "pool"' : ''}`;
-  const abs = path.resolve(v);
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(abs);
-  } catch {
-    return `${key}: file not found: ${abs}`;
-  }
-  if (!st.isFile()) return `${key}: not a file: ${abs}`;
-  params[key] = abs;
-  return null;
 }
 
 /**

@@ -28,7 +28,6 @@ import {
   npyMatrixShape,
   poolFeature,
   readNpyMatrix,
-  resolveTargetPath,
   shareResult,
   type Arch,
   type Share,
@@ -47,7 +46,9 @@ export const VAS_KIND: FilterKind = {
     arch: ARCH,
     modality: MODALITY,
     target: {
-      type: 'string',
+      type: 'file_or_keyword',
+      keywords: ['pool'],
+      required: true,
       description:
         'a .npy of target embeddings (m x D, e.g. ImageNet-1k train L/14 image features: the paper\'s "test prior"), a D x D .npy Σ with target_kind "matrix", or "pool" for Σ of the rows this stage sees',
     },
@@ -60,7 +61,6 @@ export const VAS_KIND: FilterKind = {
     ...SHARE_PARAMS,
   },
   oneOf: [SHARE_ONE_OF],
-  check: (p) => resolveTargetPath(p, 'target', true),
 };
 
 export interface VasParams extends Share {

@@ -1,13 +1,14 @@
 /**
  * "Add filter": pick a kind from the engine's catalogue; its form is generated from the param
- * schema (numbers with their range, enums as selects, paths as text, a oneOf group as a radio
+ * schema (numbers with their range, enums as selects, paths as text, a number that also takes a
+ * keyword and a "file or keyword" as text with the words in the placeholder, a oneOf group as a radio
  * choice), pre-filled with the defaults, each field's description one hover (or focus) away.
  */
 import { useState, type ReactNode } from 'react';
 import type { FilterKindInfo, ParamSchema } from '../../../native/api.js';
 import { useFilters } from '../state/filters.js';
 import { addFromForm, chooseKind, chooseOneOf, jsonAsDraft, setParam } from '../state/filterActions.js';
-import { compactSpec, formLeaf, groupOf, rangeText, type FormState } from './draft.js';
+import { compactSpec, formLeaf, groupOf, rangeText, textPlaceholder, type FormState } from './draft.js';
 
 export function AddFilter() {
   const kinds = useFilters((s) => s.kinds);
@@ -120,7 +121,7 @@ function ParamField({ name, schema, form }: { name: string; schema: ParamSchema;
         ))}
       </select>
     );
-  } else if (schema.type === 'number' || schema.type === 'int') {
+  } else if ((schema.type === 'number' || schema.type === 'int') && !schema.keywords?.length) {
     input = (
       <input
         id={id}
@@ -143,7 +144,7 @@ function ParamField({ name, schema, form }: { name: string; schema: ParamSchema;
         type="text"
         value={value}
         spellCheck={false}
-        placeholder={schema.type === 'path' ? '/path/to/file' : schema.default === undefined ? 'not set' : String(schema.default)}
+        placeholder={textPlaceholder(schema)}
         onChange={(e) => setParam(name, e.target.value)}
         data-testid={id}
         data-param={name}

@@ -12,7 +12,6 @@ import {
   editAsJson,
   editItem,
   jsonAsDraft,
-  loadPreset,
   moveUp,
   removeItem,
   runSpec,
@@ -22,7 +21,7 @@ import {
   toggleNot,
 } from '../state/filterActions.js';
 import { COMBINATORS, specLabel, type Combinator } from './draft.js';
-import { PRESETS } from './presets.js';
+import { Presets } from './Presets.js';
 
 const COMBINATOR_HELP: Record<Combinator, string> = {
   single: 'one filter, as it is',
@@ -59,24 +58,7 @@ export function SpecEditor() {
         )}
       </div>
 
-      <label className="presets" title="named specs from the papers: choosing one loads it into the JSON editor; Run runs it">
-        <span className="muted small">Presets</span>
-        <select
-          value=""
-          onChange={(e) => {
-            const p = PRESETS.find((x) => x.name === e.target.value);
-            if (p) loadPreset(p.spec);
-          }}
-          data-testid="presets"
-        >
-          <option value="">choose a preset…</option>
-          {PRESETS.map((p) => (
-            <option key={p.name} value={p.name} title={p.citation}>
-              {p.label} — {p.citation}
-            </option>
-          ))}
-        </select>
-      </label>
+      <Presets />
 
       {s.mode === 'build' && (
         <>

@@ -60,8 +60,9 @@ export function formLeaf(kind: FilterKindInfo, form: FormState): Leaf {
     const raw = (form.values[name] ?? '').trim();
     if (raw === '') continue;
     if (schema.type === 'number' || schema.type === 'int') {
+      // a number field may also take a keyword (normsim p "inf"): passed on as the word
       const n = Number(raw);
-      leaf[name] = Number.isFinite(n) ? n : raw;
+      leaf[name] = Number.isFinite(n) && !schema.keywords?.includes(raw) ? n : raw;
     } else {
       leaf[name] = raw;
     }
@@ -119,6 +120,19 @@ export const prettySpec = (spec: unknown) => JSON.stringify(spec, null, 2);
 /** One line of JSON, for small previews. */
 export const compactSpec = (spec: unknown) => JSON.stringify(spec);
 
+/** Whether a param's value names a file: a path, or a file-or-keyword that is no keyword. */
+export function isFileParam(schema: ParamSchema, v: unknown): v is string {
+  return typeof v === 'string' && (schema.type === 'path' || (schema.type === 'file_or_keyword' && !schema.keywords.includes(v)));
+}
+
+/** The placeholder of a text field: what it takes. */
+export function textPlaceholder(schema: ParamSchema): string {
+  if (schema.type === 'path') return '/path/to/file';
+  if (schema.type === 'file_or_keyword') return `/path/to/file or ${schema.keywords.join(' | ')}`;
+  if ((schema.type === 'number' || schema.type === 'int') && schema.keywords?.length) return `a number or ${schema.keywords.join(' | ')}`;
+  return schema.default === undefined ? 'not set' : String(schema.default);
+}
+
 const baseName = (p: string) => p.split(/[\\/]+/).filter(Boolean).pop() ?? p;
 
 function leafLabel(leaf: Leaf, kinds: FilterKindInfo[] | null): string {
@@ -129,7 +143,7 @@ function leafLabel(leaf: Leaf, kinds: FilterKindInfo[] | null): string {
     const schema: ParamSchema | undefined = kind?.params[name];
     if (schema?.type === 'enum') parts.push(String(v));
     else if (schema && schema.default !== undefined && schema.default === v) continue; // a default says nothing
-    else if (schema?.type === 'path' && typeof v === 'string') parts.push(`${name} ${baseName(v)}`);
+    else if (schema && isFileParam(schema, v)) parts.push(`${name} ${baseName(v)}`);
     else parts.push(`${name} ${typeof v === 'string' ? v : JSON.stringify(v)}`);
   }
   return parts.length ? `${leaf.filter}(${parts.join(', ')})` : leaf.filter;
@@ -157,5 +171,6 @@ export function rangeText(schema: ParamSchema): string | null {
   if (schema.min === undefined && schema.max === undefined) return null;
   const lo = schema.min === undefined ? '(−∞' : `${schema.minExclusive ? '(' : '['}${schema.min}`;
   const hi = schema.max === undefined ? '∞)' : `${schema.max}]`;
-  return `${lo}, ${hi}${schema.type === 'int' ? ' int' : ''}`;
+  const words = schema.keywords?.length ? ` or ${schema.keywords.join(' | ')}` : '';
+  return `${lo}, ${hi}${schema.type === 'int' ? ' int' : ''}${words}`;
 }

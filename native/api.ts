@@ -104,6 +104,12 @@ export interface SampleBrief {
   row: number;
   uid: string;
   text: string | null;
+  /** host of the sample's URL without `www.` ('' without a URL) */
+  domain?: string;
+  clipB32?: number | null;
+  clipL14?: number | null;
+  /** whether the sample has an image in some tar (a thumbnail can be asked for) */
+  hasImage?: boolean;
 }
 
 export interface ProgressEvent {

@@ -3,7 +3,10 @@ import { useEffect } from 'react';
 import { Header } from './panels/Header.js';
 import { ProgressBar } from './panels/ProgressBar.js';
 import { OpenPool } from './panels/OpenPool.js';
-import { Inspector } from './panels/Inspector.js';
+import { RightPanel, useRightPanelOpen } from './panels/RightPanel.js';
+import { HelpOverlay, toggleHelp, useHelp } from './panels/Help.js';
+import { clearPicked, setTool, showSimilar, zoomToPicked } from './state/pick.js';
+import { useMap } from './state/map.js';
 import { Errors } from './panels/Errors.js';
 import { MapView } from './map/MapView.js';
 import { Sidebar } from './panels/Sidebar.js';
@@ -15,13 +18,28 @@ import { toggleTheme } from './state/ui.js';
 import { toggleHideDropped } from './state/filterActions.js';
 import { useDecision } from './state/decision.js';
 
+/** Esc closes the innermost thing: the help, the sample, the drawing tool, then the picked rows. */
+function escape() {
+  if (useHelp.getState().open) useHelp.setState({ open: false });
+  else if (useSelection.getState().selected !== null) select(null);
+  else if (useMap.getState().tool !== 'pan') useMap.setState({ tool: 'pan' });
+  else clearPicked();
+}
+
 function useShortcuts() {
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement | null;
       if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
       if (e.ctrlKey || e.metaKey || e.altKey) return;
-      if (e.key === 'Escape') select(null);
+      const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+      if (k === '?') toggleHelp();
+      else if (k === 'Escape') escape();
+      else if (k === 'l') setTool('lasso');
+      else if (k === 'b') setTool('box');
+      else if (k === 'z') zoomToPicked();
+      else if (k === 'x') clearPicked();
+      else if (k === 's' && useSelection.getState().selected !== null) void showSimilar(useSelection.getState().selected!);
       else if (e.key === 'f' || e.key === 'F') fitView();
       else if (e.key === 't' || e.key === 'T') toggleTheme();
       else if ((e.key === 'h' || e.key === 'H') && useDecision.getState().current) toggleHideDropped();
@@ -34,7 +52,7 @@ function useShortcuts() {
 export function App() {
   const status = usePool((s) => s.status);
   const error = usePool((s) => s.error);
-  const selected = useSelection((s) => s.selected);
+  const rightOpen = useRightPanelOpen();
   useShortcuts();
   useEffect(() => {
     void start();
@@ -58,15 +76,16 @@ export function App() {
         </div>
       )}
       {status === 'open' && (
-        <main className={`workbench${selected !== null ? ' with-inspector' : ''}`}>
+        <main className={`workbench${rightOpen ? ' with-inspector' : ''}`}>
           <Sidebar />
           <MapView />
-          <Inspector />
+          <RightPanel />
         </main>
       )}
       {status === 'open' && error && <div className="toast-inline error-text">{error}</div>}
       {status === 'open' && <ExportDialog />}
       <Errors />
+      <HelpOverlay />
     </div>
   );
 }

@@ -18,6 +18,19 @@ export interface SieveTestHook {
   decisionKept: number | null;
   /** incremented whenever the map's colour attribute is rebuilt */
   colorsVersion: number;
+  /** data-space coordinates under a viewport (client) pixel */
+  unproject(clientX: number, clientY: number): [number, number];
+  /** rows picked (lasso, box, bar, similar) and the rows themselves, ascending */
+  pickedCount: number;
+  pickedRows(): number[];
+  /** the last lasso's polygon in data space (x0, y0, x1, y1, ...) */
+  lastPolygon: number[] | null;
+  /** milliseconds the last lasso or box took to find its rows */
+  lastPickMs: number | null;
+  /** the last "show similar" answer as the engine gave it, nearest first */
+  similar: { row: number; rows: number[]; similarity: number[]; feature: string } | null;
+  /** milliseconds from a new colouring's request to the rebuilt colour array */
+  lastRecolorMs: number | null;
 }
 
 declare global {
@@ -34,6 +47,13 @@ export const testHook: SieveTestHook = {
   decisionId: null,
   decisionKept: null,
   colorsVersion: 0,
+  unproject: () => [NaN, NaN],
+  pickedCount: 0,
+  pickedRows: () => [],
+  lastPickMs: null,
+  lastPolygon: null,
+  similar: null,
+  lastRecolorMs: null,
 };
 
 if (typeof window !== 'undefined') window.__sieve = testHook;

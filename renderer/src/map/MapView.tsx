@@ -16,6 +16,7 @@ import { testHook } from '../testHook.js';
 import { fmtInt, fmtPct } from '../format.js';
 import { Tooltip } from './Tooltip.js';
 import { DecisionLegend } from './DecisionLegend.js';
+import { SelectionBar, SelectionLayer } from './SelectionTool.js';
 
 const VIEW = new OrthographicView({ id: 'map', flipY: false });
 const POINT_RADIUS_PX = 2;
@@ -31,14 +32,12 @@ interface Size {
   height: number;
 }
 
-/** The view that shows all of `bounds` with a margin. */
-function fitViewState(meta: MapMeta, size: Size): OrthographicViewState {
-  const { minX, maxX, minY, maxY } = meta.bounds;
-  const dx = Math.max(maxX - minX, 1e-9);
-  const dy = Math.max(maxY - minY, 1e-9);
-  const scale = Math.min(size.width / dx, size.height / dy) * 0.9;
-  const zoom = Math.log2(scale);
-  return { target: [(minX + maxX) / 2, (minY + maxY) / 2, 0], zoom, minZoom: zoom - 4, maxZoom: zoom + 14 };
+/** The view that shows all of `bounds` (or the map's) with a margin; zoom limits from the whole map. */
+function fitViewState(meta: MapMeta, size: Size, bounds: MapMeta['bounds'] = meta.bounds): OrthographicViewState {
+  const zoomFor = (b: MapMeta['bounds']) => Math.log2(Math.min(size.width / Math.max(b.maxX - b.minX, 1e-9), size.height / Math.max(b.maxY - b.minY, 1e-9)) * 0.9);
+  const full = zoomFor(meta.bounds);
+  const { minX, maxX, minY, maxY } = bounds;
+  return { target: [(minX + maxX) / 2, (minY + maxY) / 2, 0], zoom: zoomFor(bounds), minZoom: full - 4, maxZoom: full + 14 };
 }
 
 export function MapView() {
@@ -47,6 +46,7 @@ export function MapView() {
   const meta = useMap((s) => s.meta);
   const version = useMap((s) => s.version);
   const fitRequest = useMap((s) => s.fitRequest);
+  const fitBounds = useMap((s) => s.fitBounds);
   const selected = useSelection((s) => s.selected);
   const hover = useSelection((s) => s.hover);
   const theme = useUi((s) => s.theme);
@@ -82,7 +82,7 @@ export function MapView() {
       // Measure now: the layout may have moved since the last ResizeObserver report.
       const r = containerRef.current?.getBoundingClientRect();
       const now = r && r.width > 0 && r.height > 0 ? { width: r.width, height: r.height } : sizeRef.current;
-      return meta && now ? fitViewState(meta, now) : { target: [0, 0, 0], zoom: 0 };
+      return meta && now ? fitViewState(meta, now, fitBounds ?? meta.bounds) : { target: [0, 0, 0], zoom: 0 };
     },
     [meta, fitRequest, hasSize],
   );
@@ -154,7 +154,21 @@ export function MapView() {
       const rect = el.getBoundingClientRect();
       return [rect.left + px, rect.top + py];
     };
+    testHook.unproject = (clientX: number, clientY: number): [number, number] => {
+      const el = containerRef.current;
+      if (!el) return [NaN, NaN];
+      const rect = el.getBoundingClientRect();
+      return unproject(clientX - rect.left, clientY - rect.top) ?? [NaN, NaN];
+    };
   }, []);
+
+  /** Data-space coordinates under a pixel of the map (relative to its top-left corner). */
+  function unproject(x: number, y: number): [number, number] | null {
+    const vp = deckRef.current?.deck?.getViewports()[0];
+    if (!vp) return null;
+    const [dx, dy] = vp.unproject([x, y]);
+    return [dx, dy];
+  }
 
   const onAfterRender = () => {
     const b = getMapBuffers();
@@ -224,13 +238,15 @@ export function MapView() {
           getCursor={({ isDragging, isHovering }) => (isDragging ? 'grabbing' : isHovering ? 'pointer' : 'crosshair')}
         />
       )}
+      {status === 'ready' && size && <SelectionLayer unproject={unproject} />}
+      {status === 'ready' && <SelectionBar />}
       {status === 'ready' && <DecisionLegend />}
       {status === 'ready' && hover && size && <Tooltip hover={hover} size={size} />}
       {status === 'ready' && meta && (
         <div className="map-caption" title="Principal component analysis of the feature: each axis is a direction of largest variance; the percentage is the share of the total variance it explains.">
           PCA of <b>{meta.feature}</b> · x explains {fmtPct(meta.explainedVariance[0])}, y {fmtPct(meta.explainedVariance[1])} · {fmtInt(meta.rows - withoutFeature)} points
           {withoutFeature > 0 && <> · {fmtInt(withoutFeature)} rows without the feature (not drawn)</>}
-          <span className="hint"> · scroll to zoom, drag to pan, F to fit</span>
+          <span className="hint"> · scroll to zoom, drag to pan, F to fit, L lasso, B box, ? keys</span>
         </div>
       )}
       {status === 'loading' && <div className="map-note">Computing the map…</div>}

@@ -28,7 +28,7 @@ export interface MapBuffers {
 }
 
 let current: MapBuffers | null = null;
-let coloring: Coloring = { focus: null, theme: 'dark', keep: null, hideDropped: false };
+let coloring: Coloring = { focus: null, theme: 'dark', keep: null, hideDropped: false, picked: null };
 
 export const getMapBuffers = () => current;
 export const getColoring = () => coloring;
@@ -73,9 +73,8 @@ export function setMapBuffers(map: MapData | null, theme: Theme): MapBuffers | n
  */
 export function recolor(patch: Partial<Coloring>): boolean {
   const next = { ...coloring, ...patch };
-  if (next.focus === coloring.focus && next.theme === coloring.theme && next.keep === coloring.keep && next.hideDropped === coloring.hideDropped) {
-    return false;
-  }
+  const same = (Object.keys(next) as (keyof Coloring)[]).every((k) => next[k] === coloring[k]);
+  if (same) return false;
   coloring = next;
   if (!current) return false;
   current = paint(current, next);

@@ -40,7 +40,13 @@ export interface Coloring {
   keep: Uint8Array | null;
   /** draw dropped rows fully transparent (the map also stops picking them) */
   hideDropped: boolean;
+  /** the picked rows as a per-row mask (1 picked): they stay bright, every other row is dimmed */
+  picked: Uint8Array | null;
 }
+
+/** Alpha of the rows outside the picked set: visible as context, clearly behind the picked ones. */
+const UNPICKED_ALPHA = 14;
+const PICKED_MIN_ALPHA = 200;
 
 /** Dropped rows: one grey per theme, drawn dimmer than any cluster (DROPPED_ALPHA). */
 export const DROPPED_RGB: Record<'dark' | 'light', Rgb> = { dark: [118, 122, 128], light: [112, 116, 122] };
@@ -79,6 +85,14 @@ export function colorize(clusters: Uint16Array, clusterCount: number, c: Colorin
     colors[o + 1] = table[t + 1];
     colors[o + 2] = table[t + 2];
     colors[o + 3] = table[t + 3];
+  }
+  const picked = c.picked && c.picked.length === clusters.length ? c.picked : null;
+  if (picked) {
+    for (let i = 0; i < picked.length; i++) {
+      const a = i * 4 + 3;
+      if (picked[i] === 0) colors[a] = Math.min(colors[a], UNPICKED_ALPHA);
+      else if (colors[a] > 0) colors[a] = Math.max(colors[a], PICKED_MIN_ALPHA);
+    }
   }
   return colors;
 }

@@ -59,7 +59,7 @@ export async function loadMap(): Promise<void> {
     }
     setMapBuffers(m, useUi.getState().theme);
     const { positions: _p, clusters: _c, ...meta } = m;
-    useMap.setState((s) => ({ status: 'ready', meta, version: s.version + 1, fitRequest: s.fitRequest + 1 }));
+    useMap.setState((s) => ({ status: 'ready', meta, version: s.version + 1, fitBounds: null, fitRequest: s.fitRequest + 1 }));
   } catch (e) {
     if (ticket !== mapLoad) return;
     useMap.setState({ status: 'error', reason: errorMessage(e) });
@@ -79,7 +79,7 @@ useUi.subscribe((s, prev) => {
   }
 });
 
-export const fitView = () => useMap.setState((s) => ({ fitRequest: s.fitRequest + 1 }));
+export const fitView = () => useMap.setState((s) => ({ fitBounds: null, fitRequest: s.fitRequest + 1 }));
 
 export function select(row: number | null): void {
   useSelection.setState({ selected: row });

@@ -29,6 +29,8 @@ export interface SieveTestHook {
   lastPickMs: number | null;
   /** the last "show similar" answer as the engine gave it, nearest first */
   similar: { row: number; rows: number[]; similarity: number[]; feature: string } | null;
+  /** the four-way counts of the decision comparison on the map, or null */
+  fourWay: { neither: number; onlyB: number; onlyA: number; both: number } | null;
   /** milliseconds from a new colouring's request to the rebuilt colour array */
   lastRecolorMs: number | null;
 }
@@ -54,6 +56,7 @@ export const testHook: SieveTestHook = {
   lastPolygon: null,
   similar: null,
   lastRecolorMs: null,
+  fourWay: null,
 };
 
 if (typeof window !== 'undefined') window.__sieve = testHook;

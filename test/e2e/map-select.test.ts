@@ -33,6 +33,7 @@ const run = promisify(execFile);
 let app: App | null = null;
 let texts: (string | null)[] = [];
 let scores: number[] = [];
+let scoresB32: number[] = [];
 let poolDir = '';
 
 const skip = skipReason;
@@ -43,11 +44,15 @@ before(async () => {
   app = await openApp(SAMPLES, {
     beforeServe: async (pool) => {
       poolDir = pool;
-      const rows = await readPoolRows(pool, 'text::VARCHAR AS text, clip_l14_similarity_score AS s');
+      const rows = await readPoolRows(pool, 'text::VARCHAR AS text, clip_l14_similarity_score AS s, clip_b32_similarity_score AS b');
+      scoresB32 = rows.map((r) => (r.b === null || r.b === undefined ? NaN : Number(r.b)));
       texts = rows.map((r) => (r.text === null ? null : String(r.text)));
       scores = rows.map((r) => (r.s === null || r.s === undefined ? NaN : Number(r.s)));
       const spec = JSON.stringify({ filter: 'clip_score', arch: 'l14', fraction: FRACTION });
-      await run(process.execPath, [SIEVE, 'filter', pool, '--workspace', join(dirname(pool), 'ws'), '--spec', spec, '--out', join(dirname(pool), 'a.npy')], { cwd: ROOT });
+      const specB = JSON.stringify({ filter: 'clip_score', arch: 'b32', fraction: FRACTION });
+      for (const [sp, out] of [[spec, 'a.npy'], [specB, 'b.npy']]) {
+        await run(process.execPath, [SIEVE, 'filter', pool, '--workspace', join(dirname(pool), 'ws'), '--spec', sp, '--out', join(dirname(pool), out)], { cwd: ROOT });
+      }
     },
   });
 });
@@ -95,10 +100,35 @@ async function checkSelect(t: { diagnostic(message: string): void }): Promise<vo
   const positions = enginePositions();
   assert.equal(positions.length, SAMPLES * 2);
 
-  // Show the decision computed before the server started.
-  await p.locator('[data-testid=decision]').first().click();
+  const started = Date.now();
+  const since = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+  // Show the L/14 decision computed before the server started.
+  await p.locator('[data-testid=decision]', { hasText: 'l14' }).click();
   await p.waitForFunction(() => (globalThis as any).__sieve.decisionId !== null, undefined, { timeout: 30_000 });
   const threshold = cutoff(scores, FRACTION);
+
+  // ---- four-way colouring against the B/32 decision: counts from the parquet's scores
+  const thresholdB = cutoff(scoresB32, FRACTION);
+  const want = { both: 0, onlyA: 0, onlyB: 0, neither: 0 };
+  for (let r = 0; r < SAMPLES; r++) {
+    const a = scores[r] >= threshold;
+    const b = scoresB32[r] >= thresholdB;
+    want[a && b ? 'both' : a ? 'onlyA' : b ? 'onlyB' : 'neither']++;
+  }
+  const compare = p.locator('[data-testid=compare-with]');
+  const optionB = await compare.locator('option', { hasText: 'b32' }).getAttribute('value');
+  await compare.selectOption(optionB!);
+  await p.locator('[data-testid=four-way]').waitFor({ timeout: 30_000 });
+  const shown: Record<string, number> = {};
+  for (const k of Object.keys(want)) shown[k] = Number(await p.locator(`[data-testid=four-${k}]`).getAttribute('data-count'));
+  t.diagnostic(`four-way after ${since()}: legend ${JSON.stringify(shown)}, from the parquet ${JSON.stringify(want)}`);
+  assert.deepEqual(shown, want);
+  assert.ok(want.onlyA > 0 && want.onlyB > 0, 'the two decisions disagree somewhere');
+  mkdirSync(OUTPUT, { recursive: true });
+  await p.waitForTimeout(300);
+  await p.screenshot({ path: join(OUTPUT, 'e2e-four-way.png') });
+  await compare.selectOption('');
+  await p.locator('[data-testid=four-way]').waitFor({ state: 'detached', timeout: 10_000 });
 
   // ---- lasso: an irregular 11-gon around the middle of the map
   const box = (await p.locator('[data-testid=map] canvas').first().boundingBox())!;
@@ -167,6 +197,7 @@ async function checkSelect(t: { diagnostic(message: string): void }): Promise<vo
       assert.match(tile.verdict, /below_cutoff/);
     }
   }
+  t.diagnostic(`grid checked after ${since()}`);
   t.diagnostic(`grid: ${tiles.length} tiles rendered of ${expected.length}, ${dropped} dropped`);
   mkdirSync(OUTPUT, { recursive: true });
   await p.screenshot({ path: join(OUTPUT, 'e2e-select-dark.png') });
@@ -194,6 +225,7 @@ async function checkSelect(t: { diagnostic(message: string): void }): Promise<vo
     const y = positions[2 * r + 1];
     if (x >= Math.min(ax, bx) && x <= Math.max(ax, bx) && y >= Math.min(ay, by) && y <= Math.max(ay, by)) inBox.push(r);
   }
+  t.diagnostic(`box after ${since()}`);
   t.diagnostic(`box: ${boxRows.length} picked, ${inBox.length} inside by the test's count`);
   assert.ok(inBox.length >= 10);
   assert.deepEqual(boxRows, inBox);
@@ -209,6 +241,7 @@ async function checkSelect(t: { diagnostic(message: string): void }): Promise<vo
   await p.locator('[data-testid=show-similar]').click();
   await p.waitForFunction((r: number) => (globalThis as any).__sieve.similar?.row === r, queryRow, { timeout: 60_000 });
   const similar = await hook<{ rows: number[]; similarity: number[]; feature: string }>(p, 'similar');
+  t.diagnostic(`similar after ${since()}`);
   assert.equal(similar.rows.length, 100);
   // brute force over the npz features
   const vectors: Float32Array[] = [];

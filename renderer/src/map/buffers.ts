@@ -28,7 +28,7 @@ export interface MapBuffers {
 }
 
 let current: MapBuffers | null = null;
-let coloring: Coloring = { focus: null, theme: 'dark', keep: null, hideDropped: false, picked: null };
+let coloring: Coloring = { focus: null, theme: 'dark', keep: null, keepB: null, hideDropped: false, picked: null };
 
 export const getMapBuffers = () => current;
 export const getColoring = () => coloring;
@@ -37,8 +37,10 @@ function hiddenPositions(positions: Float32Array, c: Coloring): Float32Array {
   const keep = c.keep;
   if (!c.hideDropped || !keep || keep.length * 2 !== positions.length) return positions;
   const out = new Float32Array(positions);
+  // comparing two decisions, "dropped" means dropped by both
+  const keepB = c.keepB && c.keepB.length === keep.length ? c.keepB : null;
   for (let i = 0; i < keep.length; i++) {
-    if (keep[i] === 0) {
+    if (keep[i] === 0 && (!keepB || keepB[i] === 0)) {
       out[2 * i] = NaN;
       out[2 * i + 1] = NaN;
     }

@@ -7,6 +7,8 @@ import { RightPanel, useRightPanelOpen } from './panels/RightPanel.js';
 import { HelpOverlay, toggleHelp, useHelp } from './panels/Help.js';
 import { clearPicked, setTool, showSimilar, zoomToPicked } from './state/pick.js';
 import { useMap } from './state/map.js';
+import { openDropped } from './state/recent.js';
+import { Splitter } from './panels/Splitter.js';
 import { Errors } from './panels/Errors.js';
 import { MapView } from './map/MapView.js';
 import { Sidebar } from './panels/Sidebar.js';
@@ -59,7 +61,18 @@ export function App() {
   }, []);
 
   return (
-    <div className="app">
+    <div
+      className="app"
+      onDragOver={(e) => {
+        // accept a dropped folder anywhere in the window (a drop elsewhere would navigate away)
+        if (e.dataTransfer.types.includes('Files')) e.preventDefault();
+      }}
+      onDrop={(e) => {
+        if (!e.dataTransfer.types.includes('Files')) return;
+        e.preventDefault();
+        openDropped(e.dataTransfer.files);
+      }}
+    >
       <Header />
       <ProgressBar />
       {status === 'connecting' && <div className="center muted">Connecting to the engine…</div>}
@@ -80,6 +93,8 @@ export function App() {
           <Sidebar />
           <MapView />
           <RightPanel />
+          <Splitter side="left" />
+          {rightOpen && <Splitter side="right" />}
         </main>
       )}
       {status === 'open' && error && <div className="toast-inline error-text">{error}</div>}

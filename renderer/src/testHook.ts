@@ -29,6 +29,16 @@ export interface SieveTestHook {
   lastPickMs: number | null;
   /** the last "show similar" answer as the engine gave it, nearest first */
   similar: { row: number; rows: number[]; similarity: number[]; feature: string } | null;
+  /** performance.now() marks of the map's load: mapRequested, mapReceived, buffersBuilt, firstFrame */
+  marks: Record<string, number>;
+  /** how the map draws its points: each point, or a density image (pools of a million rows and more) */
+  renderMode: 'scatter' | 'density';
+  /** milliseconds the last density image took to bin */
+  lastDensityMs: number | null;
+  /** frames deck.gl has drawn (an idle map should draw none) */
+  frames: number;
+  /** pick the points inside a data-space polygon, as a lasso does (for the UI bench) */
+  pickPolygon?: (poly: number[]) => void;
   /** the four-way counts of the decision comparison on the map, or null */
   fourWay: { neither: number; onlyB: number; onlyA: number; both: number } | null;
   /** milliseconds from a new colouring's request to the rebuilt colour array */
@@ -57,6 +67,10 @@ export const testHook: SieveTestHook = {
   similar: null,
   lastRecolorMs: null,
   fourWay: null,
+  marks: {},
+  frames: 0,
+  renderMode: 'scatter',
+  lastDensityMs: null,
 };
 
 if (typeof window !== 'undefined') window.__sieve = testHook;

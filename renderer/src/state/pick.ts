@@ -80,6 +80,8 @@ export function zoomToPicked(): void {
   useMap.setState((s) => ({ fitBounds: bounds, fitRequest: s.fitRequest + 1 }));
 }
 
+testHook.pickPolygon = (poly: number[]) => pickPolygon(Float64Array.from(poly));
+
 /** "Show similar": pick the row's nearest neighbours (engine.nearest), listed nearest first. */
 export async function showSimilar(row: number): Promise<void> {
   usePickOrder.setState({ busy: `finding the ${SIMILAR_K} samples nearest to #${row}…` });

@@ -156,21 +156,22 @@ try {
   const box = (await page.locator('[data-testid=map] canvas').first().boundingBox())!;
   const mx = box.x + box.width / 2;
   const my = box.y + box.height / 2;
+  // three zooms in, three drags, three zooms out (each step waits for the page, so a slow frame shows)
   const gesture = await timed(async () => {
     await page.mouse.move(mx, my);
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 3; i++) {
       await page.mouse.wheel(0, -240);
-      await page.waitForTimeout(120);
+      await page.waitForTimeout(150);
     }
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 3; i++) {
       await page.mouse.down();
-      await page.mouse.move(mx + 80 * Math.cos(i), my + 80 * Math.sin(i), { steps: 8 });
+      await page.mouse.move(mx + 80 * Math.cos(i), my + 80 * Math.sin(i), { steps: 5 });
       await page.mouse.up();
       await page.mouse.move(mx, my);
     }
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 3; i++) {
       await page.mouse.wheel(0, 240);
-      await page.waitForTimeout(120);
+      await page.waitForTimeout(150);
     }
     await page.waitForTimeout(500);
   });

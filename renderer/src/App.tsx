@@ -7,7 +7,7 @@ import { RightPanel, useRightPanelOpen } from './panels/RightPanel.js';
 import { HelpOverlay, toggleHelp, useHelp } from './panels/Help.js';
 import { clearPicked, setTool, showSimilar, zoomToPicked } from './state/pick.js';
 import { useMap } from './state/map.js';
-import { openDropped } from './state/recent.js';
+import { openDropped } from './state/drop.js';
 import { Splitter } from './panels/Splitter.js';
 import { Errors } from './panels/Errors.js';
 import { MapView } from './map/MapView.js';

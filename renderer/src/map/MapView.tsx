@@ -7,7 +7,8 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState, type PointerEven
 import DeckGL, { type DeckGLRef } from '@deck.gl/react';
 import { OrthographicView, type OrthographicViewState, type PickingInfo } from '@deck.gl/core';
 import { BitmapLayer, ScatterplotLayer } from '@deck.gl/layers';
-import { DENSITY_MIN_ROWS, SCATTER_MAX_IN_VIEW, densityImage, type DensityImage } from './density.js';
+import { DENSITY_MIN_ROWS, SCATTER_MAX_IN_VIEW, type DensityImage } from './density.js';
+import { binInWorker } from './densityClient.js';
 import { getMapBuffers } from './buffers.js';
 import { useMap, type MapMeta } from '../state/map.js';
 import { useSelection } from '../state/selection.js';
@@ -106,14 +107,16 @@ export function MapView() {
     // a margin of half a view on each side, so a short pan shows points before the next rebin
     const hw = sz.width / scale;
     const hh = sz.height / scale;
-    const t0 = performance.now();
-    const d = densityImage(b.drawPositions, b.colors, { minX: v.target[0] - hw, maxX: v.target[0] + hw, minY: v.target[1] - hh, maxY: v.target[1] + hh }, sz.width * 2, sz.height * 2);
-    const canvas = document.createElement('canvas');
-    canvas.width = d.image.width;
-    canvas.height = d.image.height;
-    canvas.getContext('2d')!.putImageData(d.image, 0, 0);
-    testHook.lastDensityMs = performance.now() - t0;
-    setDensity({ ...d, canvas, version: useMap.getState().version });
+    const version = useMap.getState().version;
+    void binInWorker(b.drawPositions, b.colors, { minX: v.target[0] - hw, maxX: v.target[0] + hw, minY: v.target[1] - hh, maxY: v.target[1] + hh }, sz.width * 2, sz.height * 2).then((d) => {
+      if (!d) return; // a newer view was asked for
+      const canvas = document.createElement('canvas');
+      canvas.width = d.width;
+      canvas.height = d.height;
+      canvas.getContext('2d')!.putImageData(new ImageData(d.pixels as Uint8ClampedArray<ArrayBuffer>, d.width, d.height), 0, 0);
+      testHook.lastDensityMs = d.ms;
+      setDensity({ ...d, canvas, version });
+    });
   };
   const scheduleRebin = (delay: number) => {
     if (densityTimer.current) clearTimeout(densityTimer.current);
@@ -280,7 +283,8 @@ export function MapView() {
       onPointerUp={onPointerUp}
       onMouseLeave={() => useSelection.setState({ hover: null })}
     >
-      {status === 'ready' && size && (
+      {/* mounted while the map loads too: WebGL's start-up (context, first shaders) overlaps the transfer */}
+      {(status === 'ready' || status === 'loading') && size && (
         <DeckGL
           ref={deckRef}
           views={VIEW}

@@ -1,6 +1,6 @@
 /**
  * The map as a density image, for pools too big to draw point by point: above DENSITY_MIN_ROWS the
- * view is binned on the CPU into cells of CELL_PX screen pixels (one pass over the positions and the
+ * view is binned on the CPU (in a worker, density-worker.ts, so pan and zoom never wait) into cells of CELL_PX screen pixels (one pass over the positions and the
  * colour array, typed arrays only), and deck.gl draws that image as one textured quad. A software
  * renderer (SwiftShader, no GPU) then draws one quad per frame instead of a million; with a GPU it
  * is simply cheap. Each cell takes the mean colour of its points (so decision and picked colours
@@ -15,7 +15,10 @@ export const SCATTER_MAX_IN_VIEW = 250_000;
 export const CELL_PX = 2;
 
 export interface DensityImage {
-  image: ImageData;
+  /** RGBA, `width` x `height`, top row first */
+  pixels: Uint8ClampedArray;
+  width: number;
+  height: number;
   /** data-space bounds of the image: [left, bottom, right, top] as deck.gl's BitmapLayer takes them */
   bounds: [number, number, number, number];
   /** points that fell inside the view */
@@ -60,8 +63,7 @@ export function densityImage(
   let max = 1;
   for (let c = 0; c < count.length; c++) if (count[c] > max) max = count[c];
   const logMax = Math.log1p(max);
-  const image = new ImageData(w, h);
-  const px = image.data;
+  const px = new Uint8ClampedArray(w * h * 4);
   for (let c = 0; c < count.length; c++) {
     const n = count[c];
     if (n === 0) continue;
@@ -74,5 +76,5 @@ export function densityImage(
     // a lone point stays visible; the densest cell is opaque
     px[o + 3] = Math.round(255 * meanAlpha * (0.35 + 0.65 * (Math.log1p(n) / logMax)));
   }
-  return { image, bounds: [view.minX, view.minY, view.maxX, view.maxY], inView };
+  return { pixels: px, width: w, height: h, bounds: [view.minX, view.minY, view.maxX, view.maxY], inView };
 }

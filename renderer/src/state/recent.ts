@@ -1,11 +1,8 @@
 /**
  * Pools opened before, newest first, remembered in localStorage (this browser or this app's
- * profile), for the open screen; and opening a pool from a folder dropped on the window.
+ * profile), for the open screen; and what to say about a folder dropped where no path is known.
  */
 import { create } from 'zustand';
-import { openPool } from './actions.js';
-import { usePool } from './pool.js';
-import { reportError } from './ui.js';
 
 const KEY = 'sieve.recentPools';
 const MAX = 8;
@@ -38,25 +35,5 @@ export function forgetPool(path: string): void {
     localStorage.setItem(KEY, JSON.stringify(pools));
   } catch {
     /* ignore */
-  }
-}
-
-/**
- * A folder dropped on the window. In Electron the preload turns the File into its path; a plain
- * browser never tells a page where a dropped file lives, so the user is asked for the path instead.
- */
-export function openDropped(files: FileList | null): void {
-  const file = files?.[0];
-  if (!file) return;
-  const pathOf = typeof window !== 'undefined' ? window.sieveBridge?.pathForFile : undefined;
-  const path = pathOf ? pathOf(file) : '';
-  if (path) {
-    useRecent.setState({ dropMessage: null });
-    void openPool(path);
-  } else {
-    const dropMessage = `A browser does not tell a page where a dropped folder ("${file.name}") lives on disk: type or paste its path in the open field (the desktop app opens dropped folders directly).`;
-    useRecent.setState({ dropMessage });
-    // with a pool open the open screen is not showing: say it where errors are said
-    if (usePool.getState().status === 'open') reportError(dropMessage);
   }
 }

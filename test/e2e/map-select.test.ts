@@ -90,6 +90,41 @@ function cutoff(values: number[], fraction: number): number {
   return sorted[Math.floor(values.length * fraction)];
 }
 
+interface TileSeen {
+  row: number;
+  caption: string;
+  verdict: string;
+  rule: string | null;
+}
+
+async function gridTiles(p: Page): Promise<TileSeen[]> {
+  await p.waitForFunction(() => (globalThis as any).document.querySelectorAll('[data-testid=grid-verdict]').length > 0, undefined, { timeout: 30_000 });
+  return p.locator('[data-testid=grid-tile]').evaluateAll((els: any[]) =>
+    els.map((el) => ({
+      row: Number(el.dataset.row),
+      caption: el.querySelector('.tile-caption').textContent as string,
+      verdict: (el.querySelector('[data-testid=grid-verdict]')?.textContent ?? '') as string,
+      rule: (el.dataset.rule ?? null) as string | null,
+    })),
+  );
+}
+
+/** Each tile's caption is the parquet's and its verdict DataComp's rule on the L/14 score; returns the dropped count. */
+function checkTiles(tiles: TileSeen[], threshold: number): number {
+  let dropped = 0;
+  for (const tile of tiles) {
+    if (texts[tile.row] !== null) assert.equal(norm(tile.caption), norm(texts[tile.row]), `caption of row ${tile.row}`);
+    const kept = scores[tile.row] >= threshold;
+    if (kept) assert.match(tile.verdict, /kept/, `row ${tile.row} (score ${scores[tile.row]} >= ${threshold}) should read kept`);
+    else {
+      dropped++;
+      assert.equal(tile.rule, Number.isNaN(scores[tile.row]) ? 'clip_score.nan_score' : 'clip_score.below_cutoff', `row ${tile.row} (score ${scores[tile.row]}, cut-off ${threshold}) should be dropped`);
+      assert.match(tile.verdict, /below_cutoff|nan_score/);
+    }
+  }
+  return dropped;
+}
+
 test('lasso and box pick exactly the points inside; the grid shows them with verdicts; show similar', { skip, timeout: 300_000 }, async (t) => {
   await withFailureShot(app, 'e2e-select', t, () => checkSelect(t));
 });
@@ -172,31 +207,14 @@ async function checkSelect(t: { diagnostic(message: string): void }): Promise<vo
   );
   await p.waitForFunction(() => (globalThis as any).document.querySelectorAll('[data-testid=grid-verdict]').length > 0, undefined, { timeout: 30_000 });
   await p.waitForFunction(() => ![...(globalThis as any).document.querySelectorAll('.tile-caption')].some((c: any) => c.textContent === '…'), undefined, { timeout: 30_000 });
-  const tiles = await p.locator('[data-testid=grid-tile]').evaluateAll((els: any[]) =>
-    els.map((el) => ({
-      row: Number(el.dataset.row),
-      caption: el.querySelector('.tile-caption').textContent as string,
-      verdict: (el.querySelector('[data-testid=grid-verdict]')?.textContent ?? '') as string,
-      rule: (el.dataset.rule ?? null) as string | null,
-    })),
-  );
+  const tiles = await gridTiles(p);
   assert.ok(tiles.length >= 4, `only ${tiles.length} tiles rendered`);
   assert.deepEqual(
     tiles.map((x) => x.row),
     expected.slice(0, tiles.length),
     'the grid lists the picked rows in row order',
   );
-  let dropped = 0;
-  for (const tile of tiles) {
-    if (texts[tile.row] !== null) assert.equal(norm(tile.caption), norm(texts[tile.row]), `caption of row ${tile.row}`);
-    const kept = scores[tile.row] >= threshold;
-    if (kept) assert.match(tile.verdict, /kept/, `row ${tile.row} (score ${scores[tile.row]} >= ${threshold}) should read kept`);
-    else {
-      dropped++;
-      assert.equal(tile.rule, 'clip_score.below_cutoff', `row ${tile.row} (score ${scores[tile.row]} < ${threshold}) should be dropped by the cut-off`);
-      assert.match(tile.verdict, /below_cutoff/);
-    }
-  }
+  const dropped = checkTiles(tiles, threshold);
   t.diagnostic(`grid checked after ${since()}`);
   t.diagnostic(`grid: ${tiles.length} tiles rendered of ${expected.length}, ${dropped} dropped`);
   mkdirSync(OUTPUT, { recursive: true });
@@ -270,8 +288,14 @@ async function checkSelect(t: { diagnostic(message: string): void }): Promise<vo
   // the grid lists the query, then the neighbours nearest first
   await p.locator('[data-testid=back-to-picked]').click();
   await p.waitForFunction(() => (globalThis as any).document.querySelector('[data-testid=picked-grid]')?.dataset.count === '101', undefined, { timeout: 30_000 });
-  const order = await p.locator('[data-testid=grid-tile]').evaluateAll((els: any[]) => els.map((el) => Number(el.dataset.row)));
-  assert.deepEqual(order, [queryRow, ...similar.rows].slice(0, order.length));
+  await p.waitForFunction(() => ![...(globalThis as any).document.querySelectorAll('.tile-caption')].some((c: any) => c.textContent === '…'), undefined, { timeout: 30_000 });
+  const similarTiles = await gridTiles(p);
+  assert.deepEqual(
+    similarTiles.map((x) => x.row),
+    [queryRow, ...similar.rows].slice(0, similarTiles.length),
+  );
+  const droppedSimilar = checkTiles(similarTiles, threshold);
+  t.diagnostic(`similar grid: ${similarTiles.length} tiles, ${droppedSimilar} dropped, ${similarTiles.length - droppedSimilar} kept`);
   await p.waitForTimeout(500);
   await p.screenshot({ path: join(OUTPUT, 'e2e-similar.png') });
 

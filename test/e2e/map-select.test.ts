@@ -13,7 +13,10 @@
  *   cut-off computed here, else "clip_score.below_cutoff";
  * - "show similar" on a tile's sample picks the engine's 100 nearest (and the sample), listed nearest
  *   first; the similarities equal a brute-force cosine over the npz features read here.
- * Screenshots: test-output/e2e-select-dark.png, e2e-select-light.png, e2e-similar.png.
+ * - '?' shows the shortcuts, Esc closes them; dragging the left column's edge widens it by as much;
+ * - the four-way legend (the L/14 decision compared with a B/32 one) counts what the parquet's
+ *   scores give: both keep / only A / only B / neither.
+ * Screenshots: test-output/e2e-four-way.png, e2e-select-dark.png, e2e-select-light.png, e2e-similar.png.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -298,6 +301,22 @@ async function checkSelect(t: { diagnostic(message: string): void }): Promise<vo
   t.diagnostic(`similar grid: ${similarTiles.length} tiles, ${droppedSimilar} dropped, ${similarTiles.length - droppedSimilar} kept`);
   await p.waitForTimeout(500);
   await p.screenshot({ path: join(OUTPUT, 'e2e-similar.png') });
+
+  // ---- the shortcuts overlay, and a resizable panel
+  await p.keyboard.press('?');
+  await p.locator('[data-testid=help]').waitFor({ timeout: 10_000 });
+  assert.match(norm(await p.locator('[data-testid=help]').textContent()), /lasso/);
+  await p.keyboard.press('Escape');
+  await p.locator('[data-testid=help]').waitFor({ state: 'detached', timeout: 10_000 });
+  const side = p.locator('.sidebar');
+  const before = (await side.boundingBox())!.width;
+  const edge = (await p.locator('[data-testid=splitter-left]').boundingBox())!;
+  await p.mouse.move(edge.x + edge.width / 2, edge.y + 200);
+  await p.mouse.down();
+  await p.mouse.move(edge.x + edge.width / 2 + 80, edge.y + 200, { steps: 4 });
+  await p.mouse.up();
+  const after = (await side.boundingBox())!.width;
+  assert.ok(Math.abs(after - before - 80) <= 4, `dragging the left edge by 80 px made the column ${before} -> ${after} px`);
 
   // ---- clear
   await p.keyboard.press('x');

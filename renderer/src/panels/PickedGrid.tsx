@@ -12,6 +12,7 @@ import { client } from '../client/client.js';
 import { useBrief } from '../map/briefs.js';
 import { useSelection } from '../state/selection.js';
 import { useDecision } from '../state/decision.js';
+import { usePool } from '../state/pool.js';
 import { clearPicked, usePickOrder, zoomToPicked, type PickOrder } from '../state/pick.js';
 import { select } from '../state/actions.js';
 import { errorMessage, fmtInt, fmtScore } from '../format.js';
@@ -25,13 +26,16 @@ const THUMB_PX = 160;
 let reasons: { id: string; reason: Uint16Array; rules: DecisionRule[] } | null = null;
 
 function useReasons(): { reason: Uint16Array; rules: DecisionRule[] } | null {
-  const id = useDecision((s) => s.current?.id ?? null);
+  // a decision's id hashes its spec, so the same spec on another pool has the same id: key by pool too
+  const decisionId = useDecision((s) => s.current?.id ?? null);
+  const poolKey = usePool((s) => s.pool?.fingerprint ?? '');
+  const id = decisionId === null ? null : `${poolKey}|${decisionId}`;
   const [, bump] = useState(0);
   useEffect(() => {
     if (id === null || reasons?.id === id) return;
     let live = true;
     client()
-      .getDecision(id)
+      .getDecision(decisionId!)
       .then((d) => {
         reasons = { id, reason: new Uint16Array(d.reason), rules: d.summary.rules };
         if (live) bump((n) => n + 1);

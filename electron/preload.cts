@@ -3,7 +3,7 @@
  * bridge the renderer's client looks for, `window.sieveBridge`. Sandboxed preloads must be CommonJS.
  */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { contextBridge, ipcRenderer } = require('electron');
+const { contextBridge, ipcRenderer, webUtils } = require('electron');
 
 type Reply = { ok: true; result: unknown } | { ok: false; error: { code: string; message: string } };
 
@@ -24,5 +24,9 @@ contextBridge.exposeInMainWorld('sieveBridge', {
   },
   thumbnailUrl(row: number, maxSide: number): string {
     return `sieve-thumb://thumb/${row}?max=${maxSide}`;
+  },
+  // A folder dropped on the window: sandboxed renderers no longer see File.path, webUtils gives it.
+  pathForFile(file: unknown): string {
+    return webUtils.getPathForFile(file as never);
   },
 });

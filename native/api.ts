@@ -104,6 +104,12 @@ export interface SampleBrief {
   row: number;
   uid: string;
   text: string | null;
+  /** host of the sample's URL without `www.` ('' without a URL) */
+  domain?: string;
+  clipB32?: number | null;
+  clipL14?: number | null;
+  /** whether the sample has an image in some tar (a thumbnail can be asked for) */
+  hasImage?: boolean;
 }
 
 export interface ProgressEvent {
@@ -192,6 +198,25 @@ export interface SieveApi {
   cancelEmbed(): Promise<void>;
   /** Cosine similarity of every row's image features to a text (Float32Array of rows; NaN without features). */
   textQuery(text: string, request: { model: string; feature?: string }): Promise<{ similarity: ArrayBuffer; feature: string; provider: string }>;
+
+  /**
+   * "Show similar": the exact `k` nearest rows of `row` by cosine similarity of an image feature
+   * (`feature`, default l14_img, else b32_img), the row itself excluded, most similar first.
+   */
+  nearest(row: number, k: number, feature?: string): Promise<NearestResult>;
+}
+
+/** The answer of nearest(): binary, most similar first (ties by ascending row). */
+export interface NearestResult {
+  row: number;
+  feature: string;
+  /** Uint32Array of the nearest rows */
+  rows: ArrayBuffer;
+  /** Float32Array of their cosine similarity to `row` */
+  similarity: ArrayBuffer;
+  /** rows compared (rows with the feature, less `row`) */
+  compared: number;
+  seconds: number;
 }
 
 export interface ProviderEntry {
@@ -465,4 +490,5 @@ export const SIEVE_METHODS: readonly SieveMethod[] = [
   'embed',
   'cancelEmbed',
   'textQuery',
+  'nearest',
 ] as const;

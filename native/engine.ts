@@ -25,6 +25,7 @@ import type {
   SampleBrief,
   SampleDetail,
   SieveApi,
+  NearestResult,
 } from './api.js';
 import { SieveError } from './errors.js';
 import {
@@ -50,6 +51,7 @@ import { getMap } from './map/map.js';
 import { EXPORT_COLUMNS, exportSubset } from './export/subset.js';
 import { reshard } from './export/reshard.js';
 import { importSubset, storedSubsetReport } from './export/import.js';
+import { nearestRows } from './similar/nearest.js';
 
 export interface EngineOptions {
   /** workspace folder for the next pool opened (default: the per-user data directory) */
@@ -369,6 +371,13 @@ export class Engine implements SieveApi {
     const r = await textQuerySimilarity(this.requirePool(), String(text ?? ''), { model: String(request?.model ?? ''), feature: request?.feature });
     const s = r.similarity;
     return { similarity: s.buffer.slice(s.byteOffset, s.byteOffset + s.byteLength) as ArrayBuffer, feature: r.feature, provider: r.provider };
+  }
+
+  async nearest(row: number, k: number, feature?: string): Promise<NearestResult> {
+    const t0 = performance.now();
+    const r = await nearestRows(this.requirePool(), Number(row), Number(k), feature === undefined ? undefined : String(feature));
+    const buf = (a: Uint32Array | Float32Array) => a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength) as ArrayBuffer;
+    return { row: Number(row), feature: r.feature, rows: buf(r.rows), similarity: buf(r.similarity), compared: r.compared, seconds: (performance.now() - t0) / 1000 };
   }
 
   close(): void {

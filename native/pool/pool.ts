@@ -261,7 +261,12 @@ export class Pool {
   async briefs(rows: number[]): Promise<SampleBrief[]> {
     const ids = rows.filter((r) => Number.isInteger(r) && r >= 0 && r < this.rows).slice(0, 1000);
     if (!ids.length) return [];
-    return this.db.rows<SampleBrief>(`SELECT row, uid, text FROM samples WHERE row IN (${ids.join(',')}) ORDER BY row`);
+    // the web domain as the grid shows it (host of the URL, `www.` dropped); scores as DOUBLE
+    return this.db.rows<SampleBrief>(
+      `SELECT s.row, s.uid, s.text, regexp_replace(regexp_extract(s.url, '^[A-Za-z][A-Za-z0-9+.-]*://([^/:?#]+)', 1), '^www\\.', '') AS domain,
+              s.clip_b32_similarity_score::DOUBLE AS "clipB32", s.clip_l14_similarity_score::DOUBLE AS "clipL14", i.key IS NOT NULL AS "hasImage"
+       FROM samples s LEFT JOIN images i USING (row) WHERE s.row IN (${ids.join(',')}) ORDER BY s.row`,
+    );
   }
 
   async thumbnail(row: number, maxSide = 256): Promise<Buffer | null> {

@@ -3,7 +3,12 @@ import { useEffect } from 'react';
 import { Header } from './panels/Header.js';
 import { ProgressBar } from './panels/ProgressBar.js';
 import { OpenPool } from './panels/OpenPool.js';
-import { Inspector } from './panels/Inspector.js';
+import { RightPanel, useRightPanelOpen } from './panels/RightPanel.js';
+import { HelpOverlay, toggleHelp, useHelp } from './panels/Help.js';
+import { clearPicked, setTool, showSimilar, zoomToPicked } from './state/pick.js';
+import { useMap } from './state/map.js';
+import { openDropped } from './state/drop.js';
+import { Splitter } from './panels/Splitter.js';
 import { Errors } from './panels/Errors.js';
 import { MapView } from './map/MapView.js';
 import { Sidebar } from './panels/Sidebar.js';
@@ -16,13 +21,28 @@ import { toggleHideDropped } from './state/filterActions.js';
 import { useDecision } from './state/decision.js';
 import { ChartsDock } from './charts/ChartsDock.js';
 
+/** Esc closes the innermost thing: the help, the sample, the drawing tool, then the picked rows. */
+function escape() {
+  if (useHelp.getState().open) useHelp.setState({ open: false });
+  else if (useSelection.getState().selected !== null) select(null);
+  else if (useMap.getState().tool !== 'pan') useMap.setState({ tool: 'pan' });
+  else clearPicked();
+}
+
 function useShortcuts() {
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement | null;
       if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
       if (e.ctrlKey || e.metaKey || e.altKey) return;
-      if (e.key === 'Escape') select(null);
+      const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+      if (k === '?') toggleHelp();
+      else if (k === 'Escape') escape();
+      else if (k === 'l') setTool('lasso');
+      else if (k === 'b') setTool('box');
+      else if (k === 'z') zoomToPicked();
+      else if (k === 'x') clearPicked();
+      else if (k === 's' && useSelection.getState().selected !== null) void showSimilar(useSelection.getState().selected!);
       else if (e.key === 'f' || e.key === 'F') fitView();
       else if (e.key === 't' || e.key === 'T') toggleTheme();
       else if ((e.key === 'h' || e.key === 'H') && useDecision.getState().current) toggleHideDropped();
@@ -35,14 +55,25 @@ function useShortcuts() {
 export function App() {
   const status = usePool((s) => s.status);
   const error = usePool((s) => s.error);
-  const selected = useSelection((s) => s.selected);
+  const rightOpen = useRightPanelOpen();
   useShortcuts();
   useEffect(() => {
     void start();
   }, []);
 
   return (
-    <div className="app">
+    <div
+      className="app"
+      onDragOver={(e) => {
+        // accept a dropped folder anywhere in the window (a drop elsewhere would navigate away)
+        if (e.dataTransfer.types.includes('Files')) e.preventDefault();
+      }}
+      onDrop={(e) => {
+        if (!e.dataTransfer.types.includes('Files')) return;
+        e.preventDefault();
+        openDropped(e.dataTransfer.files);
+      }}
+    >
       <Header />
       <ProgressBar />
       {status === 'connecting' && <div className="center muted">Connecting to the engine…</div>}
@@ -59,16 +90,19 @@ export function App() {
         </div>
       )}
       {status === 'open' && (
-        <main className={`workbench${selected !== null ? ' with-inspector' : ''}`}>
+        <main className={`workbench${rightOpen ? ' with-inspector' : ''}`}>
           <Sidebar />
           <MapView />
-          <Inspector />
+          <RightPanel />
+          <Splitter side="left" />
+          {rightOpen && <Splitter side="right" />}
         </main>
       )}
       {status === 'open' && <ChartsDock />}
       {status === 'open' && error && <div className="toast-inline error-text">{error}</div>}
       {status === 'open' && <ExportDialog />}
       <Errors />
+      <HelpOverlay />
     </div>
   );
 }

@@ -22,6 +22,31 @@ export interface SieveTestHook {
   colorsVersion: number;
   /** the charts dock: what its charts draw, as numbers (charts/hook.ts) */
   charts?: ChartsHook;
+  /** data-space coordinates under a viewport (client) pixel */
+  unproject(clientX: number, clientY: number): [number, number];
+  /** rows picked (lasso, box, bar, similar) and the rows themselves, ascending */
+  pickedCount: number;
+  pickedRows(): number[];
+  /** the last lasso's polygon in data space (x0, y0, x1, y1, ...) */
+  lastPolygon: number[] | null;
+  /** milliseconds the last lasso or box took to find its rows */
+  lastPickMs: number | null;
+  /** the last "show similar" answer as the engine gave it, nearest first */
+  similar: { row: number; rows: number[]; similarity: number[]; feature: string } | null;
+  /** performance.now() marks of the map's load: mapRequested, mapReceived, buffersBuilt, firstFrame */
+  marks: Record<string, number>;
+  /** how the map draws its points: each point, or a density image (pools of a million rows and more) */
+  renderMode: 'scatter' | 'density';
+  /** milliseconds the last density image took to bin */
+  lastDensityMs: number | null;
+  /** frames deck.gl has drawn (an idle map should draw none) */
+  frames: number;
+  /** pick the points inside a data-space polygon, as a lasso does (for the UI bench) */
+  pickPolygon?: (poly: number[]) => void;
+  /** the four-way counts of the decision comparison on the map, or null */
+  fourWay: { neither: number; onlyB: number; onlyA: number; both: number } | null;
+  /** milliseconds from a new colouring's request to the rebuilt colour array */
+  lastRecolorMs: number | null;
 }
 
 declare global {
@@ -38,6 +63,18 @@ export const testHook: SieveTestHook = {
   decisionId: null,
   decisionKept: null,
   colorsVersion: 0,
+  unproject: () => [NaN, NaN],
+  pickedCount: 0,
+  pickedRows: () => [],
+  lastPickMs: null,
+  lastPolygon: null,
+  similar: null,
+  lastRecolorMs: null,
+  fourWay: null,
+  marks: {},
+  frames: 0,
+  renderMode: 'scatter',
+  lastDensityMs: null,
 };
 
 if (typeof window !== 'undefined') window.__sieve = testHook;

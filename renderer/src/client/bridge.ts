@@ -6,6 +6,8 @@ export interface SieveBridge {
   invoke(method: string, params: unknown[]): Promise<unknown>;
   onEvent(cb: (name: string, data: unknown) => void): () => void;
   thumbnailUrl(row: number, maxSide: number): string;
+  /** the file-system path of a dropped File (Electron's webUtils.getPathForFile); absent in older preloads */
+  pathForFile?(file: File): string;
 }
 
 declare global {

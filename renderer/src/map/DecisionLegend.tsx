@@ -10,7 +10,8 @@ import { showDecision, toggleHideDropped } from '../state/filterActions.js';
 import { specLabel } from '../filters/draft.js';
 import { openExport } from '../state/exportState.js';
 import { fmtInt, fmtPct } from '../format.js';
-import { DROPPED_RGB, clusterRgb, rgbCss } from './palette.js';
+import { DROPPED_RGB, FOUR_WAY, clusterRgb, rgbCss } from './palette.js';
+import { compareWith, useCompare } from '../state/compare.js';
 
 export function DecisionLegend() {
   const d = useDecision((s) => s.current);
@@ -19,6 +20,9 @@ export function DecisionLegend() {
   const hide = useDecision((s) => s.hideDropped);
   const kinds = useFilters((s) => s.kinds);
   const theme = useUi((s) => s.theme);
+  const decisions = useFilters((s) => s.decisions);
+  const other = useCompare((s) => s.other);
+  const four = useCompare((s) => s.counts);
   if (!d) return null;
   const dropped = d.total - d.kept;
   const share = (n: number) => (d.total > 0 ? fmtPct(n / d.total) : '–');
@@ -39,6 +43,37 @@ export function DecisionLegend() {
           ✕
         </button>
       </div>
+      <label className="compare-with" title="colour the map by the four outcomes of this decision (A) and another (B)">
+        compare with{' '}
+        <select value={other?.id ?? ''} onChange={(e) => void compareWith(e.target.value || null)} data-testid="compare-with">
+          <option value="">–</option>
+          {decisions
+            .filter((x) => x.id !== d.id)
+            .map((x) => (
+              <option key={x.id} value={x.id}>
+                {specLabel(x.spec, kinds)}
+              </option>
+            ))}
+        </select>
+      </label>
+      {other && four && (
+        <table className="four-way" data-testid="four-way">
+          <tbody>
+            {[...FOUR_WAY].reverse().map((f) => (
+              <tr key={f.key} title={`${f.label}: A = ${specLabel(d.spec, kinds)}, B = ${specLabel(other.spec, kinds)}`}>
+                <td>
+                  <span className="swatch" style={{ background: rgbCss(f.rgb(theme)) }} />
+                  {f.label}
+                </td>
+                <td className="num" data-testid={`four-${f.key}`} data-count={four[f.key]}>
+                  {fmtInt(four[f.key])}
+                </td>
+                <td className="num muted">{share(four[f.key])}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       <table>
         <tbody>
           <tr title="rows the decision keeps: drawn in their cluster's colour">

@@ -6,7 +6,9 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState, type PointerEvent as ReactPointerEvent } from 'react';
 import DeckGL, { type DeckGLRef } from '@deck.gl/react';
 import { OrthographicView, type OrthographicViewState, type PickingInfo } from '@deck.gl/core';
-import { ScatterplotLayer } from '@deck.gl/layers';
+import { BitmapLayer, ScatterplotLayer } from '@deck.gl/layers';
+import { DENSITY_MIN_ROWS, SCATTER_MAX_IN_VIEW, type DensityImage } from './density.js';
+import { binInWorker } from './densityClient.js';
 import { getMapBuffers } from './buffers.js';
 import { useMap, type MapMeta } from '../state/map.js';
 import { useSelection } from '../state/selection.js';
@@ -16,6 +18,7 @@ import { testHook } from '../testHook.js';
 import { fmtInt, fmtPct } from '../format.js';
 import { Tooltip } from './Tooltip.js';
 import { DecisionLegend } from './DecisionLegend.js';
+import { SelectionBar, SelectionLayer } from './SelectionTool.js';
 
 const VIEW = new OrthographicView({ id: 'map', flipY: false });
 const POINT_RADIUS_PX = 2;
@@ -31,14 +34,12 @@ interface Size {
   height: number;
 }
 
-/** The view that shows all of `bounds` with a margin. */
-function fitViewState(meta: MapMeta, size: Size): OrthographicViewState {
-  const { minX, maxX, minY, maxY } = meta.bounds;
-  const dx = Math.max(maxX - minX, 1e-9);
-  const dy = Math.max(maxY - minY, 1e-9);
-  const scale = Math.min(size.width / dx, size.height / dy) * 0.9;
-  const zoom = Math.log2(scale);
-  return { target: [(minX + maxX) / 2, (minY + maxY) / 2, 0], zoom, minZoom: zoom - 4, maxZoom: zoom + 14 };
+/** The view that shows all of `bounds` (or the map's) with a margin; zoom limits from the whole map. */
+function fitViewState(meta: MapMeta, size: Size, bounds: MapMeta['bounds'] = meta.bounds): OrthographicViewState {
+  const zoomFor = (b: MapMeta['bounds']) => Math.log2(Math.min(size.width / Math.max(b.maxX - b.minX, 1e-9), size.height / Math.max(b.maxY - b.minY, 1e-9)) * 0.9);
+  const full = zoomFor(meta.bounds);
+  const { minX, maxX, minY, maxY } = bounds;
+  return { target: [(minX + maxX) / 2, (minY + maxY) / 2, 0], zoom: zoomFor(bounds), minZoom: full - 4, maxZoom: full + 14 };
 }
 
 export function MapView() {
@@ -47,6 +48,7 @@ export function MapView() {
   const meta = useMap((s) => s.meta);
   const version = useMap((s) => s.version);
   const fitRequest = useMap((s) => s.fitRequest);
+  const fitBounds = useMap((s) => s.fitBounds);
   const selected = useSelection((s) => s.selected);
   const hover = useSelection((s) => s.hover);
   const theme = useUi((s) => s.theme);
@@ -82,15 +84,65 @@ export function MapView() {
       // Measure now: the layout may have moved since the last ResizeObserver report.
       const r = containerRef.current?.getBoundingClientRect();
       const now = r && r.width > 0 && r.height > 0 ? { width: r.width, height: r.height } : sizeRef.current;
-      return meta && now ? fitViewState(meta, now) : { target: [0, 0, 0], zoom: 0 };
+      return meta && now ? fitViewState(meta, now, fitBounds ?? meta.bounds) : { target: [0, 0, 0], zoom: 0 };
     },
     [meta, fitRequest, hasSize],
   );
 
   const buffers = status === 'ready' ? getMapBuffers() : null;
 
+  // ---- density beyond a million points (map/density.ts): an image of the view, rebinned after
+  // each change of view or colours; the points themselves once few enough are in view
+  const big = buffers !== null && buffers.rows >= DENSITY_MIN_ROWS;
+  const viewRef = useRef<{ target: number[]; zoom: number } | null>(null);
+  viewRef.current ??= { target: initialViewState.target as number[], zoom: initialViewState.zoom as number };
+  const [density, setDensity] = useState<(DensityImage & { canvas: HTMLCanvasElement; version: number }) | null>(null);
+  const densityTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const rebin = () => {
+    const b = getMapBuffers();
+    const v = viewRef.current;
+    const sz = sizeRef.current;
+    if (!b || !v || !sz || b.rows < DENSITY_MIN_ROWS) return;
+    const scale = 2 ** v.zoom;
+    // a margin of half a view on each side, so a short pan shows points before the next rebin
+    const hw = sz.width / scale;
+    const hh = sz.height / scale;
+    const version = useMap.getState().version;
+    void binInWorker(b.drawPositions, b.colors, { minX: v.target[0] - hw, maxX: v.target[0] + hw, minY: v.target[1] - hh, maxY: v.target[1] + hh }, sz.width * 2, sz.height * 2).then((d) => {
+      if (!d) return; // a newer view was asked for
+      const canvas = document.createElement('canvas');
+      canvas.width = d.width;
+      canvas.height = d.height;
+      canvas.getContext('2d')!.putImageData(new ImageData(d.pixels as Uint8ClampedArray<ArrayBuffer>, d.width, d.height), 0, 0);
+      testHook.lastDensityMs = d.ms;
+      setDensity({ ...d, canvas, version });
+    });
+  };
+  const scheduleRebin = (delay: number) => {
+    if (densityTimer.current) clearTimeout(densityTimer.current);
+    densityTimer.current = setTimeout(rebin, delay);
+  };
+  useEffect(() => {
+    if (big) scheduleRebin(0);
+    else setDensity(null);
+  }, [big, version, size?.width, size?.height]);
+  useEffect(() => {
+    viewRef.current = { target: initialViewState.target as number[], zoom: initialViewState.zoom as number };
+    if (big) scheduleRebin(0);
+  }, [initialViewState]);
+  // in density mode the scatter waits until the view holds few enough points
+  const scatterOn = !big || (density !== null && density.inView <= SCATTER_MAX_IN_VIEW);
+  useEffect(() => {
+    testHook.renderMode = scatterOn ? 'scatter' : 'density';
+  }, [scatterOn]);
+
+  const densityLayer = useMemo(() => {
+    if (!big || !density || scatterOn) return null;
+    return new BitmapLayer({ id: 'density', image: density.canvas, bounds: density.bounds, pickable: false, textureParameters: { minFilter: 'nearest', magFilter: 'nearest' } });
+  }, [big, density, scatterOn]);
+
   const points = useMemo(() => {
-    if (!buffers) return null;
+    if (!buffers || !scatterOn) return null;
     return new ScatterplotLayer({
       id: 'points',
       data: {
@@ -109,7 +161,7 @@ export function MapView() {
       highlightColor: theme === 'dark' ? [255, 255, 255, 255] : [0, 0, 0, 255],
     });
     // `version` changes whenever the buffers do (deliberately not a dependency on the arrays)
-  }, [version, buffers !== null, theme]);
+  }, [version, buffers !== null, theme, scatterOn]);
 
   const rings = useMemo(() => {
     if (!buffers) return null;
@@ -154,11 +206,27 @@ export function MapView() {
       const rect = el.getBoundingClientRect();
       return [rect.left + px, rect.top + py];
     };
+    testHook.unproject = (clientX: number, clientY: number): [number, number] => {
+      const el = containerRef.current;
+      if (!el) return [NaN, NaN];
+      const rect = el.getBoundingClientRect();
+      return unproject(clientX - rect.left, clientY - rect.top) ?? [NaN, NaN];
+    };
   }, []);
 
+  /** Data-space coordinates under a pixel of the map (relative to its top-left corner). */
+  function unproject(x: number, y: number): [number, number] | null {
+    const vp = deckRef.current?.deck?.getViewports()[0];
+    if (!vp) return null;
+    const [dx, dy] = vp.unproject([x, y]);
+    return [dx, dy];
+  }
+
   const onAfterRender = () => {
+    testHook.frames++;
     const b = getMapBuffers();
-    if (useMap.getState().status === 'ready' && b && !testHook.mapReady) {
+    if (useMap.getState().status === 'ready' && b && !testHook.mapReady && drawsPoints.current) {
+      testHook.marks.firstFrame = performance.now();
       testHook.deck = deckRef.current?.deck;
       testHook.pointCount = b.rows;
       testHook.mapReady = true;
@@ -175,8 +243,10 @@ export function MapView() {
     }
   };
 
-  const onViewStateChange = () => {
+  const onViewStateChange = ({ viewState }: { viewState: OrthographicViewState }) => {
     if (useSelection.getState().hover) useSelection.setState({ hover: null });
+    viewRef.current = { target: viewState.target as number[], zoom: viewState.zoom as number };
+    if (big) scheduleRebin(120);
   };
 
   // Clicks are recognised here rather than by deck.gl's tap recogniser, which drops a click whose
@@ -198,7 +268,10 @@ export function MapView() {
     if (info && info.index >= 0) select(info.index);
   };
 
-  const layers = [points, rings].filter((l) => l !== null);
+  const layers = [densityLayer, points, rings].filter((l) => l !== null);
+  // the map counts as drawn once a frame holds its points (or their density), not an empty first frame
+  const drawsPoints = useRef(false);
+  drawsPoints.current = points !== null || densityLayer !== null;
   const withoutFeature = meta ? meta.rows - meta.clusterSizes.reduce((a, b) => a + b, 0) : 0;
 
   return (
@@ -210,7 +283,8 @@ export function MapView() {
       onPointerUp={onPointerUp}
       onMouseLeave={() => useSelection.setState({ hover: null })}
     >
-      {status === 'ready' && size && (
+      {/* mounted while the map loads too: WebGL's start-up (context, first shaders) overlaps the transfer */}
+      {(status === 'ready' || status === 'loading') && size && (
         <DeckGL
           ref={deckRef}
           views={VIEW}
@@ -224,13 +298,15 @@ export function MapView() {
           getCursor={({ isDragging, isHovering }) => (isDragging ? 'grabbing' : isHovering ? 'pointer' : 'crosshair')}
         />
       )}
+      {status === 'ready' && size && <SelectionLayer unproject={unproject} />}
+      {status === 'ready' && <SelectionBar />}
       {status === 'ready' && <DecisionLegend />}
       {status === 'ready' && hover && size && <Tooltip hover={hover} size={size} />}
       {status === 'ready' && meta && (
         <div className="map-caption" title="Principal component analysis of the feature: each axis is a direction of largest variance; the percentage is the share of the total variance it explains.">
           PCA of <b>{meta.feature}</b> · x explains {fmtPct(meta.explainedVariance[0])}, y {fmtPct(meta.explainedVariance[1])} · {fmtInt(meta.rows - withoutFeature)} points
           {withoutFeature > 0 && <> · {fmtInt(withoutFeature)} rows without the feature (not drawn)</>}
-          <span className="hint"> · scroll to zoom, drag to pan, F to fit</span>
+          <span className="hint"> · scroll to zoom, drag to pan, F to fit, L lasso, B box, ? keys</span>
         </div>
       )}
       {status === 'loading' && <div className="map-note">Computing the map…</div>}

@@ -28,7 +28,7 @@ export interface MapBuffers {
 }
 
 let current: MapBuffers | null = null;
-let coloring: Coloring = { focus: null, theme: 'dark', keep: null, hideDropped: false };
+let coloring: Coloring = { focus: null, theme: 'dark', keep: null, keepB: null, hideDropped: false, picked: null };
 
 export const getMapBuffers = () => current;
 export const getColoring = () => coloring;
@@ -37,8 +37,10 @@ function hiddenPositions(positions: Float32Array, c: Coloring): Float32Array {
   const keep = c.keep;
   if (!c.hideDropped || !keep || keep.length * 2 !== positions.length) return positions;
   const out = new Float32Array(positions);
+  // comparing two decisions, "dropped" means dropped by both
+  const keepB = c.keepB && c.keepB.length === keep.length ? c.keepB : null;
   for (let i = 0; i < keep.length; i++) {
-    if (keep[i] === 0) {
+    if (keep[i] === 0 && (!keepB || keepB[i] === 0)) {
       out[2 * i] = NaN;
       out[2 * i + 1] = NaN;
     }
@@ -73,9 +75,8 @@ export function setMapBuffers(map: MapData | null, theme: Theme): MapBuffers | n
  */
 export function recolor(patch: Partial<Coloring>): boolean {
   const next = { ...coloring, ...patch };
-  if (next.focus === coloring.focus && next.theme === coloring.theme && next.keep === coloring.keep && next.hideDropped === coloring.hideDropped) {
-    return false;
-  }
+  const same = (Object.keys(next) as (keyof Coloring)[]).every((k) => next[k] === coloring[k]);
+  if (same) return false;
   coloring = next;
   if (!current) return false;
   current = paint(current, next);

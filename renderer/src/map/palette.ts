@@ -40,7 +40,30 @@ export interface Coloring {
   keep: Uint8Array | null;
   /** draw dropped rows fully transparent (the map also stops picking them) */
   hideDropped: boolean;
+  /**
+   * A second decision's mask: with `keep`, rows are coloured by the four outcomes (both kept, only
+   * the first, only the second, neither) instead of by cluster.
+   */
+  keepB: Uint8Array | null;
+  /** the picked rows as a per-row mask (1 picked): they stay bright, every other row is dimmed */
+  picked: Uint8Array | null;
 }
+
+/** Alpha of the rows outside the picked set: visible as context, clearly behind the picked ones. */
+const UNPICKED_ALPHA = 14;
+const PICKED_MIN_ALPHA = 200;
+
+/**
+ * The four outcomes of two decisions, indexed 2*keptByA + keptByB: neither (the dropped grey), only
+ * B (orange), only A (blue), both (green). Tableau's blue/orange/green, told apart by most colour-blind
+ * readers; "neither" is the dim grey every decision view uses for dropped.
+ */
+export const FOUR_WAY: { key: 'neither' | 'onlyB' | 'onlyA' | 'both'; label: string; rgb: (theme: 'dark' | 'light') => Rgb }[] = [
+  { key: 'neither', label: 'neither keeps', rgb: (t) => DROPPED_RGB[t] },
+  { key: 'onlyB', label: 'only B keeps', rgb: (t) => (t === 'light' ? [214, 112, 20] : [242, 142, 43]) },
+  { key: 'onlyA', label: 'only A keeps', rgb: (t) => (t === 'light' ? [52, 101, 150] : [110, 160, 220]) },
+  { key: 'both', label: 'both keep', rgb: (t) => (t === 'light' ? [62, 140, 55] : [89, 175, 79]) },
+];
 
 /** Dropped rows: one grey per theme, drawn dimmer than any cluster (DROPPED_ALPHA). */
 export const DROPPED_RGB: Record<'dark' | 'light', Rgb> = { dark: [118, 122, 128], light: [112, 116, 122] };
@@ -64,6 +87,20 @@ export function colorize(clusters: Uint16Array, clusterCount: number, c: Colorin
   }
   const [dr, dg, db] = DROPPED_RGB[theme];
   const droppedAlpha = hideDropped ? 0 : focus !== null ? 22 : DROPPED_ALPHA;
+  const keepB = keep && c.keepB && c.keepB.length === clusters.length ? c.keepB : null;
+  if (keep && keepB) {
+    const four = new Uint8Array(16);
+    FOUR_WAY.forEach((f, k) => four.set([...f.rgb(theme), k === 0 ? droppedAlpha : 215], k * 4));
+    for (let i = 0; i < clusters.length; i++) {
+      const t = ((keep[i] !== 0 ? 2 : 0) + (keepB[i] !== 0 ? 1 : 0)) * 4;
+      const o = i * 4;
+      colors[o] = four[t];
+      colors[o + 1] = four[t + 1];
+      colors[o + 2] = four[t + 2];
+      colors[o + 3] = four[t + 3];
+    }
+    return dimUnpicked(colors, c.picked && c.picked.length === clusters.length ? c.picked : null);
+  }
   for (let i = 0; i < clusters.length; i++) {
     const o = i * 4;
     if (keep && keep[i] === 0) {
@@ -79,6 +116,17 @@ export function colorize(clusters: Uint16Array, clusterCount: number, c: Colorin
     colors[o + 1] = table[t + 1];
     colors[o + 2] = table[t + 2];
     colors[o + 3] = table[t + 3];
+  }
+  return dimUnpicked(colors, c.picked && c.picked.length === clusters.length ? c.picked : null);
+}
+
+/** With rows picked, every other row fades to context and the picked ones are drawn strong. */
+function dimUnpicked(colors: Uint8Array, picked: Uint8Array | null): Uint8Array {
+  if (!picked) return colors;
+  for (let i = 0; i < picked.length; i++) {
+    const a = i * 4 + 3;
+    if (picked[i] === 0) colors[a] = Math.min(colors[a], UNPICKED_ALPHA);
+    else if (colors[a] > 0) colors[a] = Math.max(colors[a], PICKED_MIN_ALPHA);
   }
   return colors;
 }

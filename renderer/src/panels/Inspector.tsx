@@ -9,6 +9,7 @@ import { useMap } from '../state/map.js';
 import { useUi } from '../state/ui.js';
 import { clusterRgb, rgbCss } from '../map/palette.js';
 import { Verdict } from './Verdict.js';
+import { showSimilar, usePickOrder } from '../state/pick.js';
 
 type Loaded = { row: number; detail: SampleDetail | null; error: string | null };
 
@@ -18,6 +19,8 @@ export function Inspector() {
   const [thumbFailed, setThumbFailed] = useState(false);
   const labels = useMap((s) => s.meta?.clusterLabels);
   const theme = useUi((s) => s.theme);
+  const picked = useSelection((s) => s.picked);
+  const similarBusy = usePickOrder((s) => s.busy);
 
   useEffect(() => {
     setThumbFailed(false);
@@ -41,10 +44,28 @@ export function Inspector() {
   return (
     <aside className="inspector" data-testid="inspector" data-row={row}>
       <div className="panel-title">
-        <span>Sample {fmtInt(row)}</span>
-        <button className="icon-button" onClick={() => select(null)} title="close (Esc)">
-          ✕
-        </button>
+        <span>
+          {picked && (
+            <button className="link-button" onClick={() => select(null)} title="back to the picked samples (Esc)" data-testid="back-to-picked">
+              ← {fmtInt(picked.rows.length)} picked
+            </button>
+          )}{' '}
+          Sample {fmtInt(row)}
+        </span>
+        <span>
+          <button
+            className="link-button"
+            onClick={() => void showSimilar(row)}
+            disabled={similarBusy !== null}
+            title="pick the 100 samples whose image features are nearest to this one (cosine, exact) and list them, nearest first (S)"
+            data-testid="show-similar"
+          >
+            {similarBusy ? 'finding…' : 'show similar'}
+          </button>{' '}
+          <button className="icon-button" onClick={() => select(null)} title="close (Esc)">
+            ✕
+          </button>
+        </span>
       </div>
       <Verdict row={row} />
       {state?.error && <div className="error-text">{state.error}</div>}

@@ -8,6 +8,8 @@ import { usePool } from './pool.js';
 import { useSelection } from './selection.js';
 import { reportError, updateProgress, useUi } from './ui.js';
 import { loadFilterKinds, poolChanged } from './filterActions.js';
+import { testHook } from '../testHook.js';
+import { rememberPool } from './recent.js';
 
 let started = false;
 let mapLoad = 0;
@@ -20,6 +22,7 @@ export async function start(): Promise<void> {
   try {
     const pool = await client().currentPool();
     if (pool) {
+      rememberPool(pool.path);
       usePool.setState({ status: 'open', pool, error: null });
       void poolChanged();
       void loadMap();
@@ -36,6 +39,7 @@ export async function openPool(path: string): Promise<void> {
   usePool.setState({ status: 'opening', error: null });
   try {
     const pool = await client().openPool(path);
+    rememberPool(pool.path);
     useSelection.setState({ hover: null, selected: null, picked: null });
     clearBriefs(); // rows of another pool are other samples
     usePool.setState({ status: 'open', pool, error: null });
@@ -51,15 +55,18 @@ export async function loadMap(): Promise<void> {
   setMapBuffers(null, useUi.getState().theme);
   useMap.setState((s) => ({ status: 'loading', reason: null, meta: null, focusCluster: null, version: s.version + 1 }));
   try {
+    testHook.marks = { mapRequested: performance.now() };
     const m = await client().getMap();
+    testHook.marks.mapReceived = performance.now();
     if (ticket !== mapLoad) return;
     if (isMapUnavailable(m)) {
       useMap.setState({ status: 'unavailable', reason: m.unavailable });
       return;
     }
     setMapBuffers(m, useUi.getState().theme);
+    testHook.marks.buffersBuilt = performance.now();
     const { positions: _p, clusters: _c, ...meta } = m;
-    useMap.setState((s) => ({ status: 'ready', meta, version: s.version + 1, fitRequest: s.fitRequest + 1 }));
+    useMap.setState((s) => ({ status: 'ready', meta, version: s.version + 1, fitBounds: null, fitRequest: s.fitRequest + 1 }));
   } catch (e) {
     if (ticket !== mapLoad) return;
     useMap.setState({ status: 'error', reason: errorMessage(e) });
@@ -79,7 +86,7 @@ useUi.subscribe((s, prev) => {
   }
 });
 
-export const fitView = () => useMap.setState((s) => ({ fitRequest: s.fitRequest + 1 }));
+export const fitView = () => useMap.setState((s) => ({ fitBounds: null, fitRequest: s.fitRequest + 1 }));
 
 export function select(row: number | null): void {
   useSelection.setState({ selected: row });

@@ -18,7 +18,13 @@ export interface MapState {
   fitRequest: number;
   /** the cluster shown at full strength while the others are dimmed, or null */
   focusCluster: number | null;
+  /** what a drag on the map does: pan (default), draw a lasso, or draw a box */
+  tool: MapTool;
+  /** what the next fit shows: these data-space bounds (zoom to the picked rows), or null for all */
+  fitBounds: MapMeta['bounds'] | null;
 }
+
+export type MapTool = 'pan' | 'lasso' | 'box';
 
 export const useMap = create<MapState>(() => ({
   status: 'idle',
@@ -27,4 +33,6 @@ export const useMap = create<MapState>(() => ({
   version: 0,
   fitRequest: 0,
   focusCluster: null,
+  tool: 'pan',
+  fitBounds: null,
 }));

@@ -1,0 +1,188 @@
+/**
+ * The app's feel on a big pool (issue 6), in Debian's Chromium (playwright-core, SwiftShader WebGL,
+ * as the e2e tests run it) against `sieve serve` on the `--no-images` demo pool of `--points` rows
+ * (default 1M). The workspace (bench-output/ws-ui-N: map, two decisions) is prepared in-process
+ * first, so the page load is warm. Figures:
+ * - open to first frame (warm), split into the map's transfer, the colour buffers, and deck.gl's
+ *   first draw (GL upload + draw), from marks the page records (window.__sieve.marks);
+ * - recolour after choosing a decision (getDecision's mask over the socket + a new colour array +
+ *   the next drawn frame);
+ * - a lasso over ~100k points (the point-in-polygon scan, and until the highlighted frame);
+ * - long tasks (PerformanceObserver 'longtask') during scripted pan and zoom.
+ * Goals: first frame < 3 s, recolour < 300 ms, lasso 100k < 300 ms, long tasks < 50 ms.
+ *
+ *   npm run bench -- ui [--points 1000000]
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { chromium, type Page } from 'playwright-core';
+import { Engine } from '../native/engine.js';
+import { benchPool, BENCH_DIR, finish, report, timed } from './common.js';
+
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+};
+const points = Number(arg('points', '1000000'));
+const LASSO_POINTS = Math.min(100_000, Math.floor(points / 4));
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+
+report('load average at start', os.loadavg().map((x) => x.toFixed(2)).join(' '));
+const { dir } = await benchPool(points);
+const ws = path.join(BENCH_DIR, `ws-ui-${points}`);
+
+// ---- the warm workspace: map and two decisions, computed here once
+{
+  const engine = new Engine({ workspace: ws });
+  const prep = await timed(async () => {
+    await engine.openPool(dir);
+    await engine.getMap();
+    await engine.runFilter({ filter: 'clip_score', arch: 'l14', fraction: 0.3 });
+    await engine.runFilter({ filter: 'clip_score', arch: 'b32', fraction: 0.3 });
+  });
+  report('workspace ready (open, map, 2 decisions; reused when warm)', prep.seconds, 's');
+  engine.close();
+}
+
+// ---- the server and the browser
+const server = spawn(process.execPath, [path.join(root, 'bin/sieve.js'), 'serve', dir, '--port', '0', '--workspace', ws], { stdio: ['ignore', 'pipe', 'pipe'] });
+let log = '';
+const url = await new Promise<string>((resolve, reject) => {
+  server.stdout!.setEncoding('utf8');
+  server.stdout!.on('data', (c: string) => {
+    log += c;
+    const m = /http:\/\/127\.0\.0\.1:\d+\/[^\s/]+\//.exec(log);
+    if (m) resolve(m[0]);
+  });
+  server.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  server.on('exit', (code) => reject(new Error(`sieve serve exited with ${code}:\n${log}`)));
+});
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--use-angle=swiftshader', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+const hook = <T>(p: Page, expr: string) => p.evaluate((e: string) => (0, eval)(`globalThis.__sieve.${e}`) as T, expr);
+
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  // a first load warms Chromium's caches (script, shaders) as an app that was opened before
+  await page.goto(url);
+  await page.waitForFunction(() => (globalThis as any).__sieve?.mapReady === true, undefined, { timeout: 600_000 });
+
+  // ---- open to first frame, warm
+  const t0 = Date.now();
+  await page.reload();
+  await page.waitForFunction(() => (globalThis as any).__sieve?.mapReady === true, undefined, { timeout: 600_000 });
+  const wall = (Date.now() - t0) / 1000;
+  const marks = await hook<Record<string, number>>(page, 'marks');
+  const nav = await page.evaluate(() => (globalThis as any).performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd as number);
+  report('points', points);
+  report('open to first frame (warm, wall clock)', wall, 's (goal < 3)');
+  report('  page and script loaded (DOMContentLoaded)', nav / 1000, 's');
+  report('  until the map is asked for', marks.mapRequested / 1000, 's since navigation');
+  report('  map transfer (getMap over the socket)', (marks.mapReceived - marks.mapRequested) / 1000, 's');
+  report('  colour buffers (typed arrays)', (marks.buffersBuilt - marks.mapReceived) / 1000, 's');
+  report('  deck.gl first frame (GL upload + draw)', (marks.firstFrame - marks.buffersBuilt) / 1000, 's');
+  report('drawn as', await hook<string>(page, 'renderMode'));
+  const binMs = await hook<number | null>(page, 'lastDensityMs');
+  if (binMs !== null) report('density image: binning the view', binMs, 'ms');
+
+  // ---- an idle map should not redraw
+  const f0 = await hook<number>(page, 'frames');
+  await page.waitForTimeout(3000);
+  report('frames drawn in 3 s of idle', (await hook<number>(page, 'frames')) - f0);
+
+  // ---- recolour by a decision: click it, wait for the new colours and two frames after them
+  const recolor = await page.evaluate(async () => {
+    const g = globalThis as any;
+    const before = g.__sieve.colorsVersion;
+    const el = g.document.querySelector('[data-testid=decision]');
+    const t = performance.now();
+    el.click();
+    await new Promise<void>((r) => {
+      const tick = () => (g.__sieve.colorsVersion !== before ? r() : g.requestAnimationFrame(tick));
+      tick();
+    });
+    const colored = performance.now() - t;
+    await new Promise((r) => g.requestAnimationFrame(() => g.requestAnimationFrame(r)));
+    return { colored, framed: performance.now() - t };
+  });
+  report('recolour by a decision: colours rebuilt', recolor.colored, 'ms');
+  report('recolour by a decision: drawn', recolor.framed, 'ms (goal < 300)');
+
+  // ---- lasso around ~100k points: a 48-gon about the map's centre whose radius holds that many
+  const posFile = fs.readdirSync(path.join(ws, 'map')).find((f) => f.endsWith('.positions.f32'))!;
+  const buf = fs.readFileSync(path.join(ws, 'map', posFile));
+  const pos = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  let cx = 0, cy = 0, n = 0;
+  for (let i = 0; i < pos.length; i += 2) if (Number.isFinite(pos[i])) (cx += pos[i], cy += pos[i + 1], n++);
+  cx /= n;
+  cy /= n;
+  const d2 = new Float64Array(n);
+  for (let i = 0, k = 0; i < pos.length; i += 2) if (Number.isFinite(pos[i])) d2[k++] = (pos[i] - cx) ** 2 + (pos[i + 1] - cy) ** 2;
+  d2.sort();
+  const radius = Math.sqrt(d2[LASSO_POINTS - 1]) * 1.005;
+  const poly: number[] = [];
+  for (let i = 0; i < 48; i++) poly.push(cx + radius * Math.cos((i / 48) * 2 * Math.PI), cy + radius * Math.sin((i / 48) * 2 * Math.PI));
+  const lasso = await page.evaluate(async (poly: number[]) => {
+    const g = globalThis as any;
+    const before = g.__sieve.colorsVersion;
+    const t = performance.now();
+    g.__sieve.pickPolygon(poly);
+    const picked = performance.now() - t;
+    await new Promise<void>((r) => {
+      const tick = () => (g.__sieve.colorsVersion !== before ? r() : g.requestAnimationFrame(tick));
+      tick();
+    });
+    await new Promise((r) => g.requestAnimationFrame(() => g.requestAnimationFrame(r)));
+    return { picked, scan: g.__sieve.lastPickMs as number, framed: performance.now() - t, count: g.__sieve.pickedCount as number };
+  }, poly);
+  report('lasso: points picked', lasso.count);
+  report('lasso: point-in-polygon scan', lasso.scan, 'ms');
+  report('lasso: until highlighted and drawn', lasso.framed, 'ms (goal < 300)');
+  await page.keyboard.press('x');
+
+  // ---- long tasks while panning and zooming
+  await page.evaluate(() => {
+    const g = globalThis as any;
+    g.__longTasks = [];
+    new g.PerformanceObserver((list: any) => {
+      for (const e of list.getEntries()) g.__longTasks.push(e.duration);
+    }).observe({ type: 'longtask', buffered: false });
+  });
+  const box = (await page.locator('[data-testid=map] canvas').first().boundingBox())!;
+  const mx = box.x + box.width / 2;
+  const my = box.y + box.height / 2;
+  // three zooms in, three drags, three zooms out (each step waits for the page, so a slow frame shows)
+  const gesture = await timed(async () => {
+    await page.mouse.move(mx, my);
+    for (let i = 0; i < 3; i++) {
+      await page.mouse.wheel(0, -240);
+      await page.waitForTimeout(150);
+    }
+    for (let i = 0; i < 3; i++) {
+      await page.mouse.down();
+      await page.mouse.move(mx + 80 * Math.cos(i), my + 80 * Math.sin(i), { steps: 5 });
+      await page.mouse.up();
+      await page.mouse.move(mx, my);
+    }
+    for (let i = 0; i < 3; i++) {
+      await page.mouse.wheel(0, 240);
+      await page.waitForTimeout(150);
+    }
+    await page.waitForTimeout(500);
+  });
+  const tasks = await page.evaluate(() => (globalThis as any).__longTasks as number[]);
+  report('pan/zoom script', gesture.seconds, 's');
+  report('long tasks during it', tasks.length);
+  report('longest task', tasks.length ? Math.max(...tasks) : 0, 'ms (goal < 50)');
+  report('long tasks, total', tasks.reduce((a, b) => a + b, 0), 'ms');
+  report('load average at end', os.loadavg().map((x) => x.toFixed(2)).join(' '));
+} finally {
+  await browser.close();
+  server.kill('SIGTERM');
+}
+finish('ui');

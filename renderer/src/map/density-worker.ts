@@ -1,0 +1,29 @@
+/**
+ * The density image's binning, off the UI thread: the worker keeps a copy of the map's positions and
+ * colours (sent again when they change) and answers each view with the image's pixels (transferred).
+ */
+import { densityImage } from './density.js';
+
+interface Scope {
+  onmessage: ((e: MessageEvent) => void) | null;
+  postMessage(message: unknown, transfer: Transferable[]): void;
+}
+const scope = self as unknown as Scope;
+
+let positions: Float32Array | null = null;
+let colors: Uint8Array | null = null;
+
+scope.onmessage = (e: MessageEvent) => {
+  const m = e.data as
+    | { type: 'data'; positions: Float32Array; colors: Uint8Array }
+    | { type: 'bin'; id: number; view: { minX: number; maxX: number; minY: number; maxY: number }; width: number; height: number };
+  if (m.type === 'data') {
+    positions = m.positions;
+    colors = m.colors;
+    return;
+  }
+  if (!positions || !colors) return;
+  const t0 = performance.now();
+  const d = densityImage(positions, colors, m.view, m.width, m.height);
+  scope.postMessage({ id: m.id, ...d, ms: performance.now() - t0 }, [d.pixels.buffer]);
+};

@@ -1,0 +1,80 @@
+/**
+ * The map as a density image, for pools too big to draw point by point: above DENSITY_MIN_ROWS the
+ * view is binned on the CPU (in a worker, density-worker.ts, so pan and zoom never wait) into cells of CELL_PX screen pixels (one pass over the positions and the
+ * colour array, typed arrays only), and deck.gl draws that image as one textured quad. A software
+ * renderer (SwiftShader, no GPU) then draws one quad per frame instead of a million; with a GPU it
+ * is simply cheap. Each cell takes the mean colour of its points (so decision and picked colours
+ * show through) and an opacity growing with the log of its count. When few enough points are in
+ * view (SCATTER_MAX_IN_VIEW, after zooming in) the map draws the points themselves again.
+ */
+
+/** Pools with at least this many rows start as a density image. */
+export const DENSITY_MIN_ROWS = 1_000_000;
+/** Below this many points in view, the scatter is drawn instead. */
+export const SCATTER_MAX_IN_VIEW = 250_000;
+export const CELL_PX = 2;
+
+export interface DensityImage {
+  /** RGBA, `width` x `height`, top row first */
+  pixels: Uint8ClampedArray;
+  width: number;
+  height: number;
+  /** data-space bounds of the image: [left, bottom, right, top] as deck.gl's BitmapLayer takes them */
+  bounds: [number, number, number, number];
+  /** points that fell inside the view */
+  inView: number;
+}
+
+/**
+ * Bin the points inside the data-space box [minX, maxX] x [minY, maxY] into a width x height pixel
+ * view. `colors` is RGBA per row (alpha 0: hidden, not counted).
+ */
+export function densityImage(
+  positions: Float32Array,
+  colors: Uint8Array,
+  view: { minX: number; maxX: number; minY: number; maxY: number },
+  widthPx: number,
+  heightPx: number,
+): DensityImage {
+  const w = Math.max(1, Math.ceil(widthPx / CELL_PX));
+  const h = Math.max(1, Math.ceil(heightPx / CELL_PX));
+  const count = new Uint32Array(w * h);
+  const sum = new Float32Array(w * h * 4);
+  const sx = w / (view.maxX - view.minX);
+  const sy = h / (view.maxY - view.minY);
+  const rows = positions.length >> 1;
+  let inView = 0;
+  for (let r = 0; r < rows; r++) {
+    const a = colors[4 * r + 3];
+    if (a === 0) continue;
+    const cx = Math.floor((positions[2 * r] - view.minX) * sx);
+    // image rows run top to bottom, data y bottom to top
+    const cy = Math.floor((view.maxY - positions[2 * r + 1]) * sy);
+    if (!(cx >= 0 && cx < w && cy >= 0 && cy < h)) continue; // NaN fails too
+    inView++;
+    const c = cy * w + cx;
+    count[c]++;
+    const o = 4 * c;
+    sum[o] += colors[4 * r] * a;
+    sum[o + 1] += colors[4 * r + 1] * a;
+    sum[o + 2] += colors[4 * r + 2] * a;
+    sum[o + 3] += a;
+  }
+  let max = 1;
+  for (let c = 0; c < count.length; c++) if (count[c] > max) max = count[c];
+  const logMax = Math.log1p(max);
+  const px = new Uint8ClampedArray(w * h * 4);
+  for (let c = 0; c < count.length; c++) {
+    const n = count[c];
+    if (n === 0) continue;
+    const o = 4 * c;
+    const wsum = sum[o + 3];
+    const meanAlpha = wsum / n / 255;
+    px[o] = sum[o] / wsum;
+    px[o + 1] = sum[o + 1] / wsum;
+    px[o + 2] = sum[o + 2] / wsum;
+    // a lone point stays visible; the densest cell is opaque
+    px[o + 3] = Math.round(255 * meanAlpha * (0.35 + 0.65 * (Math.log1p(n) / logMax)));
+  }
+  return { pixels: px, width: w, height: h, bounds: [view.minX, view.minY, view.maxX, view.maxY], inView };
+}

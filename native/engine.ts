@@ -47,6 +47,7 @@ import { Pool } from './pool/pool.js';
 import { getMap } from './map/map.js';
 import { EXPORT_COLUMNS, exportSubset } from './export/subset.js';
 import { reshard } from './export/reshard.js';
+import { ExportedPaths, revealInFileManager } from './export/reveal.js';
 import { importSubset, storedSubsetReport } from './export/import.js';
 
 export interface EngineOptions {
@@ -222,7 +223,7 @@ export class Engine implements SieveApi {
       throw new SieveError('bad_input', 'exportSubset: columns must be a list of column names');
     }
     const d = this.decision(decisionId);
-    return this.exportJob(() =>
+    const r = await this.exportJob(() =>
       exportSubset(pool, d, {
         path: request.path,
         format: request.format,
@@ -233,6 +234,8 @@ export class Engine implements SieveApi {
         onProgress: this.emit,
       }),
     );
+    this.exported.add(r.path, r.sidecar);
+    return r;
   }
 
   async reshard(decisionId: string, request: ReshardRequest): Promise<ReshardResult> {
@@ -241,7 +244,7 @@ export class Engine implements SieveApi {
       throw new SieveError('bad_input', 'reshard: a request {dir, shardSize?, force?} with an output folder is required');
     }
     const d = this.decision(decisionId);
-    return this.exportJob((signal) =>
+    const r = await this.exportJob((signal) =>
       reshard(pool, d, {
         dir: request.dir,
         shardSize: request.shardSize,
@@ -253,6 +256,8 @@ export class Engine implements SieveApi {
         signal,
       }),
     );
+    this.exported.add(r.dir, r.meta, r.sidecar);
+    return r;
   }
 
   async importSubset(path: string): Promise<SubsetImportResult> {
@@ -269,6 +274,18 @@ export class Engine implements SieveApi {
 
   async cancelExport(): Promise<void> {
     this.exporting?.abort();
+  }
+
+  /** What this session's exports wrote: the only paths revealPath opens. */
+  private readonly exported = new ExportedPaths();
+
+  /** The resolved path if an export of this session wrote it (Electron reveals it with its own shell). */
+  revealablePath(path: unknown): string {
+    return this.exported.check(path);
+  }
+
+  async revealPath(path: string): Promise<void> {
+    await revealInFileManager(this.exported.check(path));
   }
 
   async listGroupings(): Promise<GroupingEntry[]> {

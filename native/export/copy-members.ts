@@ -101,6 +101,16 @@ export class TarFiles {
   }
 }
 
+function writeAt(fd: number, buf: Buffer, length: number, position: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const step = (done: number) => {
+      if (done >= length) return resolve();
+      fs.write(fd, buf, done, length - done, position + done, (err, n) => (err ? reject(err) : step(done + n)));
+    };
+    step(0);
+  });
+}
+
 const cancelled = () => new SieveError('cancelled', 'the reshard was cancelled; run it again to resume');
 
 /**
@@ -108,12 +118,12 @@ const cancelled = () => new SieveError('cancelled', 'the reshard was cancelled; 
  * leave the cache between the read and the write, copied at half the speed here (measured).
  */
 export const CHUNK_BYTES = 1 << 20;
-/** Above this many reads in a chunk (scattered runs: uid order, a sparse subset) read them in parallel. */
-const SYNC_READS = 4;
+/** Runs are read in pieces of at most this, so that even one long run is read by several threads. */
+const PIECE = 256 << 10;
 
-/** Copies shards; its chunk buffer is reused from shard to shard (constant memory). */
+/** Copies shards; its two chunk buffers are reused from shard to shard (constant memory). */
 export class MemberCopier {
-  private readonly buf: Buffer;
+  private readonly bufs: Buffer[];
   private readonly headers: UstarHeaders;
 
   constructor(
@@ -123,7 +133,8 @@ export class MemberCopier {
   ) {
     this.headers = new UstarHeaders(mtime);
     // every byte of a chunk is written before it is used (headers, read data, zeroed padding)
-    this.buf = Buffer.allocUnsafe(Math.max(chunkBytes, 64 << 10));
+    const size = Math.max(chunkBytes, 64 << 10);
+    this.bufs = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
   }
 
   /**
@@ -133,71 +144,76 @@ export class MemberCopier {
   async copy(fd: number, m: ShardMembers, opts: { signal?: AbortSignal; onChunk?: (samples: number) => void } = {}): Promise<number> {
     const { ns, names, offsets, sizes, tarIdx } = m;
     const count = names.length;
-    const b = this.buf;
     const hdr = new Int32Array(count);
     for (let q = 0; q < count; q++) hdr[q] = this.headers.size(names[q]);
     const pos = new Int32Array(count); // each member's start in its chunk (int: fast indexing below)
-    const runs: number[] = []; // per run: tar, source offset, chunk offset, length
+    const writes: (Promise<void> | null)[] = [null, null];
+    let which = 0;
     let outPos = 0;
     let q = 0;
-    let chunks = 0;
     let ended = false;
-    while (!ended) {
-      if (opts.signal?.aborted) throw cancelled();
-      // the members that fit in this chunk, at their places
-      const q0 = q;
-      let fill = 0;
-      while (q < count) {
-        const len = hdr[q] + padded(sizes[q]);
-        if (fill + len > b.length) break;
-        pos[q] = fill;
-        fill += len;
-        q++;
-      }
-      if (q === q0 && q < count) {
-        outPos = this.copyLarge(fd, outPos, names[q], tarIdx[q], offsets[q], sizes[q]);
-        q++;
-        continue;
-      }
-      // one read per run of members adjacent in the source as in the output
-      runs.length = 0;
-      for (let r = q0; r < q; ) {
-        const first = r++;
-        while (r < q && tarIdx[r] === tarIdx[first] && offsets[r] - offsets[r - 1] === padded(sizes[r - 1]) + hdr[r]) r++;
-        const length = offsets[r - 1] + sizes[r - 1] - offsets[first];
-        if (length > 0) runs.push(tarIdx[first], offsets[first], pos[first] + hdr[first], length);
-      }
-      if (runs.length <= 4 * SYNC_READS) {
-        for (let i = 0; i < runs.length; i += 4) this.tars.readSync(runs[i], b, runs[i + 2], runs[i + 3], runs[i + 1]);
-      } else {
+    try {
+      while (!ended) {
+        if (opts.signal?.aborted) throw cancelled();
+        const b = this.bufs[which];
+        await writes[which]; // the write that last used this buffer
+        // the members that fit in this chunk, at their places
+        const q0 = q;
+        let fill = 0;
+        while (q < count) {
+          const len = hdr[q] + padded(sizes[q]);
+          if (fill + len > b.length) break;
+          pos[q] = fill;
+          fill += len;
+          q++;
+        }
+        if (q === q0 && q < count) {
+          await Promise.all(writes);
+          outPos = this.copyLarge(fd, b, outPos, names[q], tarIdx[q], offsets[q], sizes[q]);
+          q++;
+          continue;
+        }
+        // one read per run of members adjacent in the source as in the output, in pieces
         const reads: Promise<void>[] = [];
-        for (let i = 0; i < runs.length; i += 4) reads.push(this.tars.read(runs[i], b, runs[i + 2], runs[i + 3], runs[i + 1]));
+        for (let r = q0; r < q; ) {
+          const first = r++;
+          while (r < q && tarIdx[r] === tarIdx[first] && offsets[r] - offsets[r - 1] === padded(sizes[r - 1]) + hdr[r]) r++;
+          const length = offsets[r - 1] + sizes[r - 1] - offsets[first];
+          for (let at = 0; at < length; at += PIECE) {
+            reads.push(this.tars.read(tarIdx[first], b, pos[first] + hdr[first] + at, Math.min(PIECE, length - at), offsets[first] + at));
+          }
+        }
         await Promise.all(reads);
+        // Sieve's headers over the source's, and zero padding (a JS loop: Buffer.fill costs ~1 µs a call)
+        for (let i = q0; i < q; i++) {
+          this.headers.write(b, pos[i], names[i], sizes[i]);
+          const dataEnd = (pos[i] + hdr[i] + sizes[i]) | 0;
+          const end = (pos[i] + hdr[i] + padded(sizes[i])) | 0;
+          for (let j = dataEnd; j < end; j++) b[j] = 0;
+        }
+        if (q === count && fill + 1024 <= b.length) {
+          b.fill(0, fill, fill + 1024);
+          fill += 1024;
+          ended = true;
+        }
+        // written while the next chunk is read into the other buffer
+        const w = writeAt(fd, b, fill, outPos);
+        w.catch(() => undefined); // awaited before the buffer is reused, and at the end
+        writes[which] = w;
+        which ^= 1;
+        outPos += fill;
+        opts.onChunk?.(q === count ? ns[count - 1] - ns[0] + 1 : ns[q] - ns[0]);
       }
-      // Sieve's headers over the source's, and zero padding (a JS loop: Buffer.fill costs ~1 µs a call)
-      for (let i = q0; i < q; i++) {
-        this.headers.write(b, pos[i], names[i], sizes[i]);
-        const dataEnd = (pos[i] + hdr[i] + sizes[i]) | 0;
-        const end = (pos[i] + hdr[i] + padded(sizes[i])) | 0;
-        for (let j = dataEnd; j < end; j++) b[j] = 0;
-      }
-      if (q === count && fill + 1024 <= b.length) {
-        b.fill(0, fill, fill + 1024);
-        fill += 1024;
-        ended = true;
-      }
-      writeAll(fd, b.subarray(0, fill), outPos);
-      outPos += fill;
-      opts.onChunk?.(q === count ? ns[count - 1] - ns[0] + 1 : ns[q] - ns[0]);
-      // let progress, IPC and cancellation through every few MB of synchronous copying
-      if (++chunks % 16 === 0) await new Promise((r) => setImmediate(r));
+      await Promise.all(writes);
+    } finally {
+      // no write may still run when the caller closes the fd (after an error too)
+      await Promise.allSettled(writes);
     }
     return outPos;
   }
 
   /** A member that does not fit a chunk: its header, then its data through the chunk buffer. */
-  private copyLarge(fd: number, outPos: number, name: string, tar: number, offset: number, size: number): number {
-    const b = this.buf;
+  private copyLarge(fd: number, b: Buffer, outPos: number, name: string, tar: number, offset: number, size: number): number {
     const h = this.headers.write(b, 0, name, size);
     writeAll(fd, b.subarray(0, h), outPos);
     outPos += h;

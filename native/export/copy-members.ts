@@ -4,7 +4,7 @@
  *
  * Every member's place in the output is known before any byte is read: its header blocks (512
  * bytes unless its name needs a pax record) then its data padded to 512. So the shard is built in
- * large chunks (8 MB) by reading the source bytes straight to their final place in the chunk, with
+ * 1 MB chunks by reading the source bytes straight to their final place in the chunk, with
  * no copy in JS: members that follow each other in the source tar as they do in the output (a
  * sample's `.jpg`, `.json`, `.txt`; consecutive kept samples in source order) form one run and one
  * read, because between two adjacent members the source tar holds exactly one 512-byte header

@@ -7,9 +7,9 @@
  *   `.json`, `.txt`, ... as in the source, in the source's order, bytes untouched) written as ustar
  *   with fixed mode, owner and mtime. Same pool, subset, shard size and order: the same bytes.
  * - Streaming, constant memory: the plan (which member of which tar goes where) lives in DuckDB and
- *   is fetched one shard at a time; members are read at their offsets (one read per sample when its
- *   members are adjacent, as img2dataset writes them; in source order, 1 MB read-ahead windows, so
- *   the copy reads the tars sequentially) into a reused buffer; a tar is never loaded whole.
+ *   is fetched one shard at a time; copy-members.ts reads the members straight into their place in
+ *   1 MB output chunks (one read per run of members adjacent in the source; in source order, the
+ *   tars are read sequentially); a tar is never loaded whole.
  * - Resumable: each shard is written to `.NNNNNNNN.tar.tmp` and renamed when complete; the hidden
  *   progress file `.sieve-reshard.json` records the plan's identity and each finished shard's bytes.
  *   A rerun with the same plan keeps finished shards (their size checked) and continues.

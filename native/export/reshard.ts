@@ -144,12 +144,6 @@ function checkShardSize(v: unknown): number {
   return v;
 }
 
-/** Bench hook: the copy's chunk size in MB (`SIEVE_RESHARD_CHUNK_MB`), else the default. */
-function chunkBytes(): number | undefined {
-  const v = Number(process.env.SIEVE_RESHARD_CHUNK_MB);
-  return Number.isFinite(v) && v >= 1 ? Math.round(v * (1 << 20)) : undefined;
-}
-
 /** Test hook: a pause after each finished shard, so a test can kill the process midway. */
 function shardDelayMs(): number {
   const v = Number(process.env.SIEVE_RESHARD_SHARD_DELAY_MS ?? 0);
@@ -283,7 +277,7 @@ export async function reshard(pool: Pool, decision: { summary: DecisionSummary; 
         const secs = (now - tStart) / 1000;
         emit?.({ job: 'export', done, total: writtenCount, rate: secs > 0 ? done / secs : undefined, message });
       };
-      const copier = new MemberCopier(tars, RESHARD_MTIME, chunkBytes());
+      const copier = new MemberCopier(tars, RESHARD_MTIME);
       const shardInfo: { name: string; count: number; bytes: number }[] = [];
       const delay = shardDelayMs();
 

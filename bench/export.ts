@@ -3,9 +3,11 @@
  * < 1 s), and reshard throughput on a demo pool WITH images (20,000 samples by default) against a
  * plain `cat` of the same tars to /dev/null, the disk's ceiling (goal >= 50% of it): both from a
  * cold page cache (the tars' pages dropped with `dd iflag=nocache`) and from a warm one, for both
- * output orders (uid, source). Each figure is the best of two runs.
+ * output orders (uid, source). Each figure is the best of two runs. The same again on a
+ * DataComp-sized copy of that pool (JPEGs grown to 30-100 KB, see dataCompSizedPool), where the
+ * bytes rather than the per-sample costs dominate.
  *
- * usage: npm run bench -- export [uids=1000000] [image-samples=20000]
+ * usage: npm run bench -- export [uids=1000000 | 0] [image-samples=20000] [datacomp-sized=1 | 0]
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,15 +17,18 @@ import { runFilter } from '../native/filters/decisions.js';
 import { exportSubset } from '../native/export/subset.js';
 import { reshard } from '../native/export/reshard.js';
 import { generateDemoPool } from '../native/demo/generate.js';
+import { readTarMember, scanTar, TarWriter } from '../native/formats/tar.js';
 import { benchPool, BENCH_DIR, finish, report, timed } from './common.js';
 
 const uids = Number(process.argv[2] ?? 1_000_000);
 const imageSamples = Number(process.argv[3] ?? 20_000);
+/** 0 skips the DataComp-sized pool (~1.3 GB of tars for 20,000 samples) */
+const dataCompSized = (process.argv[4] ?? '1') !== '0';
 const out = path.join(BENCH_DIR, 'export-out');
 fs.mkdirSync(out, { recursive: true });
 
-// --- .npy of 1M uids --------------------------------------------------------------------------
-{
+// --- .npy of 1M uids (0: skip) ---------------------------------------------------------------
+if (uids > 0) {
   const { dir } = await benchPool(uids);
   const ws = path.join(BENCH_DIR, `ws-export-${uids}`);
   const open = await timed(() => Pool.open(dir, { workspace: ws }));
@@ -45,18 +50,88 @@ fs.mkdirSync(out, { recursive: true });
 }
 
 // --- reshard vs cat -----------------------------------------------------------------------------
-{
-  const dir = path.join(BENCH_DIR, `pool-img-${imageSamples}`);
+
+/** The demo pool with images (~7 KB JPEGs, ~7 KB a sample with its .json and .txt). */
+async function demoImagePool(samples: number): Promise<string> {
+  const dir = path.join(BENCH_DIR, `pool-img-${samples}`);
   if (!fs.existsSync(path.join(dir, '.complete'))) {
     fs.rmSync(dir, { recursive: true, force: true });
-    const gen = await timed(() => generateDemoPool(dir, { samples: imageSamples, seed: 0, images: true }));
-    report(`demo generator (with images), samples`, imageSamples);
+    const gen = await timed(() => generateDemoPool(dir, { samples, seed: 0, images: true }));
+    report(`demo generator (with images), samples`, samples);
     report('demo generator seconds', gen.seconds, 's');
     fs.writeFileSync(path.join(dir, '.complete'), '');
   }
+  return dir;
+}
+
+/**
+ * A DataComp-sized copy of a demo pool: the same parquet, npz and tar members, but every JPEG
+ * grown to 30-100 KB (uniform, mean 65 KB; DataComp's are ~30-100 KB) by COM segments of
+ * pseudo-random bytes inserted after the SOI marker: still valid JPEGs, as incompressible as real
+ * image data. Made once under bench-output.
+ */
+function dataCompSizedPool(demoDir: string, samples: number): string {
+  const dir = path.join(BENCH_DIR, `pool-img-${samples}-datacomp-sized`);
+  if (fs.existsSync(path.join(dir, '.complete'))) return dir;
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir);
+  const t0 = performance.now();
+  // 4 MB of xorshift32 bytes (seed fixed), sliced at varying offsets: deterministic padding
+  const noise = Buffer.allocUnsafe(4 << 20);
+  const words = new Uint32Array(noise.buffer, noise.byteOffset, noise.length / 4);
+  let x = 2463534242;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x >>> 0;
+  }
+  let member = 0;
+  for (const f of fs.readdirSync(demoDir).sort()) {
+    if (f.startsWith('.')) continue;
+    const src = path.join(demoDir, f);
+    if (!f.endsWith('.tar')) {
+      fs.copyFileSync(src, path.join(dir, f));
+      continue;
+    }
+    const { tar, close } = TarWriter.create(path.join(dir, f), 1681000000);
+    try {
+      for (const m of scanTar(src)) {
+        let data = readTarMember(src, m);
+        if (m.name.endsWith('.jpg') && data[0] === 0xff && data[1] === 0xd8) {
+          const h = Math.imul(++member, 2654435761) >>> 0;
+          const target = 30_000 + (h % 70_001);
+          const parts: Buffer[] = [data.subarray(0, 2)];
+          let size = data.length;
+          let at = h % (noise.length - 70_000);
+          while (size + 4 < target) {
+            const n = Math.min(65533, target - size - 4);
+            const seg = Buffer.allocUnsafe(4);
+            seg[0] = 0xff;
+            seg[1] = 0xfe; // COM: a comment segment, ignored by decoders
+            seg.writeUInt16BE(n + 2, 2);
+            parts.push(seg, noise.subarray(at, at + n));
+            at = (at + n) % (noise.length - 70_000);
+            size += n + 4;
+          }
+          parts.push(data.subarray(2));
+          data = Buffer.concat(parts);
+        }
+        tar.add(m.name, data);
+      }
+    } finally {
+      close();
+    }
+  }
+  fs.writeFileSync(path.join(dir, '.complete'), '');
+  report('DataComp-sized pool made from the demo pool', (performance.now() - t0) / 1000, 's');
+  return dir;
+}
+
+async function benchReshard(label: string, dir: string): Promise<void> {
   const tars = fs.readdirSync(dir).filter((f) => f.endsWith('.tar')).sort().map((f) => path.join(dir, f));
   const tarBytes = tars.reduce((n, t) => n + fs.statSync(t).size, 0);
-  report('source tars', `${tars.length} files, ${(tarBytes / 1e6).toFixed(1)} MB`);
+  report(`${label}: source tars`, `${tars.length} files, ${(tarBytes / 1e6).toFixed(1)} MB`);
 
   // The disk's ceiling: cat of the tars, from a cold page cache (the tars' pages dropped with
   // `dd iflag=nocache`, which affects only these files) and from a warm one (memory speed).
@@ -74,9 +149,9 @@ fs.mkdirSync(out, { recursive: true });
   const catCold = canEvict ? Math.max(cat(true), cat(true)) : NaN;
   cat(false);
   const catWarm = Math.max(cat(false), cat(false));
-  if (canEvict) report('cat tars > /dev/null, cold cache', catCold, 'MB/s');
-  report('cat tars > /dev/null, warm cache', catWarm, 'MB/s');
-  // a copy must also write: cat into a file on the same disk (what a reshard of 100% costs at best)
+  if (canEvict) report(`${label}: cat tars > /dev/null, cold cache`, catCold, 'MB/s');
+  report(`${label}: cat tars > /dev/null, warm cache`, catWarm, 'MB/s');
+  // a copy must also write: cat into a new file on the same disk (what a reshard of 100% costs at best)
   const copyTarget = path.join(out, 'cat-copy.tar');
   const catToFile = () => {
     fs.rmSync(copyTarget, { force: true });
@@ -89,9 +164,9 @@ fs.mkdirSync(out, { recursive: true });
   };
   const catCopy = Math.max(catToFile(), catToFile());
   fs.rmSync(copyTarget, { force: true });
-  report('cat tars > file (warm cache: read + write)', catCopy, 'MB/s');
+  report(`${label}: cat tars > file (warm cache: read + write)`, catCopy, 'MB/s');
 
-  const ws = path.join(BENCH_DIR, `ws-export-img-${imageSamples}`);
+  const ws = path.join(BENCH_DIR, `ws-export-${path.basename(dir)}`);
   const pool = await Pool.open(dir, { workspace: ws });
   try {
     const d = await runFilter(pool, { filter: 'none' });
@@ -102,37 +177,49 @@ fs.mkdirSync(out, { recursive: true });
       return p;
     };
     const first = await timed(() => reshard(pool, d, { dir: target('reshard-first'), command: 'bench' }));
-    report('reshard, first run (incl. the tar member index)', first.seconds, 's');
-    report('reshard samples written', first.value.written);
-    report('reshard output', first.value.bytes / 1e6, 'MB');
+    report(`${label}: reshard, first run (incl. the tar member index)`, first.seconds, 's');
+    report(`${label}: reshard samples written`, first.value.written);
+    report(`${label}: reshard output`, first.value.bytes / 1e6, 'MB');
     let n = 0;
+    // the target's old copy is removed before the clock starts (as cat's target is)
     const run = async (order: 'uid' | 'source', cold: boolean) => {
+      const into = target(`reshard-${n++ % 2}`);
       if (cold) evict();
-      const r = await timed(() => reshard(pool, d, { dir: target(`reshard-${n++ % 2}`), order, command: 'bench' }));
-      return { rate: r.value.bytes / 1e6 / r.seconds, copyRate: r.value.bytes / 1e6 / r.value.copySeconds, samples: r.value.written / r.seconds, dir: r.value.dir };
+      const r = await timed(() => reshard(pool, d, { dir: into, order, command: 'bench' }));
+      return { rate: r.value.bytes / 1e6 / r.seconds, copyRate: r.value.bytes / 1e6 / r.value.copySeconds, samples: r.value.written / r.seconds };
     };
-    for (const order of ['uid', 'source'] as const) {
+    for (const order of ['source', 'uid'] as const) {
       const warm = [await run(order, false), await run(order, false)].sort((a, b) => b.rate - a.rate)[0];
-      report(`reshard --order ${order}, warm cache`, warm.rate, `MB/s (${Math.round(warm.samples)} samples/s)`);
-      report(`reshard --order ${order}, warm, copy phase only`, warm.copyRate, 'MB/s');
-      report(`reshard --order ${order}, warm / cat warm`, warm.rate / catWarm);
-      report(`reshard --order ${order}, warm / cat > file`, warm.rate / catCopy);
+      report(`${label}: reshard --order ${order}, warm cache`, warm.rate, `MB/s (${Math.round(warm.samples)} samples/s)`);
+      report(`${label}: reshard --order ${order}, warm, copy phase only`, warm.copyRate, 'MB/s');
+      report(`${label}: reshard --order ${order}, warm / cat warm`, warm.rate / catWarm, '(goal >= 0.5)');
+      report(`${label}: reshard --order ${order}, warm / cat > file`, warm.rate / catCopy);
       if (canEvict) {
         const cold = [await run(order, true), await run(order, true)].sort((a, b) => b.rate - a.rate)[0];
-        report(`reshard --order ${order}, cold cache`, cold.rate, `MB/s (${Math.round(cold.samples)} samples/s)`);
-        report(`reshard --order ${order}, cold, copy phase only`, cold.copyRate, 'MB/s');
-        report(`reshard --order ${order}, cold / cat cold`, cold.rate / catCold, '(goal >= 0.5)');
+        report(`${label}: reshard --order ${order}, cold cache`, cold.rate, `MB/s (${Math.round(cold.samples)} samples/s)`);
+        report(`${label}: reshard --order ${order}, cold, copy phase only`, cold.copyRate, 'MB/s');
+        report(`${label}: reshard --order ${order}, cold / cat cold`, cold.rate / catCold, '(goal >= 0.5)');
       }
       const a = path.join(out, 'reshard-0');
       const b = path.join(out, 'reshard-1');
       const same = fs.readdirSync(a).every((f) => fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f))));
-      report(`reshard --order ${order}, two runs byte-identical`, same ? 'yes' : 'NO');
+      report(`${label}: reshard --order ${order}, two runs byte-identical`, same ? 'yes' : 'NO');
     }
     const resume = await timed(() => reshard(pool, d, { dir: path.join(out, 'reshard-first'), command: 'bench' }));
-    report('rerun into a complete folder (all shards kept)', resume.seconds, 's');
+    report(`${label}: rerun into a complete folder (all shards kept)`, resume.seconds, 's');
   } finally {
     pool.close();
-    fs.rmSync(out, { recursive: true, force: true }); // the copies are large; the figures are what matter
+    for (const f of fs.readdirSync(out)) if (f.startsWith('reshard-')) fs.rmSync(path.join(out, f), { recursive: true, force: true }); // large copies
   }
 }
+
+report('load average at start', fs.readFileSync('/proc/loadavg', 'utf8').trim());
+const demoDir = await demoImagePool(imageSamples);
+await benchReshard('demo', demoDir);
+report('load average', fs.readFileSync('/proc/loadavg', 'utf8').trim());
+if (dataCompSized) {
+  await benchReshard('DataComp-sized', dataCompSizedPool(demoDir, imageSamples));
+  report('load average at end', fs.readFileSync('/proc/loadavg', 'utf8').trim());
+}
+fs.rmSync(out, { recursive: true, force: true });
 finish('export');

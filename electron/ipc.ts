@@ -20,9 +20,19 @@ export interface IpcMainLike {
 /** The answer on the wire: errors travel as data so that their code and message survive the IPC. */
 export type IpcReply = { ok: true; result: unknown } | { ok: false; error: { code: string; message: string } };
 
-export function bindIpc(ipcMain: IpcMainLike, engine: Engine, send: (channel: string, payload: unknown) => void): () => void {
+/** What the main process does natively instead of the engine (Electron's `shell`). */
+export interface NativeShell {
+  /** `shell.showItemInFolder`: revealPath after the engine's check that an export wrote the path */
+  showItemInFolder(path: string): void;
+}
+
+export function bindIpc(ipcMain: IpcMainLike, engine: Engine, send: (channel: string, payload: unknown) => void, shell?: NativeShell): () => void {
   ipcMain.handle(INVOKE_CHANNEL, async (_event, method, params): Promise<IpcReply> => {
     try {
+      if (method === 'revealPath' && shell) {
+        shell.showItemInFolder(engine.revealablePath(Array.isArray(params) ? params[0] : undefined));
+        return { ok: true, result: null };
+      }
       return { ok: true, result: (await dispatch(engine, method, params)) ?? null };
     } catch (e) {
       return { ok: false, error: errorInfo(e) };

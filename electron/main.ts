@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../native/engine.js';
 import { RENDERER_DIR } from '../native/paths.js';
-import { bindIpc, type IpcMainLike } from './ipc.js';
+import { bindIpc, type IpcMainLike, type NativeShell } from './ipc.js';
 import { windowOptions } from './window-options.js';
 
 interface ElectronMain {
@@ -26,13 +26,14 @@ interface ElectronMain {
     handle(scheme: string, handler: (req: { url: string }) => Promise<Response>): void;
   };
   dialog: { showErrorBox(title: string, text: string): void };
+  shell: NativeShell;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 async function main(): Promise<void> {
   const electron = (await import('electron' as string)) as unknown as ElectronMain & { default?: ElectronMain };
-  const { app, BrowserWindow, ipcMain, protocol, dialog } = electron.default ?? electron;
+  const { app, BrowserWindow, ipcMain, protocol, dialog, shell } = electron.default ?? electron;
   protocol.registerSchemesAsPrivileged([{ scheme: 'sieve-thumb', privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
   await app.whenReady();
 
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
   });
 
   const win = new BrowserWindow(windowOptions(path.join(here, 'preload.cjs')));
-  const unbind = bindIpc(ipcMain, engine, (channel, payload) => win.webContents.send(channel, payload));
+  const unbind = bindIpc(ipcMain, engine, (channel, payload) => win.webContents.send(channel, payload), shell);
   const pool = process.argv.at(-1);
   if (pool && !pool.endsWith('.js')) {
     // the page asks currentPool() and finds it open; a bad folder is shown, not thrown

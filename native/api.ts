@@ -173,6 +173,11 @@ export interface SieveApi {
   importSubset(path: string): Promise<SubsetImportResult>;
   /** Cancel the export or reshard that is running, if any (a reshard resumes where it stopped). */
   cancelExport(): Promise<void>;
+  /**
+   * Show a file or folder that an export of this session wrote (`path`, `sidecar`, a reshard's
+   * `dir` or `meta`) in the system's file manager; any other path is refused (bad_input).
+   */
+  revealPath(path: string): Promise<void>;
 
   /** The groupings an audit can use: lexicons, faces, domains, languages, sizes, clusters... */
   listGroupings(): Promise<GroupingEntry[]>;
@@ -482,6 +487,7 @@ export const SIEVE_METHODS: readonly SieveMethod[] = [
   'reshard',
   'importSubset',
   'cancelExport',
+  'revealPath',
   'listGroupings',
   'audit',
   'groupMask',

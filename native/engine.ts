@@ -50,6 +50,7 @@ import { Pool } from './pool/pool.js';
 import { getMap } from './map/map.js';
 import { EXPORT_COLUMNS, exportSubset } from './export/subset.js';
 import { reshard } from './export/reshard.js';
+import { ExportedPaths, revealInFileManager } from './export/reveal.js';
 import { importSubset, storedSubsetReport } from './export/import.js';
 import { nearestRows } from './similar/nearest.js';
 
@@ -230,7 +231,7 @@ export class Engine implements SieveApi {
       throw new SieveError('bad_input', 'exportSubset: columns must be a list of column names');
     }
     const d = this.decision(decisionId);
-    return this.exportJob(() =>
+    const r = await this.exportJob(() =>
       exportSubset(pool, d, {
         path: request.path,
         format: request.format,
@@ -241,6 +242,8 @@ export class Engine implements SieveApi {
         onProgress: this.emit,
       }),
     );
+    this.exported.add(r.path, r.sidecar);
+    return r;
   }
 
   async reshard(decisionId: string, request: ReshardRequest): Promise<ReshardResult> {
@@ -249,7 +252,7 @@ export class Engine implements SieveApi {
       throw new SieveError('bad_input', 'reshard: a request {dir, shardSize?, force?} with an output folder is required');
     }
     const d = this.decision(decisionId);
-    return this.exportJob((signal) =>
+    const r = await this.exportJob((signal) =>
       reshard(pool, d, {
         dir: request.dir,
         shardSize: request.shardSize,
@@ -261,6 +264,8 @@ export class Engine implements SieveApi {
         signal,
       }),
     );
+    this.exported.add(r.dir, r.meta, r.sidecar);
+    return r;
   }
 
   async importSubset(path: string): Promise<SubsetImportResult> {
@@ -277,6 +282,18 @@ export class Engine implements SieveApi {
 
   async cancelExport(): Promise<void> {
     this.exporting?.abort();
+  }
+
+  /** What this session's exports wrote: the only paths revealPath opens. */
+  private readonly exported = new ExportedPaths();
+
+  /** The resolved path if an export of this session wrote it (Electron reveals it with its own shell). */
+  revealablePath(path: unknown): string {
+    return this.exported.check(path);
+  }
+
+  async revealPath(path: string): Promise<void> {
+    await revealInFileManager(this.exported.check(path));
   }
 
   async listGroupings(): Promise<GroupingEntry[]> {

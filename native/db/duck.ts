@@ -65,7 +65,12 @@ export class Db {
     return this.numericColumn(sql, new BigUint64Array(length), params);
   }
 
-  private async numericColumn<A extends Float32Array | Int32Array | Uint8Array | BigUint64Array>(
+  /** A DOUBLE column (e.g. byte offsets and sizes: exact up to 2^53, no BigInt per value). */
+  async float64Column(sql: string, length: number, params?: SqlValue[]): Promise<Float64Array> {
+    return this.numericColumn(sql, new Float64Array(length), params);
+  }
+
+  private async numericColumn<A extends Float32Array | Float64Array | Int32Array | Uint8Array | BigUint64Array>(
     sql: string,
     out: A,
     params?: SqlValue[],

@@ -7,9 +7,9 @@
  *   `.json`, `.txt`, ... as in the source, in the source's order, bytes untouched) written as ustar
  *   with fixed mode, owner and mtime. Same pool, subset, shard size and order: the same bytes.
  * - Streaming, constant memory: the plan (which member of which tar goes where) lives in DuckDB and
- *   is fetched one shard at a time; members are read at their offsets (one read per sample when its
- *   members are adjacent, as img2dataset writes them; in source order, 1 MB read-ahead windows, so
- *   the copy reads the tars sequentially) into a reused buffer; a tar is never loaded whole.
+ *   is fetched one shard at a time; copy-members.ts reads the members straight into their place in
+ *   1 MB output chunks (one read per run of members adjacent in the source; in source order, the
+ *   tars are read sequentially); a tar is never loaded whole.
  * - Resumable: each shard is written to `.NNNNNNNN.tar.tmp` and renamed when complete; the hidden
  *   progress file `.sieve-reshard.json` records the plan's identity and each finished shard's bytes.
  *   A rerun with the same plan keeps finished shards (their size checked) and continues.
@@ -24,7 +24,7 @@ import crypto from 'node:crypto';
 import type { DecisionSummary, ProgressEvent, ReshardResult } from '../api.js';
 import type { Pool } from '../pool/pool.js';
 import { scanTar } from '../formats/tar.js';
-import { ShardTarWriter } from './tarout.js';
+import { MemberCopier, TarFiles, type ShardMembers } from './copy-members.js';
 import type { Db } from '../db/duck.js';
 import { badInput, SieveError } from '../errors.js';
 import { checkWritableDir, diskError, refuseInsidePool, writeAll, writeAtomic, writeFileAtomicSync } from './atomic.js';
@@ -38,8 +38,6 @@ export const RESHARD_MTIME = 1681000000;
 export const PROGRESS_FILE = '.sieve-reshard.json';
 export const DEFAULT_SHARD_SIZE = 10000;
 const MAX_SHARD_SIZE = 10_000_000;
-/** Reads in flight in uid order (libuv's thread pool serves 4 at a time by default). */
-const PREFETCH_DEPTH = 16;
 
 const SHARD_TAR = /^\d{8}\.tar$/;
 const SHARD_STATS = /^\d{8}_stats\.json$/;
@@ -138,117 +136,6 @@ export interface ReshardOptions {
   signal?: AbortSignal;
 }
 
-/** Small LRU of read-only file descriptors of the source tars (never closing one with reads in flight). */
-class TarFiles {
-  private fds = new Map<number, number>();
-  private inFlight = new Map<number, number>();
-  constructor(
-    private readonly paths: readonly string[],
-    private readonly max = 64,
-  ) {}
-
-  fd(tar: number): number {
-    let fd = this.fds.get(tar);
-    if (fd !== undefined) {
-      this.fds.delete(tar);
-      this.fds.set(tar, fd);
-      return fd;
-    }
-    try {
-      fd = fs.openSync(this.paths[tar], 'r');
-    } catch (e) {
-      throw badInput(this.paths[tar], `cannot read the source tar (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); was it moved since the pool was opened?`);
-    }
-    this.fds.set(tar, fd);
-    if (this.fds.size > this.max) {
-      for (const [oldTar, oldFd] of this.fds) {
-        if (oldTar === tar || this.inFlight.get(oldTar)) continue;
-        this.fds.delete(oldTar);
-        fs.closeSync(oldFd);
-        break;
-      }
-    }
-    return fd;
-  }
-
-  /** Read asynchronously (the thread pool reads several ranges at once: queue depth for a cold disk). */
-  readAsync(tar: number, buf: Buffer, length: number, position: number): Promise<void> {
-    const fd = this.fd(tar);
-    this.inFlight.set(tar, (this.inFlight.get(tar) ?? 0) + 1);
-    return new Promise<void>((resolve, reject) => {
-      const step = (got: number) => {
-        if (got >= length) return resolve();
-        fs.read(fd, buf, got, length - got, position + got, (err, n) => {
-          if (err) return reject(err);
-          if (n === 0) return reject(badInput(this.paths[tar], `truncated: ${length} bytes at offset ${position} are not all there (the tar changed since the pool was opened?)`));
-          step(got + n);
-        });
-      };
-      step(0);
-    }).finally(() => this.inFlight.set(tar, (this.inFlight.get(tar) ?? 1) - 1));
-  }
-
-  read(tar: number, buf: Buffer, length: number, position: number, at = 0): void {
-    const fd = this.fd(tar);
-    let got = 0;
-    while (got < length) {
-      const n = fs.readSync(fd, buf, at + got, length - got, position + got);
-      if (n === 0) throw badInput(this.paths[tar], `truncated: ${length} bytes at offset ${position} are not all there (the tar changed since the pool was opened?)`);
-      got += n;
-    }
-  }
-
-  size(tar: number): number {
-    return fs.fstatSync(this.fd(tar)).size;
-  }
-
-  close(): void {
-    for (const fd of this.fds.values()) fs.closeSync(fd);
-    this.fds.clear();
-  }
-}
-
-/**
- * Reads byte ranges of the source tars into one reused buffer. With `window` > 0 (source order:
- * the ranges come in increasing offsets) it reads `window` bytes ahead, so that consecutive samples
- * cost one read between them, as a sequential copy would; with 0 (uid order: the ranges jump
- * around) it reads each range exactly.
- */
-class RangeReader {
-  private buf = Buffer.allocUnsafe(1 << 20);
-  private tar = -1;
-  private start = 0;
-  private end = 0;
-  private sizes = new Map<number, number>();
-
-  constructor(
-    private readonly files: TarFiles,
-    private readonly window: number,
-  ) {
-    if (window > this.buf.length) this.buf = Buffer.allocUnsafe(window);
-  }
-
-  /** The bytes [lo, hi) of a tar; valid until the next call. */
-  range(tar: number, lo: number, hi: number): Buffer {
-    if (tar === this.tar && lo >= this.start && hi <= this.end) return this.buf.subarray(lo - this.start, hi - this.start);
-    let end = hi;
-    if (this.window) {
-      let size = this.sizes.get(tar);
-      if (size === undefined) {
-        size = this.files.size(tar);
-        this.sizes.set(tar, size);
-      }
-      end = Math.max(hi, Math.min(size, lo + this.window));
-    }
-    if (end - lo > this.buf.length) this.buf = Buffer.allocUnsafe(Math.max(end - lo, 2 * this.buf.length));
-    this.files.read(tar, this.buf, end - lo, lo);
-    this.tar = tar;
-    this.start = lo;
-    this.end = end;
-    return this.buf.subarray(0, hi - lo);
-  }
-}
-
 function checkShardSize(v: unknown): number {
   if (v === undefined || v === null) return DEFAULT_SHARD_SIZE;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_SHARD_SIZE) {
@@ -267,18 +154,13 @@ function shardDelayMs(): number {
  * The members of output shard `k`, in output order (sample n, then the source's member order), as
  * typed columns (DuckDB's fast path: no JS value per number) and the names as one joined string.
  */
-async function shardPlan(db: Db, plan: string, k: number): Promise<{ ns: Int32Array; names: string[]; offsets: Float64Array; sizes: Float64Array; tarIdx: Int32Array }> {
+async function shardPlan(db: Db, plan: string, k: number): Promise<ShardMembers> {
   const where = `FROM ${plan} WHERE shard = ${k} ORDER BY n, member`;
   const count = Number(await db.value<bigint>(`SELECT count(*) FROM ${plan} WHERE shard = ${k}`));
   const ns = await db.int32Column(`SELECT n ${where}`, count);
   const tarIdx = await db.int32Column(`SELECT tar ${where}`, count);
-  const toNumbers = (a: BigUint64Array) => {
-    const out = new Float64Array(a.length);
-    for (let i = 0; i < a.length; i++) out[i] = Number(a[i]);
-    return out;
-  };
-  const offsets = toNumbers(await db.bigUint64Column(`SELECT data_offset::UBIGINT ${where}`, count));
-  const sizes = toNumbers(await db.bigUint64Column(`SELECT size::UBIGINT ${where}`, count));
+  const offsets = await db.float64Column(`SELECT data_offset::DOUBLE ${where}`, count);
+  const sizes = await db.float64Column(`SELECT size::DOUBLE ${where}`, count);
   // member names never hold a NUL (tar names are NUL-terminated): one string for the shard
   const joined = count ? await db.value<string>(`SELECT string_agg(name, chr(0) ORDER BY n, member) FROM ${plan} WHERE shard = ${k}`) : '';
   const names = count ? joined.split('\0') : [];
@@ -395,7 +277,7 @@ export async function reshard(pool: Pool, decision: { summary: DecisionSummary; 
         const secs = (now - tStart) / 1000;
         emit?.({ job: 'export', done, total: writtenCount, rate: secs > 0 ? done / secs : undefined, message });
       };
-      const reader = new RangeReader(tars, order === 'source' ? 1 << 20 : 0);
+      const copier = new MemberCopier(tars, RESHARD_MTIME);
       const shardInfo: { name: string; count: number; bytes: number }[] = [];
       const delay = shardDelayMs();
 
@@ -422,81 +304,26 @@ export async function reshard(pool: Pool, decision: { summary: DecisionSummary; 
           }
         }
         if (opts.signal?.aborted) throw new SieveError('cancelled', 'the reshard was cancelled; run it again to resume');
-        const { ns, names, offsets, sizes, tarIdx } = await shardPlan(db, plan, k);
+        const members = await shardPlan(db, plan, k);
+        let samples = 0;
+        for (let q = 0; q < members.ns.length; q++) if (q === 0 || members.ns[q] !== members.ns[q - 1]) samples++;
+        if (samples !== count) throw new Error(`reshard: shard ${name} planned ${count} samples, found ${samples}`);
+        const before = done;
         const bytes = await writeAtomic(tarFile, async (tmp) => {
           const fd = fs.openSync(tmp, 'w');
           try {
-            const tw = new ShardTarWriter(fd, RESHARD_MTIME, 1 << 20);
-            // the shard's samples: member ranges [first, end) and the byte span of each in its tar
-            const first: number[] = [];
-            for (let q = 0; q < ns.length; q++) if (q === 0 || ns[q] !== ns[q - 1]) first.push(q);
-            const nSamples = first.length;
-            first.push(ns.length);
-            const spanLo = new Float64Array(nSamples);
-            const spanHi = new Float64Array(nSamples);
-            const adjacent = new Uint8Array(nSamples);
-            for (let t = 0; t < nSamples; t++) {
-              let lo = Infinity;
-              let hi = 0;
-              let sum = 0;
-              for (let q = first[t]; q < first[t + 1]; q++) {
-                lo = Math.min(lo, offsets[q]);
-                hi = Math.max(hi, offsets[q] + sizes[q]);
-                sum += sizes[q];
-              }
-              spanLo[t] = lo;
-              spanHi[t] = hi;
-              // img2dataset writes a sample's members one after the other: one range for the sample
-              adjacent[t] = hi - lo <= sum + 2048 * (first[t + 1] - first[t]) + 4096 ? 1 : 0;
-            }
-            // uid order jumps around the tars: keep `depth` reads in flight; source order reads ahead instead
-            const depth = order === 'uid' ? PREFETCH_DEPTH : 0;
-            const slots: Buffer[] = Array.from({ length: depth }, () => Buffer.allocUnsafe(64 << 10));
-            const loads: (Promise<Buffer> | null)[] = new Array(depth).fill(null);
-            let issued = 0;
-            const issue = (t: number) => {
-              if (!adjacent[t]) return;
-              const slot = t % depth;
-              const len = spanHi[t] - spanLo[t];
-              if (len > slots[slot].length) slots[slot] = Buffer.allocUnsafe(Math.max(len, 2 * slots[slot].length));
-              const b = slots[slot];
-              const p = tars.readAsync(tarIdx[first[t]], b, len, spanLo[t]).then(() => b.subarray(0, len));
-              p.catch(() => undefined); // awaited in order below; a failure is thrown there
-              loads[slot] = p;
-            };
-            let samples = 0;
-            for (let t = 0; t < nSamples; t++) {
-              const i = first[t];
-              const j = first[t + 1];
-              const tar = tarIdx[i];
-              if (adjacent[t]) {
-                let span: Buffer;
-                if (depth) {
-                  while (issued < nSamples && issued < t + depth) issue(issued++);
-                  span = await (loads[t % depth] as Promise<Buffer>);
-                } else span = reader.range(tar, spanLo[t], spanHi[t]);
-                for (let q = i; q < j; q++) {
-                  const off = offsets[q] - spanLo[t];
-                  tw.add(names[q], span, off, off + sizes[q]);
-                }
-              } else {
-                for (let q = i; q < j; q++) tw.add(names[q], reader.range(tar, offsets[q], offsets[q] + sizes[q]));
-              }
-              samples++;
-              done++;
-              if ((samples & 1023) === 0) {
+            const bytes = await copier.copy(fd, members, {
+              signal: opts.signal,
+              onChunk: (n) => {
+                done = before + n;
                 report(`shard ${k + 1} of ${shards}`);
-                await new Promise((r) => setImmediate(r));
-                if (opts.signal?.aborted) throw new SieveError('cancelled', 'the reshard was cancelled; run it again to resume');
-              }
-            }
-            if (samples !== count) throw new Error(`reshard: shard ${name} planned ${count} samples, found ${samples}`);
-            tw.finish();
+              },
+            });
             // recorded before the rename: a shard found at its name is always in the progress file
             // (killed between the two, the rerun finds it listed but absent and writes it again)
-            state.shards[name] = { count, bytes: tw.bytes };
+            state.shards[name] = { count, bytes };
             writeProgress(dir, state);
-            return tw.bytes;
+            return bytes;
           } finally {
             fs.closeSync(fd);
           }

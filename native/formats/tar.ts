@@ -175,25 +175,129 @@ export function readTarMember(path: string, member: TarMember): Buffer {
 }
 
 /**
- * Writes a deterministic ustar archive to an open file descriptor: mode 0644, uid/gid 0, empty
- * user and group names, the caller's fixed mtime, 512-byte padding, two zero blocks at the end.
+ * Deterministic ustar headers for one mtime: mode 0644, uid/gid 0, empty user and group names,
+ * type `0`. Each header is a prepared template copied into the caller's buffer plus the name, size
+ * and checksum: no allocation per member (the reshard writes a header per member, ~3 per sample).
  * Names longer than 100 bytes use the ustar prefix field when they split at a `/`, and a pax
- * `path` record otherwise. Writes are buffered; call `finish()` once, then close the fd yourself.
+ * `path` record otherwise.
+ */
+export class UstarHeaders {
+  private readonly template = Buffer.alloc(BLOCK);
+  /** byte sum of the template with the checksum field as spaces (the constant part of every checksum) */
+  private readonly templateSum: number;
+
+  constructor(mtime: number) {
+    if (!Number.isInteger(mtime) || mtime < 0 || mtime > 0o77777777777) throw new RangeError(`tar: bad mtime ${mtime}`);
+    const t = this.template;
+    t.write('0000644\0', 100, 'latin1');
+    t.write('0000000\0', 108, 'latin1');
+    t.write('0000000\0', 116, 'latin1');
+    t.write(`${mtime.toString(8).padStart(11, '0')}\0`, 136, 'latin1');
+    t.fill(0x20, 148, 156);
+    t.write('ustar\0', 257, 'latin1');
+    t.write('00', 263, 'latin1');
+    t.write('0000000\0', 329, 'latin1');
+    t.write('0000000\0', 337, 'latin1');
+    let sum = 0;
+    for (let i = 0; i < BLOCK; i++) sum += t[i];
+    this.templateSum = sum;
+  }
+
+  /** Bytes of the header blocks of a member named `name`: 512, or more with a pax `path` record. */
+  size(name: string): number {
+    if (fitsNameField(name)) return BLOCK;
+    const nameBytes = Buffer.from(name, 'utf8');
+    if (nameBytes.length <= 100 || findSplit(nameBytes) >= 0) return BLOCK;
+    return BLOCK + padded(paxRecord('path', name).length) + BLOCK;
+  }
+
+  /** Write the header blocks of a regular member at `b[at..)`; returns their length (= `size(name)`). */
+  write(b: Buffer, at: number, name: string, size: number): number {
+    if (size > 0o77777777777) throw new RangeError(`tar: ${name} is too large for ustar`);
+    if (fitsNameField(name)) {
+      this.block(b, at, name, null, null, size, 0x30);
+      return BLOCK;
+    }
+    const nameBytes = Buffer.from(name, 'utf8');
+    if (nameBytes.length <= 100) {
+      this.block(b, at, null, nameBytes, null, size, 0x30);
+      return BLOCK;
+    }
+    const split = findSplit(nameBytes);
+    if (split >= 0) {
+      this.block(b, at, null, nameBytes.subarray(split + 1), nameBytes.subarray(0, split), size, 0x30);
+      return BLOCK;
+    }
+    // a pax extended header carrying the full path, then the member's header with the last 100 bytes
+    const rec = paxRecord('path', name);
+    this.block(b, at, null, Buffer.from('PaxHeader/' + name.slice(-80).replace(/^\/+/, ''), 'utf8').subarray(0, 100), null, rec.length, 0x78);
+    rec.copy(b, at + BLOCK);
+    const recEnd = at + BLOCK + padded(rec.length);
+    b.fill(0, at + BLOCK + rec.length, recEnd);
+    this.block(b, recEnd, null, nameBytes.subarray(nameBytes.length - 100), null, size, 0x30);
+    return recEnd + BLOCK - at;
+  }
+
+  private block(b: Buffer, at: number, name: string | null, nameBytes: Buffer | null, prefix: Buffer | null, size: number, type: number): void {
+    this.template.copy(b, at);
+    // the checksum: the template's constant sum plus the bytes written over its zeros
+    let sum = this.templateSum + type;
+    const n = name !== null ? b.write(name, at, 100, 'utf8') : nameBytes ? nameBytes.copy(b, at, 0, Math.min(100, nameBytes.length)) : 0;
+    for (let i = at; i < at + n; i++) sum += b[i];
+    // size: 11 octal digits and a NUL (the template's)
+    let v = size;
+    for (let i = at + 134; i >= at + 124; i--) {
+      const d = v % 8;
+      b[i] = 48 + d;
+      sum += 48 + d;
+      v = Math.floor(v / 8);
+    }
+    b[at + 156] = type;
+    if (prefix) {
+      const m = prefix.copy(b, at + 345, 0, Math.min(155, prefix.length));
+      for (let i = at + 345; i < at + 345 + m; i++) sum += b[i];
+    }
+    // checksum field: 6 octal digits, NUL, space
+    for (let i = at + 153; i >= at + 148; i--) {
+      b[i] = 48 + (sum % 8);
+      sum = Math.floor(sum / 8);
+    }
+    b[at + 154] = 0;
+    b[at + 155] = 0x20;
+  }
+}
+
+/** The name surely fits the 100-byte name field (UTF-8 takes at most 3 bytes per UTF-16 unit). */
+function fitsNameField(name: string): boolean {
+  return name.length <= 33 || (name.length <= 100 && Buffer.byteLength(name, 'utf8') <= 100);
+}
+
+/** `n` rounded up to whole 512-byte blocks. */
+export function padded(n: number): number {
+  return Math.ceil(n / BLOCK) * BLOCK;
+}
+
+/**
+ * Writes a deterministic ustar archive (see `UstarHeaders`) to an open file descriptor: 512-byte
+ * padding, two zero blocks at the end. Headers and small members are assembled in one buffer
+ * and written in large blocks; a member of half the buffer or more is written straight from the
+ * caller's bytes. Call `finish()` once, then close the fd yourself.
  */
 export class TarWriter {
-  private buf: Buffer;
+  private readonly buf: Buffer;
   private fill = 0;
   private finished = false;
+  private readonly headers: UstarHeaders;
   /** bytes written so far (including what is still buffered) */
   bytes = 0;
 
   constructor(
     private readonly fd: number,
-    private readonly mtime: number,
+    mtime: number,
     bufferSize = 1 << 20,
   ) {
-    if (!Number.isInteger(mtime) || mtime < 0 || mtime > 0o77777777777) throw new RangeError(`TarWriter: bad mtime ${mtime}`);
-    this.buf = Buffer.alloc(Math.max(bufferSize, BLOCK * 4));
+    this.headers = new UstarHeaders(mtime);
+    this.buf = Buffer.alloc(Math.max(bufferSize, 64 << 10));
   }
 
   /** Open `path` for writing and return a writer plus a function that finishes and closes it. */
@@ -212,75 +316,47 @@ export class TarWriter {
     };
   }
 
-  add(name: string, data: Uint8Array): void {
+  /** Add a member: `data`, or its bytes [start, end). */
+  add(name: string, data: Uint8Array, start = 0, end = data.length): void {
     if (this.finished) throw new Error('TarWriter: add after finish');
-    if (data.length > 0o77777777777) throw new RangeError(`TarWriter: ${name} is too large for ustar`);
-    const nameBytes = Buffer.from(name, 'utf8');
-    let prefix = Buffer.alloc(0);
-    let short = nameBytes;
-    if (nameBytes.length > 100) {
-      const split = findSplit(nameBytes);
-      if (split >= 0) {
-        prefix = nameBytes.subarray(0, split);
-        short = nameBytes.subarray(split + 1);
-      } else {
-        // pax extended header carrying the full path
-        const rec = paxRecord('path', name);
-        this.header(Buffer.from('PaxHeader/' + name.slice(-80).replace(/^\/+/, ''), 'utf8').subarray(0, 100), Buffer.alloc(0), rec.length, 'x');
-        this.write(rec);
-        this.pad(rec.length);
-        short = nameBytes.subarray(nameBytes.length - 100);
-      }
+    const length = end - start;
+    const h = this.headers.size(name);
+    if (h > this.buf.length) throw new RangeError(`TarWriter: the name ${name.slice(0, 40)}... is too long`);
+    this.reserve(h);
+    this.headers.write(this.buf, this.fill, name, length);
+    this.fill += h;
+    this.bytes += h;
+    if (length >= this.buf.length >> 1) {
+      this.flush();
+      writeAll(this.fd, start === 0 && end === data.length ? data : data.subarray(start, end));
+    } else {
+      this.reserve(length);
+      if (data instanceof Buffer) data.copy(this.buf, this.fill, start, end);
+      else this.buf.set(data.subarray(start, end), this.fill);
+      this.fill += length;
     }
-    this.header(short, prefix, data.length, '0');
-    this.write(data);
-    this.pad(data.length);
+    this.bytes += length;
+    this.zeros(padded(length) - length);
   }
 
   /** Write the end-of-archive blocks and flush. */
   finish(): void {
     if (this.finished) return;
-    this.write(Buffer.alloc(BLOCK * 2));
+    this.zeros(BLOCK * 2);
     this.flush();
     this.finished = true;
   }
 
-  private header(name: Buffer, prefix: Buffer, size: number, type: string): void {
-    const h = Buffer.alloc(BLOCK);
-    name.copy(h, 0, 0, Math.min(100, name.length));
-    h.write('0000644\0', 100, 'latin1');
-    h.write('0000000\0', 108, 'latin1');
-    h.write('0000000\0', 116, 'latin1');
-    h.write(size.toString(8).padStart(11, '0') + '\0', 124, 'latin1');
-    h.write(this.mtime.toString(8).padStart(11, '0') + '\0', 136, 'latin1');
-    h.write(type, 156, 'latin1');
-    h.write('ustar\0', 257, 'latin1');
-    h.write('00', 263, 'latin1');
-    h.write('0000000\0', 329, 'latin1');
-    h.write('0000000\0', 337, 'latin1');
-    prefix.copy(h, 345, 0, Math.min(155, prefix.length));
-    h.fill(0x20, 148, 156);
-    let sum = 0;
-    for (let i = 0; i < BLOCK; i++) sum += h[i];
-    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
-    this.write(h);
+  private zeros(n: number): void {
+    if (!n) return;
+    this.reserve(n);
+    this.buf.fill(0, this.fill, this.fill + n);
+    this.fill += n;
+    this.bytes += n;
   }
 
-  private pad(n: number): void {
-    const r = n % BLOCK;
-    if (r) this.write(Buffer.alloc(BLOCK - r));
-  }
-
-  private write(data: Uint8Array): void {
-    this.bytes += data.length;
-    if (data.length >= this.buf.length) {
-      this.flush();
-      writeAll(this.fd, data);
-      return;
-    }
-    if (this.fill + data.length > this.buf.length) this.flush();
-    this.buf.set(data, this.fill);
-    this.fill += data.length;
+  private reserve(n: number): void {
+    if (this.fill + n > this.buf.length) this.flush();
   }
 
   private flush(): void {

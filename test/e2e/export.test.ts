@@ -6,14 +6,16 @@
  * nothing runs), runs it, opens "Export…" on the current decision, exports it as npy to
  * `<tmp>/subset.npy`, and reads the file's bytes here: its uid set equals the uids DataComp's rule
  * keeps on the pool's parquet read with DuckDB (t = sorted_desc[floor(N * 0.3)], NaN last, keep
- * score >= t; uids lower-cased and left-padded to 32 hex digits), and the sidecar exists. Exporting
- * again to the same path without overwrite shows the engine's "already exists" inline. Another
- * preset then shows its spec in the editor. A screenshot goes to test-output/e2e-export.png.
+ * score >= t; uids lower-cased and left-padded to 32 hex digits), and the sidecar exists.
+ * "Reveal in folder" runs the opener (SIEVE_OPENER, a script recording its arguments) on the
+ * file's folder. Exporting again to the same path without overwrite shows the engine's "already
+ * exists" inline. Another preset then shows its spec in the editor. A screenshot goes to test-output/e2e-export.png.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { OUTPUT, gotoMap, norm, openApp, readPoolRows, skipReason, withFailureShot, type App } from './harness.js';
 
 const SAMPLES = 2000;
@@ -22,9 +24,16 @@ const skip = skipReason;
 
 let app: App | null = null;
 let pool: { uid: string; s: number }[] = [];
+/** "Reveal in folder" runs this opener (SIEVE_OPENER, inherited by `sieve serve`): it records its arguments. */
+const openerDir = mkdtempSync(join(tmpdir(), 'sieve-e2e-opener-'));
+const openerLog = join(openerDir, 'argv.txt');
 
 before(async () => {
   if (skip) return;
+  const opener = join(openerDir, 'opener.sh');
+  writeFileSync(opener, `#!/bin/sh\nprintf '%s\\n' "$@" > ${JSON.stringify(openerLog)}.part && mv ${JSON.stringify(openerLog)}.part ${JSON.stringify(openerLog)}\n`);
+  chmodSync(opener, 0o755);
+  process.env.SIEVE_OPENER = opener;
   app = await openApp(SAMPLES, {
     beforeServe: async (dir) => {
       const rows = await readPoolRows(dir, 'uid, clip_l14_similarity_score AS s');
@@ -117,6 +126,15 @@ test('export the current decision as a DataComp .npy, refuse to overwrite, and l
     assert.deepEqual([...got].sort(), got, 'the .npy is not sorted by uid');
     assert.deepEqual(new Set(got), want, "the .npy's uids are not the ones DataComp's rule keeps");
     t.diagnostic(`${got.length} uids in ${target}`);
+
+    // Reveal in folder: the engine runs the opener on the folder holding the file (xdg-open's argument)
+    await dialog.locator('[data-testid=export-reveal]').click();
+    for (let waited = 0; !existsSync(openerLog); waited += 50) {
+      assert.ok(waited < 15_000, `the opener did not run; dialog error: ${await dialog.locator('[data-testid=export-error]').textContent().catch(() => 'none')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(readFileSync(openerLog, 'utf8').split('\n').filter(Boolean), process.platform === 'darwin' ? ['-R', target] : [dirname(target)]);
+    assert.equal(await dialog.locator('[data-testid=export-error]').count(), 0);
 
     // Again, without overwrite: the engine refuses, inline.
     await dialog.locator('[data-testid=export-run]').click();

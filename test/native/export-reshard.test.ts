@@ -3,7 +3,8 @@
  * copied byte for byte, in uid order, at most shard-size samples a shard; sample_ids.npy,
  * missing_uids.txt, stats and meta; byte-identical output across runs; a run killed after its first
  * shard leaves only complete shards at their names and a rerun finishes to the same bytes; a folder
- * holding other things is refused without --force.
+ * holding other things is refused without --force; the member copier on names and layouts the demo
+ * pool lacks.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,7 @@ import { reshard, PROGRESS_FILE } from '../../native/export/reshard.js';
 import { keptRepresentatives, uidHex } from '../../native/export/subset.js';
 import { parseSubsetNpy } from '../../native/filters/leaves/subset.js';
 import { readTarMember, scanTar, TarWriter, type TarMember } from '../../native/formats/tar.js';
-import { ShardTarWriter } from '../../native/export/tarout.js';
+import { MemberCopier, TarFiles, type ShardMembers } from '../../native/export/copy-members.js';
 import { SieveError } from '../../native/errors.js';
 import { Engine } from '../../native/engine.js';
 import { tmpDir } from './fixtures/tiny-pool.js';
@@ -290,30 +291,76 @@ test('order source: the same samples and bytes per sample, in the tars\' order; 
   }
 });
 
-test('the reshard tar writer writes the same bytes as formats/tar.ts TarWriter', () => {
-  const dir = tmpDir('tarout');
+test('the member copier: runs, pax and prefix names, a member larger than a chunk, source padding ignored; the same bytes as TarWriter', async () => {
+  const dir = tmpDir('copier');
   const long = `${'d'.repeat(60)}/${'e'.repeat(70)}/${'f'.repeat(90)}.jpg`; // splits into ustar prefix + name
   const noSlash = 'g'.repeat(130) + '.json'; // needs a pax path record
+  const bytes = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255));
   const members: [string, Buffer][] = [
-    ['000000000001.jpg', Buffer.alloc(1000, 7)],
-    ['000000000001.json', Buffer.from('{"uid": "x"}')],
-    ['000000000001.txt', Buffer.alloc(0)],
-    ['dir/ünïcödé.txt', Buffer.alloc(512, 1)],
-    [long, Buffer.alloc(513, 2)],
-    [noSlash, Buffer.alloc(3, 3)],
-    ['big.bin', Buffer.alloc(3 << 20, 9)], // larger than half the buffer: written around it
+    ['000001.jpg', bytes(1000, 1)],
+    ['000001.json', Buffer.from('{"uid": "x"}')],
+    ['000001.txt', Buffer.alloc(0)],
+    ['000002.jpg', bytes(512, 2)],
+    [noSlash, bytes(3, 3)],
+    ['000003.jpg', bytes(200_000, 4)], // larger than the 64 KB chunk below
+    ['000003.txt', Buffer.from('after the large one')],
+    [long, bytes(513, 5)],
+    ['dir/ünïcödé.txt', bytes(70, 6)],
+    ['000004.jpg', bytes(40_000, 7)],
+    ['000004.txt', bytes(10, 8)],
   ];
-  const a = path.join(dir, 'a.tar');
-  const b = path.join(dir, 'b.tar');
-  const { tar, close } = TarWriter.create(a, 1681000000);
-  for (const [n, d] of members) tar.add(n, d);
-  close();
-  const fd = fs.openSync(b, 'w');
-  const mine = new ShardTarWriter(fd, 1681000000, 4 << 20);
-  for (const [n, d] of members) mine.add(n, d);
-  mine.finish();
-  fs.closeSync(fd);
-  assert.ok(fs.readFileSync(a).equals(fs.readFileSync(b)));
-  assert.equal(mine.bytes, fs.statSync(b).size);
-  assert.deepEqual(scanTar(b).map((m) => m.name), members.map(([n]) => n));
+  const src = [path.join(dir, 'a.tar'), path.join(dir, 'b.tar')];
+  // two source tars, with another mtime than the output's (their headers must not leak through)
+  for (const [t, file] of src.entries()) {
+    const { tar, close } = TarWriter.create(file, 1500000000 + t);
+    for (const [n, d] of members) tar.add(n, d);
+    close();
+  }
+  // garbage in a's padding: the output must not depend on it
+  const aBytes = fs.readFileSync(src[0]);
+  for (const m of scanTar(src[0])) aBytes.fill(0xee, m.dataOffset + m.size, m.dataOffset + Math.ceil(m.size / 512) * 512);
+  fs.writeFileSync(src[0], aBytes);
+  const scanned = src.map((f) => scanTar(f));
+  // the output: a sample of b, then a's members in order with gaps (runs break there), then more of b
+  const pick: [number, number][] = [[1, 9], [1, 10], [0, 0], [0, 1], [0, 2], [0, 4], [0, 5], [0, 6], [0, 7], [0, 8], [1, 3], [1, 0], [0, 9], [0, 10]];
+  const plan: ShardMembers = {
+    ns: Int32Array.from(pick, (_, i) => i >> 1),
+    names: pick.map(([t, j]) => scanned[t][j].name),
+    offsets: Float64Array.from(pick, ([t, j]) => scanned[t][j].dataOffset),
+    sizes: Float64Array.from(pick, ([t, j]) => scanned[t][j].size),
+    tarIdx: Int32Array.from(pick, ([t]) => t),
+  };
+  const tars = new TarFiles(src);
+  try {
+    const outFile = path.join(dir, 'out.tar');
+    const fd = fs.openSync(outFile, 'w');
+    const seen: number[] = [];
+    const written = await new MemberCopier(tars, 1681000000, 64 << 10).copy(fd, plan, { onChunk: (n) => seen.push(n) });
+    fs.closeSync(fd);
+    // the same members through TarWriter (which writes each member's bytes as given)
+    const refFile = path.join(dir, 'ref.tar');
+    const { tar, close } = TarWriter.create(refFile, 1681000000);
+    for (const [, j] of pick) tar.add(members[j][0], members[j][1]);
+    close();
+    const out = fs.readFileSync(outFile);
+    assert.equal(written, out.length);
+    assert.ok(out.equals(fs.readFileSync(refFile)), 'byte-identical to TarWriter');
+    assert.deepEqual(scanTar(outFile).map((m) => m.name), pick.map(([, j]) => members[j][0]));
+    assert.ok(seen.length >= 2 && seen.at(-1) === 7 && seen.every((n, i) => i === 0 || n >= seen[i - 1]), `progress by chunk, ending at all 7 samples: ${seen}`);
+    // the system tar reads it with Sieve's fixed mtime, whatever the sources had
+    const listing = spawnSync('tar', ['-tvf', outFile], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C.UTF-8', TZ: 'UTC' } });
+    if (listing.status === 0) {
+      const lines = listing.stdout.trim().split('\n');
+      assert.equal(lines.length, pick.length);
+      for (const l of lines) assert.match(l, /^-rw-r--r-- .* 2023-04-09 00:26 /);
+    }
+    // cancelled before the first chunk: nothing more is written
+    const controller = new AbortController();
+    controller.abort();
+    const fd2 = fs.openSync(path.join(dir, 'cancelled.tar'), 'w');
+    await assert.rejects(new MemberCopier(tars, 1681000000).copy(fd2, plan, { signal: controller.signal }), (e: SieveError) => e.code === 'cancelled');
+    fs.closeSync(fd2);
+  } finally {
+    tars.close();
+  }
 });

@@ -452,6 +452,22 @@ describe('tar', () => {
     }
   });
 
+  test('TarWriter.add(name, data, start, end) writes exactly that slice', () => {
+    const whole = Buffer.from(Array.from({ length: 3000 }, (_, i) => i & 255));
+    const a = join(tmp, 'slices.tar');
+    const { tar, close } = TarWriter.create(a, 1_700_000_000);
+    tar.add('mid.bin', whole, 100, 1100);
+    tar.add('empty.bin', whole, 7, 7);
+    tar.add('tail.bin', new Uint8Array(whole), 2990); // a Uint8Array, not a Buffer
+    close();
+    const got = scanTar(a);
+    assert.deepEqual(got.map((m) => [m.name, m.size, m.dataOffset]), [['mid.bin', 1000, 512], ['empty.bin', 0, 2048], ['tail.bin', 10, 2560]]);
+    assert.deepEqual(readTarMember(a, got[0]), whole.subarray(100, 1100));
+    assert.deepEqual(readTarMember(a, got[2]), whole.subarray(2990));
+    assert.equal(statSync(a).size, 2560 + 512 + 1024);
+    assert.ok(readFileSync(a).subarray(1512, 1536).every((x) => x === 0), 'padding is zero');
+  });
+
   test('the system tar lists what TarWriter wrote', (t) => {
     const a = join(tmp, 'sys.tar');
     const members = writeSample(a);

@@ -2,7 +2,8 @@
  * The export dialog of a decision: the format (DataComp .npy, parquet, csv, img2dataset tsv / txt,
  * or webdataset shards when the pool has images), the columns for parquet / csv (uid always first),
  * the destination path, overwrite; progress with cancel while it runs; then the written path, the
- * count and the provenance sidecar, with "copy path". The engine's refusals show inline.
+ * count and the provenance sidecar, with "reveal in folder" and "copy path". The engine's refusals
+ * show inline.
  */
 import { useFilters } from '../state/filters.js';
 import { usePool } from '../state/pool.js';
@@ -13,6 +14,7 @@ import {
   chooseFormat,
   closeExport,
   copyText,
+  revealExport,
   runExport,
   setExportPath,
   setForce,
@@ -165,6 +167,9 @@ export function ExportDialog() {
               </tbody>
             </table>
             <div className="run-row">
+              <button onClick={() => void revealExport(s.outcome!.kind === 'file' ? s.outcome!.result.path : (s.outcome!.result as { dir: string }).dir)} data-testid="export-reveal">
+                Reveal in folder
+              </button>
               <button onClick={() => void copyText(s.outcome!.kind === 'file' ? s.outcome!.result.path : (s.outcome!.result as { dir: string }).dir)} data-testid="export-copy-path">
                 Copy path
               </button>

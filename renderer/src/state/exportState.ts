@@ -171,3 +171,12 @@ export async function copyText(text: string): Promise<void> {
   }
   useExport.setState({ copied: true });
 }
+
+/** Show the written file (or the reshard folder) in the system's file manager; a failure shows inline. */
+export async function revealExport(path: string): Promise<void> {
+  try {
+    await client().revealPath(path);
+  } catch (e) {
+    useExport.setState({ error: `reveal in folder: ${errorMessage(e)}` });
+  }
+}

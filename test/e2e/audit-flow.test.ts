@@ -1,0 +1,152 @@
+/**
+ * End to end: the audit's main flow in one go, in Chromium against `sieve serve` on a 2,500-sample
+ * demo pool WITH images.
+ *
+ * Open the pool -> run CLIP L/14 top 30% from the filter form -> the map recolours and the legend's
+ * kept / dropped counts equal the engine's keep bits counted here, which in turn equal DataComp's
+ * rule applied here to the parquet's L/14 scores (read with DuckDB) -> the exclusion-rate chart shows
+ * the planted LGBTQ+ group (native/demo PLANTED) dropped more than the pool -> clicking its bar picks
+ * exactly the group's rows (the engine's groupMask, counted here) -> the map's picked rows are those
+ * -> the grid shows them: thumbnails decoded from the shard's JPEGs (naturalWidth > 0) and "why
+ * dropped" verdicts that agree with DataComp's rule on each row's score.
+ * Screenshots: test-output/e2e-audit-flow-*.png.
+ *
+ * Needs the build (`npm run build`) and /usr/bin/chromium; the fixture comes from harness.ts.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { OUTPUT, clickItem, cutoff, engineCall, gotoMap, gridTiles, openApp, readPoolRows, rowsOf, skipReason, waitForChart, waitPicked, withFailureShot, type App } from './harness.js';
+
+const SAMPLES = 2500;
+const FRACTION = 0.3;
+const GROUPING = 'lgbtq';
+const PLANTED_GROUP = 'any LGBTQ+ term';
+
+let app: App | null = null;
+let scores: number[] = [];
+const skip = skipReason;
+
+before(async () => {
+  if (skip) return;
+  app = await openApp(SAMPLES, {
+    beforeServe: async (pool) => {
+      const rows = await readPoolRows(pool, 'clip_l14_similarity_score AS s');
+      scores = rows.map((r) => (r.s === null || r.s === undefined ? NaN : Number(r.s)));
+    },
+  });
+});
+
+after(async () => {
+  await app?.close();
+});
+
+test('audit flow: filter, legend, rates chart, pick the planted group, its thumbnails and verdicts', { skip, timeout: 240_000 }, async (t) => {
+  await withFailureShot(app, 'e2e-audit-flow', t, () => checkFlow(t));
+});
+
+async function shot(p: Page, name: string): Promise<void> {
+  mkdirSync(OUTPUT, { recursive: true });
+  await p.waitForTimeout(400); // the bars' entry animation
+  await p.screenshot({ path: join(OUTPUT, `e2e-audit-flow-${name}.png`) });
+}
+
+async function checkFlow(t: { diagnostic(message: string): void }): Promise<void> {
+  const { page: p, pageErrors } = app!;
+  const started = Date.now();
+  const since = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+  assert.equal(await gotoMap(app!), SAMPLES);
+  assert.equal(scores.length, SAMPLES);
+
+  // DataComp's rule, worked out here from the parquet: keep a row when its score is at or above the
+  // score ranked int(N * f) from the top.
+  const threshold = cutoff(scores, FRACTION);
+  const keptByRule = scores.filter((s) => s >= threshold).length;
+
+  // CLIP L/14 top 30%, from the filter form.
+  const colorsBefore = await p.evaluate(() => (globalThis as any).__sieve.colorsVersion as number);
+  await p.locator('[data-testid=filter-kind]').selectOption('clip_score');
+  await p.locator('[data-testid=param-arch]').selectOption('l14');
+  await p.locator('[data-testid=param-choice-fraction]').check();
+  await p.locator('[data-testid=param-fraction]').fill(String(FRACTION));
+  await p.locator('[data-testid=add-filter]').click();
+  await p.locator('[data-testid=spec-check][data-status=ok]').waitFor({ timeout: 30_000 });
+  await p.locator('[data-testid=run-filter]').click();
+  await p.waitForFunction((v: number) => (globalThis as any).__sieve.decisionId !== null && (globalThis as any).__sieve.colorsVersion > v, colorsBefore, { timeout: 120_000 });
+  const id = await p.evaluate(() => (globalThis as any).__sieve.decisionId as string);
+  t.diagnostic(`decision ${id} on the map after ${since()}`);
+
+  // The legend's counts are the keep bits' (counted here), and those are DataComp's rule's.
+  const keep = ((await engineCall(app!.baseUrl, 'getDecision', [id])) as { keep: Uint8Array }).keep;
+  assert.equal(keep.length, SAMPLES);
+  const kept = keep.reduce((s, v) => s + (v !== 0 ? 1 : 0), 0);
+  for (let r = 0; r < SAMPLES; r++) assert.equal(keep[r] !== 0, scores[r] >= threshold, `row ${r}: keep bit ${keep[r]}, score ${scores[r]}, cut-off ${threshold}`);
+  assert.equal(kept, keptByRule);
+  const legend = p.locator(`[data-testid=decision-legend][data-id="${id}"]`);
+  await legend.waitFor({ timeout: 30_000 });
+  assert.equal(Number(await p.locator('[data-testid=decision-kept]').getAttribute('data-count')), kept, 'legend: kept');
+  assert.equal(Number(await p.locator('[data-testid=decision-dropped]').getAttribute('data-count')), SAMPLES - kept, 'legend: dropped');
+  assert.equal(await p.evaluate(() => (globalThis as any).__sieve.decisionKept as number), kept, 'the mask the map is coloured with');
+  t.diagnostic(`kept ${kept} of ${SAMPLES} (cut-off ${threshold.toFixed(4)})`);
+  await shot(p, 'decision');
+
+  // The rates chart: the planted group is dropped more than the pool.
+  await p.locator('[data-testid=chart-tab-rates]').click();
+  await p.locator('[data-testid=chart-grouping]').selectOption(GROUPING);
+  const rates = await waitForChart(p, 'rates', [id], GROUPING);
+  const planted = rates.categories.indexOf(PLANTED_GROUP);
+  assert.ok(planted >= 0, `no "${PLANTED_GROUP}" bar among ${rates.categories.join(', ')}`);
+  const mask = (await engineCall(app!.baseUrl, 'groupMask', [GROUPING, PLANTED_GROUP])) as Uint8Array;
+  const groupRows = rowsOf(mask);
+  const groupDropped = groupRows.filter((r) => keep[r] === 0).length;
+  const poolRate = (SAMPLES - kept) / SAMPLES;
+  const groupRate = groupDropped / groupRows.length;
+  const [series] = rates.series;
+  assert.equal(series.counts![planted], groupRows.length, 'rows of the planted group');
+  assert.ok(Math.abs(series.values[planted]! - groupRate) < 1e-12, `chart ${series.values[planted]}, counted ${groupDropped}/${groupRows.length}`);
+  assert.ok(rates.reference !== null && Math.abs(rates.reference - poolRate) < 1e-12, `reference ${rates.reference}, pool ${poolRate}`);
+  assert.ok(groupRate > poolRate, `planted group's rate ${groupRate} vs the pool's ${poolRate}`);
+  t.diagnostic(`${PLANTED_GROUP}: ${groupDropped}/${groupRows.length} dropped (${(groupRate * 100).toFixed(1)}%), pool ${(poolRate * 100).toFixed(1)}%, after ${since()}`);
+  await shot(p, 'rates');
+
+  // Click its bar: exactly the group's rows are picked, on the map too.
+  await clickItem(p, 'rates', 0, planted, groupRate);
+  const picked = await waitPicked(p, `${GROUPING} = ${PLANTED_GROUP}`);
+  assert.deepEqual(picked, groupRows, 'the picked rows are the group\u2019s rows');
+  assert.deepEqual(await p.evaluate(() => (globalThis as any).__sieve.pickedRows() as number[]), groupRows, 'the map\u2019s picked rows');
+
+  // The grid: real thumbnails, and verdicts that agree with DataComp's rule on each row's score.
+  const grid = p.locator('[data-testid=picked-grid]');
+  await grid.waitFor({ timeout: 30_000 });
+  assert.equal(await grid.getAttribute('data-count'), String(groupRows.length));
+  await p.waitForFunction(() => ![...(globalThis as any).document.querySelectorAll('.tile-caption')].some((c: any) => c.textContent === '…'), undefined, { timeout: 30_000 });
+  await p.waitForFunction(
+    () => {
+      const imgs = [...(globalThis as any).document.querySelectorAll('[data-testid=grid-thumb]')];
+      return imgs.length >= 4 && imgs.slice(0, 4).every((img: any) => img.complete && img.naturalWidth > 0);
+    },
+    undefined,
+    { timeout: 30_000 },
+  );
+  const decoded = await p.locator('[data-testid=grid-thumb]').evaluateAll((imgs: any[]) => imgs.filter((i) => i.complete && i.naturalWidth > 0).length);
+  const tiles = await gridTiles(p);
+  assert.ok(tiles.length >= 4, `only ${tiles.length} tiles`);
+  assert.deepEqual(tiles.map((x) => x.row), groupRows.slice(0, tiles.length), 'the grid lists the group\u2019s rows in row order');
+  let droppedTiles = 0;
+  for (const tile of tiles) {
+    if (scores[tile.row] >= threshold) {
+      assert.match(tile.verdict, /kept/, `row ${tile.row}: score ${scores[tile.row]} >= ${threshold}, should read kept`);
+      assert.equal(tile.rule, null);
+    } else {
+      droppedTiles++;
+      assert.equal(tile.rule, Number.isNaN(scores[tile.row]) ? 'clip_score.nan_score' : 'clip_score.below_cutoff', `row ${tile.row}: score ${scores[tile.row]} < ${threshold}`);
+    }
+  }
+  assert.ok(droppedTiles > 0, 'some of the planted group\u2019s tiles in view are dropped');
+  t.diagnostic(`grid: ${tiles.length} tiles of ${groupRows.length}, ${decoded} thumbnails decoded, ${droppedTiles} dropped; after ${since()}`);
+  await p.mouse.move(5, 5); // the bar's tooltip off the picture
+  await shot(p, 'picked');
+  assert.deepEqual(pageErrors, [], `errors in the page: ${pageErrors.join('\n')}`);
+}

@@ -27,6 +27,8 @@ const PLANTED_GROUP = 'any LGBTQ+ term';
 
 let app: App | null = null;
 let scores: number[] = [];
+/** what the first test leaves for the second: the decision on the map and its keep bits */
+let flow: { id: string; keep: Uint8Array } | null = null;
 const skip = skipReason;
 
 before(async () => {
@@ -148,5 +150,83 @@ async function checkFlow(t: { diagnostic(message: string): void }): Promise<void
   t.diagnostic(`grid: ${tiles.length} tiles of ${groupRows.length}, ${decoded} thumbnails decoded, ${droppedTiles} dropped; after ${since()}`);
   await p.mouse.move(5, 5); // the bar's tooltip off the picture
   await shot(p, 'picked');
+  assert.deepEqual(pageErrors, [], `errors in the page: ${pageErrors.join('\n')}`);
+  flow = { id, keep };
+}
+
+test('colour by group: legend counts are the engine\u2019s group sizes, each group its colour', { skip, timeout: 180_000 }, async (t) => {
+  await withFailureShot(app, 'e2e-audit-flow-groups', t, () => checkGroupColours(t));
+});
+
+const rgbKey = (c: number[]) => c.slice(0, 3).join(',');
+
+/**
+ * Kept rows are drawn in their group's colour (dropped ones stay the decision's grey): rows of one
+ * group share one colour, groups differ, and the rows in no coloured group are the palette's grey.
+ */
+async function checkRowColours(p: Page, keep: Uint8Array, groups: number[][]): Promise<void> {
+  const colourOf = (rows: number[]) => p.evaluate((rs: number[]) => rs.map((r) => (globalThis as any).__sieve.rowColor(r) as number[]), rows);
+  const seen = new Set<string>();
+  const inAny = new Set<number>();
+  for (const rows of groups) {
+    rows.forEach((r) => inAny.add(r));
+    const colours = new Set((await colourOf(rows.filter((r) => keep[r] !== 0))).map(rgbKey));
+    assert.ok(colours.size <= 1, `one group drawn in ${colours.size} colours: ${[...colours].join(' ')}`);
+    for (const c of colours) {
+      assert.ok(!seen.has(c), `two groups drawn in ${c}`);
+      seen.add(c);
+    }
+  }
+  const rest = [...keep.keys()].filter((r) => keep[r] !== 0 && !inAny.has(r)).slice(0, 200);
+  for (const c of await colourOf(rest)) assert.equal(rgbKey(c), '128,128,128', 'rows in no coloured group are grey');
+}
+
+async function checkGroupColours(t: { diagnostic(message: string): void }): Promise<void> {
+  assert.ok(flow, 'the flow test ran first');
+  const { page: p, pageErrors } = app!;
+  await p.keyboard.press('x'); // no picked rows: the whole map in group colours
+
+  // A multi-label grouping (the LGBTQ+ lexicon): one label at a time, the largest first.
+  const before = await p.evaluate(() => (globalThis as any).__sieve.colorsVersion as number);
+  await p.locator('[data-testid=color-by-groups]').click();
+  const legend = p.locator('[data-testid=group-legend][data-grouping=lgbtq][data-status=ready]');
+  await legend.waitFor({ timeout: 60_000 });
+  await p.waitForFunction((v: number) => (globalThis as any).__sieve.colorsVersion > v, before);
+  await p.locator('[data-testid=group-label]').selectOption(PLANTED_GROUP);
+  await p.locator(`[data-testid=group-legend-item][data-label="${PLANTED_GROUP}"]`).waitFor({ timeout: 30_000 });
+  await legend.waitFor({ timeout: 30_000 });
+  const planted = rowsOf((await engineCall(app!.baseUrl, 'groupMask', [GROUPING, PLANTED_GROUP])) as Uint8Array);
+  const item = p.locator('[data-testid=group-legend-item]');
+  assert.equal(await item.count(), 1, 'a multi-label grouping shows one label');
+  assert.equal(Number(await item.getAttribute('data-count')), planted.length);
+  assert.equal(Number(await item.getAttribute('data-on-map')), planted.length);
+  assert.equal(Number(await p.locator('[data-testid=group-legend-rest]').getAttribute('data-count')), SAMPLES - planted.length);
+  await checkRowColours(p, flow!.keep, [planted]);
+  await shot(p, 'group-lgbtq');
+
+  // A single-label grouping (web domains): the largest groups, each its colour.
+  await p.locator('[data-testid=chart-grouping]').selectOption('domain');
+  await waitForChart(p, 'rates', [flow!.id], 'domain');
+  await p.locator('[data-testid=color-by-groups]').click(); // lgbtq -> domain
+  await p.locator('[data-testid=group-legend][data-grouping=domain][data-status=ready]').waitFor({ timeout: 60_000 });
+  const items = await p.locator('[data-testid=group-legend-item]').evaluateAll((els: any[]) => els.map((e) => ({ label: e.dataset.label as string, n: Number(e.dataset.count), onMap: Number(e.dataset.onMap) })));
+  assert.ok(items.length >= 3 && items.length <= 11, `${items.length} domains coloured`);
+  const masks: number[][] = [];
+  for (const it of items) {
+    const rows = rowsOf((await engineCall(app!.baseUrl, 'groupMask', ['domain', it.label])) as Uint8Array);
+    assert.equal(it.n, rows.length, `legend count of ${it.label}`);
+    assert.equal(it.onMap, rows.length, `rows drawn in ${it.label}'s colour`);
+    masks.push(rows);
+  }
+  for (let i = 1; i < items.length; i++) assert.ok(items[i - 1].n >= items[i].n, 'largest groups first');
+  const colored = masks.reduce((s, m) => s + m.length, 0);
+  assert.equal(Number(await p.locator('[data-testid=group-legend-rest]').getAttribute('data-count')), SAMPLES - colored);
+  await checkRowColours(p, flow!.keep, masks);
+  t.diagnostic(`domains coloured: ${items.map((i) => `${i.label} ${i.n}`).join(', ')}; ${SAMPLES - colored} rows in other domains or none`);
+  await shot(p, 'group-domain');
+
+  // Uncolour: back to the clusters.
+  await p.locator('[data-testid=color-by-groups]').click();
+  await p.locator('[data-testid=group-legend]').waitFor({ state: 'detached', timeout: 10_000 });
   assert.deepEqual(pageErrors, [], `errors in the page: ${pageErrors.join('\n')}`);
 }

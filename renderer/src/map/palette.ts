@@ -47,6 +47,11 @@ export interface Coloring {
   keepB: Uint8Array | null;
   /** the picked rows as a per-row mask (1 picked): they stay bright, every other row is dimmed */
   picked: Uint8Array | null;
+  /**
+   * Colour by a grouping instead of by cluster: per-row group index (0..count-1, NO_CLUSTER for
+   * none), drawn with the cluster palette (state/groupColor.ts)
+   */
+  groups: { codes: Uint16Array; count: number } | null;
 }
 
 /** Alpha of the rows outside the picked set: visible as context, clearly behind the picked ones. */

@@ -16,9 +16,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { OUTPUT, clickItem, cutoff, engineCall, gotoMap, gridTiles, openApp, readPoolRows, rowsOf, skipReason, waitForChart, waitPicked, withFailureShot, type App } from './harness.js';
+import { writeTinyModel } from '../fixtures/embed/models.js';
 
 const SAMPLES = 2500;
 const FRACTION = 0.3;
@@ -27,6 +28,8 @@ const PLANTED_GROUP = 'any LGBTQ+ term';
 
 let app: App | null = null;
 let scores: number[] = [];
+/** a tiny CLIP-shaped model (random weights, 512-d like B/32) for the text query */
+let model = '';
 /** what the first test leaves for the second: the decision on the map and its keep bits */
 let flow: { id: string; keep: Uint8Array } | null = null;
 const skip = skipReason;
@@ -37,6 +40,8 @@ before(async () => {
     beforeServe: async (pool) => {
       const rows = await readPoolRows(pool, 'clip_l14_similarity_score AS s');
       scores = rows.map((r) => (r.s === null || r.s === undefined ? NaN : Number(r.s)));
+      model = join(dirname(pool), 'model');
+      writeTinyModel(model, { size: 16, dim: 512, arch: 'b32' });
     },
   });
 });
@@ -228,5 +233,71 @@ async function checkGroupColours(t: { diagnostic(message: string): void }): Prom
   // Uncolour: back to the clusters.
   await p.locator('[data-testid=color-by-groups]').click();
   await p.locator('[data-testid=group-legend]').waitFor({ state: 'detached', timeout: 10_000 });
+  assert.deepEqual(pageErrors, [], `errors in the page: ${pageErrors.join('\n')}`);
+}
+
+test('colour by a text query: a message without a model, then the similarity ramp', { skip, timeout: 180_000 }, async (t) => {
+  await withFailureShot(app, 'e2e-audit-flow-query', t, () => checkQueryColours(t));
+});
+
+async function checkQueryColours(t: { diagnostic(message: string): void }): Promise<void> {
+  const { page: p, pageErrors } = app!;
+  // Back to cluster colours, so that every row shows the ramp (dropped rows would be grey).
+  await p.locator('[data-testid=decision-legend] button[title="back to cluster colours"]').click();
+  await p.waitForFunction(() => (globalThis as any).__sieve.decisionId === null, undefined, { timeout: 30_000 });
+  await p.locator('[data-testid=tab-clusters]').click();
+  const text = 'a photo of a dog';
+  await p.locator('[data-testid=text-query]').fill(text);
+
+  // No model: the app says which files to supply.
+  await p.locator('[data-testid=text-model]').fill('');
+  await p.locator('[data-testid=text-query-run]').click();
+  const error = p.locator('[data-testid=text-query-error]');
+  await error.waitFor({ timeout: 10_000 });
+  assert.match(await error.innerText(), /sieve-model\.json.*text\.onnx[\s\S]*docs\/embed\.md/);
+  // A folder that is not there: the engine's message names it.
+  const nope = join(app!.tmp, 'no-such-model');
+  await p.locator('[data-testid=text-model]').fill(nope);
+  await p.locator('[data-testid=text-query-run]').click();
+  await p.waitForFunction((n: string) => (globalThis as any).document.querySelector('[data-testid=text-query-error]')?.textContent.includes(n), nope, { timeout: 60_000 });
+  assert.match(await error.innerText(), /no such model folder/);
+
+  // The fixture model: the ramp spans the engine's lowest to highest similarity.
+  await p.locator('[data-testid=text-model]').fill(model);
+  await p.locator('[data-testid=text-query-run]').click();
+  const legend = p.locator('[data-testid=query-legend]');
+  await legend.waitFor({ timeout: 120_000 });
+  const q = (await engineCall(app!.baseUrl, 'textQuery', [text, { model }])) as { similarity: Uint8Array; feature: string };
+  const sim = new Float32Array(q.similarity.buffer.slice(q.similarity.byteOffset, q.similarity.byteOffset + q.similarity.byteLength));
+  assert.equal(sim.length, SAMPLES);
+  const finite = [...sim].filter((v) => !Number.isNaN(v));
+  const min = Math.min(...finite);
+  const max = Math.max(...finite);
+  assert.ok(max > min, 'the similarities differ');
+  assert.ok(Math.abs(Number(await legend.getAttribute('data-min')) - min) < 1e-6, `legend min ${await legend.getAttribute('data-min')}, engine ${min}`);
+  assert.ok(Math.abs(Number(await legend.getAttribute('data-max')) - max) < 1e-6, `legend max ${await legend.getAttribute('data-max')}, engine ${max}`);
+  assert.equal(Number(await legend.getAttribute('data-missing')), SAMPLES - finite.length, 'rows without the feature');
+  assert.equal(await p.locator('[data-testid=query-max]').innerText(), max.toFixed(3));
+
+  // Each row's colour follows its similarity: rows in one of the ramp's 64 steps (worked out here)
+  // share a colour, the steps' colours run from the ramp's dark blue to its yellow, missing rows are grey.
+  const colours = await p.evaluate((n: number) => Array.from({ length: n }, (_, r) => (globalThis as any).__sieve.rowColor(r) as number[]), SAMPLES);
+  const byStep = new Map<number, Set<string>>();
+  for (let r = 0; r < SAMPLES; r++) {
+    if (Number.isNaN(sim[r])) {
+      assert.equal(rgbKey(colours[r]), '128,128,128', `row ${r} has no ${q.feature}: grey`);
+      continue;
+    }
+    const step = Math.min(63, Math.floor(((sim[r] - min) / (max - min)) * 64));
+    if (!byStep.has(step)) byStep.set(step, new Set());
+    byStep.get(step)!.add(rgbKey(colours[r]));
+  }
+  for (const [step, set] of byStep) assert.equal(set.size, 1, `step ${step} drawn in ${[...set].join(' ')}`);
+  const [lowR, , lowB] = [...byStep.get(0)!][0].split(',').map(Number);
+  const [highR, highG, highB] = [...byStep.get(63)!][0].split(',').map(Number);
+  assert.ok(lowB > lowR && highR > 200 && highG > 200 && highB < 100, `lowest step ${[...byStep.get(0)!]}, highest ${[...byStep.get(63)!]}`);
+  assert.ok(new Set([...byStep.values()].map((s) => [...s][0])).size >= byStep.size * 0.9, 'the steps are told apart');
+  t.diagnostic(`"${text}" on ${q.feature}: ${min.toFixed(4)}..${max.toFixed(4)}, ${byStep.size} steps drawn, ${SAMPLES - finite.length} rows without the feature`);
+  await shot(p, 'query');
   assert.deepEqual(pageErrors, [], `errors in the page: ${pageErrors.join('\n')}`);
 }

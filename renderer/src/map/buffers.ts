@@ -28,7 +28,7 @@ export interface MapBuffers {
 }
 
 let current: MapBuffers | null = null;
-let coloring: Coloring = { focus: null, theme: 'dark', keep: null, keepB: null, hideDropped: false, picked: null, groups: null };
+let coloring: Coloring = { focus: null, theme: 'dark', keep: null, keepB: null, hideDropped: false, picked: null, byCode: null };
 
 export const getMapBuffers = () => current;
 
@@ -51,9 +51,9 @@ function hiddenPositions(positions: Float32Array, c: Coloring): Float32Array {
 }
 
 function paint(b: Omit<MapBuffers, 'colors' | 'drawPositions' | 'coloring'>, c: Coloring): MapBuffers {
-  // Group colours replace the cluster colours (and a cluster's focus, which means nothing for groups).
-  const g = c.groups && c.groups.codes.length === b.clusters.length ? c.groups : null;
-  const colors = g ? colorize(g.codes, g.count, { ...c, focus: null }) : colorize(b.clusters, b.clusterCount, c);
+  // Group or query colours replace the cluster colours (and a cluster's focus, which means nothing there).
+  const g = c.byCode && c.byCode.codes.length === b.clusters.length ? c.byCode : null;
+  const colors = g ? colorize(g.codes, g.count, { ...c, focus: null }, g.rgb) : colorize(b.clusters, b.clusterCount, c);
   testHook.colorsVersion++;
   return { ...b, coloring: c, colors, drawPositions: hiddenPositions(b.positions, c) };
 }

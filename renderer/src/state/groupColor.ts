@@ -66,12 +66,17 @@ let ticket = 0;
 /** the grouping shown, kept to colour another of its labels */
 let shownInfo: GroupingInfo | null = null;
 
-/** Back to the cluster colours. */
-export function stopGroupColors(): void {
+/** Forget the group colouring without recolouring (another colouring takes the map over). */
+export function forgetGroupColors(): void {
   ticket++;
   shownInfo = null;
   useGroupColor.setState({ grouping: null, labels: [], label: null, groups: [], status: 'idle', error: null });
-  if (recolor({ groups: null })) bump();
+}
+
+/** Back to the cluster colours. */
+export function stopGroupColors(): void {
+  forgetGroupColors();
+  if (recolor({ byCode: null })) bump();
 }
 
 /**
@@ -111,7 +116,7 @@ export async function colorByGroups(info: GroupingInfo, label?: string): Promise
       rows: info.rows,
       status: 'ready',
     });
-    if (recolor({ groups: { codes, count: shown.length } })) bump();
+    if (recolor({ byCode: { codes, count: shown.length } })) bump();
   } catch (e) {
     if (mine === ticket) useGroupColor.setState({ status: 'error', error: `colouring by ${info.title}: ${errorMessage(e)}` });
   }

@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { OUTPUT, clickItem, cutoff, engineCall, gotoMap, gridTiles, openApp, readPoolRows, rowsOf, skipReason, waitForChart, waitPicked, withFailureShot, type App } from './harness.js';
+import { OUTPUT, clickItem, cutoff, engineCall, gotoMap, gridTiles, openApp, readScores, rowsOf, skipReason, waitForChart, waitPicked, withFailureShot, type App } from './harness.js';
 import { writeTinyModel } from '../fixtures/embed/models.js';
 
 const SAMPLES = 2500;
@@ -38,8 +38,7 @@ before(async () => {
   if (skip) return;
   app = await openApp(SAMPLES, {
     beforeServe: async (pool) => {
-      const rows = await readPoolRows(pool, 'clip_l14_similarity_score AS s');
-      scores = rows.map((r) => (r.s === null || r.s === undefined ? NaN : Number(r.s)));
+      scores = await readScores(pool);
       model = join(dirname(pool), 'model');
       writeTinyModel(model, { size: 16, dim: 512, arch: 'b32' });
     },

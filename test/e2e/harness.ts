@@ -180,6 +180,12 @@ export async function readPoolRows(pool: string, select: string): Promise<Record
   }
 }
 
+/** One numeric column of the pool's parquet in row order, NaN where it is null. */
+export async function readScores(pool: string, column = 'clip_l14_similarity_score'): Promise<number[]> {
+  const rows = await readPoolRows(pool, `${column} AS s`);
+  return rows.map((r) => (r.s === null || r.s === undefined ? NaN : Number(r.s)));
+}
+
 export interface CanvasStats {
   width: number;
   height: number;

@@ -18,6 +18,7 @@ import { errorMessage } from '../format.js';
 import { recolor } from '../map/buffers.js';
 import { NO_CLUSTER } from '../map/palette.js';
 import { useMap } from './map.js';
+import { usePool } from './pool.js';
 
 /** Groups with their own colour; one fewer than the palette, so no colour repeats. */
 export const GROUP_COLOURS = 11;
@@ -126,3 +127,8 @@ export async function colorByGroups(info: GroupingInfo, label?: string): Promise
 export function chooseGroupLabel(label: string): Promise<void> {
   return shownInfo ? colorByGroups(shownInfo, label) : Promise.resolve();
 }
+
+// Another pool: its rows are others, so the groups coloured are gone.
+usePool.subscribe((s, prev) => {
+  if (s.pool?.path !== prev.pool?.path && useGroupColor.getState().grouping) stopGroupColors();
+});

@@ -15,6 +15,7 @@ import { recolor } from '../map/buffers.js';
 import { NO_CLUSTER, type Rgb } from '../map/palette.js';
 import { forgetGroupColors, useGroupColor } from './groupColor.js';
 import { useMap } from './map.js';
+import { usePool } from './pool.js';
 
 /** Steps of the ramp: finer than the eye tells apart on a scatter of points. */
 export const QUERY_BINS = 64;
@@ -150,4 +151,9 @@ useGroupColor.subscribe((s, prev) => {
     ticket++;
     useQueryColor.setState({ shown: null, status: 'idle', error: null });
   }
+});
+
+// Another pool: its rows are others (the text and the model folder stay for the next query).
+usePool.subscribe((s, prev) => {
+  if (s.pool?.path !== prev.pool?.path && useQueryColor.getState().shown !== null) stopQueryColors();
 });

@@ -47,6 +47,8 @@ export interface SieveTestHook {
   fourWay: { neither: number; onlyB: number; onlyA: number; both: number } | null;
   /** milliseconds from a new colouring's request to the rebuilt colour array */
   lastRecolorMs: number | null;
+  /** the RGBA the map draws a row with (empty before the map) */
+  rowColor?: (row: number) => number[];
 }
 
 declare global {

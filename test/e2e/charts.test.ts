@@ -19,9 +19,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WebSocket } from 'ws';
 import type { Page } from 'playwright-core';
-import { OUTPUT, gotoMap, norm, openApp, skipReason, withFailureShot, type App } from './harness.js';
+import { OUTPUT, clickItem, engineCall, gotoMap, norm, openApp, rowsOf, skipReason, waitForChart, waitPicked, withFailureShot, type App } from './harness.js';
 
 const SAMPLES = 4000;
 const GROUPING = 'lgbtq';
@@ -43,45 +42,6 @@ test('charts dock: rates, pick by bar, overlap, side by side, amplification, sav
   await withFailureShot(app, 'e2e-charts', t, () => checkCharts(t));
 });
 
-/**
- * One call of the engine's API over its WebSocket, decoded here (native/rpc/codec.ts: u32 header
- * length, JSON header, then buffers at [offset, length]; `{"$buf": i}` marks where they go).
- */
-async function engineCall(baseUrl: string, method: string, params: unknown[]): Promise<unknown> {
-  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}ws`);
-  try {
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
-    const id = 1;
-    const frame = await new Promise<Buffer>((resolve, reject) => {
-      ws.on('message', (data: Buffer) => {
-        const len = data.readUInt32LE(0);
-        const header = JSON.parse(data.subarray(4, 4 + len).toString('utf8')) as { id?: number };
-        if (header.id === id) resolve(data);
-      });
-      ws.once('error', reject);
-      ws.send(JSON.stringify({ id, method, params }));
-    });
-    const len = frame.readUInt32LE(0);
-    const header = JSON.parse(frame.subarray(4, 4 + len).toString('utf8')) as { ok: boolean; result?: unknown; error?: { message: string }; buffers?: [number, number][] };
-    if (!header.ok) throw new Error(`${method}: ${header.error?.message}`);
-    const bufs = (header.buffers ?? []).map(([off, n]) => new Uint8Array(frame.buffer.slice(frame.byteOffset + off, frame.byteOffset + off + n)));
-    const fill = (v: unknown): unknown => {
-      if (Array.isArray(v)) return v.map(fill);
-      if (v && typeof v === 'object') {
-        if (typeof (v as { $buf?: unknown }).$buf === 'number') return bufs[(v as { $buf: number }).$buf];
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fill(x)]));
-      }
-      return v;
-    };
-    return fill(header.result);
-  } finally {
-    ws.close();
-  }
-}
-
 const keepBits = async (id: string) => ((await engineCall(app!.baseUrl, 'getDecision', [id])) as { keep: Uint8Array }).keep;
 const groupBits = async (grouping: string, label: string) => (await engineCall(app!.baseUrl, 'groupMask', [grouping, label])) as Uint8Array;
 
@@ -93,27 +53,6 @@ function wilson(k: number, n: number): [number, number] {
   const mid = (p + (z * z) / (2 * n)) / den;
   const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / den;
   return [mid - half, mid + half];
-}
-
-interface Shown {
-  categories: string[];
-  series: { name: string; values: (number | null)[]; low?: (number | null)[]; high?: (number | null)[]; counts?: (number | null)[] }[];
-  reference: number | null;
-}
-
-const shown = (p: Page, chart: string) => p.evaluate((c: string) => (globalThis as any).__sieve.charts?.shown?.[c] as Shown | undefined, chart);
-
-/** Wait until the dock shows `chart` for exactly these decisions (current first) and grouping. */
-async function waitForChart(p: Page, chart: string, ids: string[], grouping: string): Promise<Shown> {
-  await p.waitForFunction(
-    ({ chart, ids, grouping }: { chart: string; ids: string[]; grouping: string }) => {
-      const c = (globalThis as any).__sieve.charts;
-      return c && c.auditStatus === 'ready' && c.grouping === grouping && JSON.stringify(c.auditedIds) === JSON.stringify(ids) && c.tab === chart && c.shown[chart] !== undefined;
-    },
-    { chart, ids, grouping },
-    { timeout: 120_000 },
-  );
-  return (await shown(p, chart))!;
 }
 
 /** Run a spec typed into the JSON editor; resolves with the new current decision's id. */
@@ -133,22 +72,6 @@ async function shot(p: Page, name: string): Promise<void> {
   await p.waitForTimeout(400); // the bars' entry animation
   await p.screenshot({ path: join(OUTPUT, `e2e-charts-${name}.png`) });
 }
-
-async function clickItem(p: Page, chart: string, series: number, index: number, value: number): Promise<void> {
-  const [x, y] = await p.evaluate(
-    ({ chart, series, index, value }: { chart: string; series: number; index: number; value: number }) => (globalThis as any).__sieve.charts.itemPoint(chart, series, index, value) as [number, number],
-    { chart, series, index, value },
-  );
-  assert.ok(Number.isFinite(x) && Number.isFinite(y), `no point for item ${index} of ${chart}`);
-  await p.mouse.click(Math.round(x), Math.round(y));
-}
-
-async function waitPicked(p: Page, label: string): Promise<number[]> {
-  await p.waitForFunction((l: string) => (globalThis as any).__sieve.charts.picked()?.label === l, label, { timeout: 30_000 });
-  return p.evaluate(() => (globalThis as any).__sieve.charts.picked().rows as number[]);
-}
-
-const rowsOf = (bits: Uint8Array) => [...bits.keys()].filter((r) => bits[r] !== 0);
 
 async function checkCharts(t: { diagnostic(message: string): void }): Promise<void> {
   const { page: p, pageErrors } = app!;

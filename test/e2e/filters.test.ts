@@ -18,7 +18,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { presetInfos } from '../../native/filters/papers/presets.js';
-import { OUTPUT, canvasStats, gotoMap, isolatedPoints, norm, openApp, readPoolRows, skipReason, withFailureShot, type App } from './harness.js';
+import { OUTPUT, canvasStats, gotoMap, isolatedPoints, norm, openApp, readScores, skipReason, withFailureShot, type App } from './harness.js';
 
 const SAMPLES = 5000;
 const FRACTION = 0.3;
@@ -40,8 +40,7 @@ before(async () => {
   if (skip) return;
   app = await openApp(SAMPLES, {
     beforeServe: async (pool) => {
-      const rows = await readPoolRows(pool, 'clip_l14_similarity_score AS s');
-      scores = rows.map((r) => (r.s === null || r.s === undefined ? NaN : Number(r.s)));
+      scores = await readScores(pool);
       assert.equal(scores.length, SAMPLES, `the demo parquet holds ${scores.length} rows, not ${SAMPLES}`);
     },
   });

@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { WebSocket } from 'ws';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const SIEVE = join(ROOT, 'bin', 'sieve.js');
@@ -179,6 +180,12 @@ export async function readPoolRows(pool: string, select: string): Promise<Record
   }
 }
 
+/** One numeric column of the pool's parquet in row order, NaN where it is null. */
+export async function readScores(pool: string, column = 'clip_l14_similarity_score'): Promise<number[]> {
+  const rows = await readPoolRows(pool, `${column} AS s`);
+  return rows.map((r) => (r.s === null || r.s === undefined ? NaN : Number(r.s)));
+}
+
 export interface CanvasStats {
   width: number;
   height: number;
@@ -261,5 +268,108 @@ export async function isolatedPoints(page: Page, rows: number[] | null, limit = 
       return out;
     },
     { rows, limit },
+  );
+}
+
+/**
+ * One call of the engine's API over its WebSocket, decoded here (native/rpc/codec.ts: u32 header
+ * length, JSON header, then buffers at [offset, length]; `{"$buf": i}` marks where they go).
+ */
+export async function engineCall(baseUrl: string, method: string, params: unknown[]): Promise<unknown> {
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}ws`);
+  try {
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    const id = 1;
+    const frame = await new Promise<Buffer>((resolve, reject) => {
+      ws.on('message', (data: Buffer) => {
+        const len = data.readUInt32LE(0);
+        const header = JSON.parse(data.subarray(4, 4 + len).toString('utf8')) as { id?: number };
+        if (header.id === id) resolve(data);
+      });
+      ws.once('error', reject);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+    const len = frame.readUInt32LE(0);
+    const header = JSON.parse(frame.subarray(4, 4 + len).toString('utf8')) as { ok: boolean; result?: unknown; error?: { message: string }; buffers?: [number, number][] };
+    if (!header.ok) throw new Error(`${method}: ${header.error?.message}`);
+    const bufs = (header.buffers ?? []).map(([off, n]) => new Uint8Array(frame.buffer.slice(frame.byteOffset + off, frame.byteOffset + off + n)));
+    const fill = (v: unknown): unknown => {
+      if (Array.isArray(v)) return v.map(fill);
+      if (v && typeof v === 'object') {
+        if (typeof (v as { $buf?: unknown }).$buf === 'number') return bufs[(v as { $buf: number }).$buf];
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fill(x)]));
+      }
+      return v;
+    };
+    return fill(header.result);
+  } finally {
+    ws.close();
+  }
+}
+
+/* ---- driving the charts dock and the picked grid (charts, map-select and audit-flow tests) ---- */
+
+export interface Shown {
+  categories: string[];
+  series: { name: string; values: (number | null)[]; low?: (number | null)[]; high?: (number | null)[]; counts?: (number | null)[] }[];
+  reference: number | null;
+}
+
+export const shown = (p: Page, chart: string) => p.evaluate((c: string) => (globalThis as any).__sieve.charts?.shown?.[c] as Shown | undefined, chart);
+
+/** Wait until the dock shows `chart` for exactly these decisions (current first) and grouping. */
+export async function waitForChart(p: Page, chart: string, ids: string[], grouping: string): Promise<Shown> {
+  await p.waitForFunction(
+    ({ chart, ids, grouping }: { chart: string; ids: string[]; grouping: string }) => {
+      const c = (globalThis as any).__sieve.charts;
+      return c && c.auditStatus === 'ready' && c.grouping === grouping && JSON.stringify(c.auditedIds) === JSON.stringify(ids) && c.tab === chart && c.shown[chart] !== undefined;
+    },
+    { chart, ids, grouping },
+    { timeout: 120_000 },
+  );
+  return (await shown(p, chart))!;
+}
+
+export async function clickItem(p: Page, chart: string, series: number, index: number, value: number): Promise<void> {
+  const [x, y] = await p.evaluate(
+    ({ chart, series, index, value }: { chart: string; series: number; index: number; value: number }) => (globalThis as any).__sieve.charts.itemPoint(chart, series, index, value) as [number, number],
+    { chart, series, index, value },
+  );
+  assert.ok(Number.isFinite(x) && Number.isFinite(y), `no point for item ${index} of ${chart}`);
+  await p.mouse.click(Math.round(x), Math.round(y));
+}
+
+export async function waitPicked(p: Page, label: string): Promise<number[]> {
+  await p.waitForFunction((l: string) => (globalThis as any).__sieve.charts.picked()?.label === l, label, { timeout: 30_000 });
+  return p.evaluate(() => (globalThis as any).__sieve.charts.picked().rows as number[]);
+}
+
+export const rowsOf = (bits: Uint8Array) => [...bits.keys()].filter((r) => bits[r] !== 0);
+
+/** DataComp's fraction cut-off: -np.sort(-x)[int(N * f)], NaN last and counted in N. */
+export function cutoff(values: number[], fraction: number): number {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => b - a);
+  return sorted[Math.floor(values.length * fraction)];
+}
+
+export interface TileSeen {
+  row: number;
+  caption: string;
+  verdict: string;
+  rule: string | null;
+}
+
+export async function gridTiles(p: Page): Promise<TileSeen[]> {
+  await p.waitForFunction(() => (globalThis as any).document.querySelectorAll('[data-testid=grid-verdict]').length > 0, undefined, { timeout: 30_000 });
+  return p.locator('[data-testid=grid-tile]').evaluateAll((els: any[]) =>
+    els.map((el) => ({
+      row: Number(el.dataset.row),
+      caption: el.querySelector('.tile-caption').textContent as string,
+      verdict: (el.querySelector('[data-testid=grid-verdict]')?.textContent ?? '') as string,
+      rule: (el.dataset.rule ?? null) as string | null,
+    })),
   );
 }

@@ -25,7 +25,7 @@ import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
-import { OUTPUT, ROOT, SIEVE, gotoMap, norm, openApp, readPoolRows, skipReason, withFailureShot, type App } from './harness.js';
+import { OUTPUT, ROOT, SIEVE, cutoff, gotoMap, gridTiles, norm, openApp, readPoolRows, skipReason, withFailureShot, type App, type TileSeen } from './harness.js';
 import { listNpz, readNpzRowsSync } from '../../native/formats/npz.js';
 import { f16ToF32 } from '../../native/formats/float16.js';
 
@@ -85,31 +85,6 @@ function winding(poly: [number, number][], x: number, y: number): number {
     } else if (y2 <= y && side < 0) w--;
   }
   return w;
-}
-
-/** DataComp's fraction cut-off: -np.sort(-x)[int(N * f)], NaN last and counted in N. */
-function cutoff(values: number[], fraction: number): number {
-  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => b - a);
-  return sorted[Math.floor(values.length * fraction)];
-}
-
-interface TileSeen {
-  row: number;
-  caption: string;
-  verdict: string;
-  rule: string | null;
-}
-
-async function gridTiles(p: Page): Promise<TileSeen[]> {
-  await p.waitForFunction(() => (globalThis as any).document.querySelectorAll('[data-testid=grid-verdict]').length > 0, undefined, { timeout: 30_000 });
-  return p.locator('[data-testid=grid-tile]').evaluateAll((els: any[]) =>
-    els.map((el) => ({
-      row: Number(el.dataset.row),
-      caption: el.querySelector('.tile-caption').textContent as string,
-      verdict: (el.querySelector('[data-testid=grid-verdict]')?.textContent ?? '') as string,
-      rule: (el.dataset.rule ?? null) as string | null,
-    })),
-  );
 }
 
 /** Each tile's caption is the parquet's and its verdict DataComp's rule on the L/14 score; returns the dropped count. */

@@ -28,6 +28,7 @@ import {
 import { useDecision } from '../state/decision.js';
 import { useFilters } from '../state/filters.js';
 import { useSelection } from '../state/selection.js';
+import { ColorByGroups } from '../map/GroupLegend.js';
 import { useUi } from '../state/ui.js';
 import { specLabel } from '../filters/draft.js';
 import { fmtInt } from '../format.js';
@@ -177,6 +178,7 @@ export function ChartsDock() {
                 ))}
               </select>
             </label>
+            <ColorByGroups info={fresh && report ? (report.groupings.find((g) => g.name === s.grouping) ?? null) : null} />
             <details className="dock-compare" data-testid="chart-compare">
               <summary title="decisions to audit with the current one (overlap, side by side, probes A-only vs B-only)">
                 Compare{s.compare.length ? ` (${s.compare.length})` : ''}

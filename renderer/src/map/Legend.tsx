@@ -4,6 +4,7 @@ import { useUi } from '../state/ui.js';
 import { focusCluster } from '../state/actions.js';
 import { clusterRgb, GREY, NO_CLUSTER, rgbCss } from './palette.js';
 import { fmtInt, fmtPct } from '../format.js';
+import { QueryForm } from './QueryColor.js';
 
 export function Legend() {
   const meta = useMap((s) => s.meta);
@@ -48,6 +49,7 @@ export function Legend() {
           </li>
         )}
       </ul>
+      <QueryForm />
     </div>
   );
 }

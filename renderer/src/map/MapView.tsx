@@ -18,6 +18,8 @@ import { testHook } from '../testHook.js';
 import { fmtInt, fmtPct } from '../format.js';
 import { Tooltip } from './Tooltip.js';
 import { DecisionLegend } from './DecisionLegend.js';
+import { GroupLegend } from './GroupLegend.js';
+import { QueryLegend } from './QueryColor.js';
 import { SelectionBar, SelectionLayer } from './SelectionTool.js';
 
 const VIEW = new OrthographicView({ id: 'map', flipY: false });
@@ -301,6 +303,8 @@ export function MapView() {
       {status === 'ready' && size && <SelectionLayer unproject={unproject} />}
       {status === 'ready' && <SelectionBar />}
       {status === 'ready' && <DecisionLegend />}
+      {status === 'ready' && <GroupLegend />}
+      {status === 'ready' && <QueryLegend />}
       {status === 'ready' && hover && size && <Tooltip hover={hover} size={size} />}
       {status === 'ready' && meta && (
         <div className="map-caption" title="Principal component analysis of the feature: each axis is a direction of largest variance; the percentage is the share of the total variance it explains.">

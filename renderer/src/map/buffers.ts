@@ -28,9 +28,11 @@ export interface MapBuffers {
 }
 
 let current: MapBuffers | null = null;
-let coloring: Coloring = { focus: null, theme: 'dark', keep: null, keepB: null, hideDropped: false, picked: null };
+let coloring: Coloring = { focus: null, theme: 'dark', keep: null, keepB: null, hideDropped: false, picked: null, byCode: null };
 
 export const getMapBuffers = () => current;
+
+testHook.rowColor = (row) => (current ? Array.from(current.colors.subarray(row * 4, row * 4 + 4)) : []);
 export const getColoring = () => coloring;
 
 function hiddenPositions(positions: Float32Array, c: Coloring): Float32Array {
@@ -49,7 +51,9 @@ function hiddenPositions(positions: Float32Array, c: Coloring): Float32Array {
 }
 
 function paint(b: Omit<MapBuffers, 'colors' | 'drawPositions' | 'coloring'>, c: Coloring): MapBuffers {
-  const colors = colorize(b.clusters, b.clusterCount, c);
+  // Group or query colours replace the cluster colours (and a cluster's focus, which means nothing there).
+  const g = c.byCode && c.byCode.codes.length === b.clusters.length ? c.byCode : null;
+  const colors = g ? colorize(g.codes, g.count, { ...c, focus: null }, g.rgb) : colorize(b.clusters, b.clusterCount, c);
   testHook.colorsVersion++;
   return { ...b, coloring: c, colors, drawPositions: hiddenPositions(b.positions, c) };
 }

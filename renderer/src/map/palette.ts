@@ -47,6 +47,12 @@ export interface Coloring {
   keepB: Uint8Array | null;
   /** the picked rows as a per-row mask (1 picked): they stay bright, every other row is dimmed */
   picked: Uint8Array | null;
+  /**
+   * Colour by something else than the cluster: a per-row code (0..count-1, NO_CLUSTER for none,
+   * drawn grey) and each code's colour (default the cluster palette): a grouping's groups
+   * (state/groupColor.ts) or a text query's similarity in bins (state/queryColor.ts)
+   */
+  byCode: { codes: Uint16Array; count: number; rgb?: (code: number, theme: 'dark' | 'light') => Rgb } | null;
 }
 
 /** Alpha of the rows outside the picked set: visible as context, clearly behind the picked ones. */
@@ -74,14 +80,14 @@ const DROPPED_ALPHA = 80;
  * other clusters are dimmed; with a `keep` mask, kept rows keep their cluster colour and dropped
  * rows turn grey and dim (or transparent with `hideDropped`).
  */
-export function colorize(clusters: Uint16Array, clusterCount: number, c: Coloring): Uint8Array {
+export function colorize(clusters: Uint16Array, clusterCount: number, c: Coloring, rgbOf: (code: number, theme: 'dark' | 'light') => Rgb = clusterRgb): Uint8Array {
   const { focus, theme, hideDropped } = c;
   const keep = c.keep && c.keep.length === clusters.length ? c.keep : null;
   const colors = new Uint8Array(clusters.length * 4);
   const table = new Uint8Array((clusterCount + 1) * 4);
   for (let k = 0; k <= clusterCount; k++) {
     const id = k === clusterCount ? NO_CLUSTER : k;
-    const [r, g, b] = clusterRgb(id, theme);
+    const [r, g, b] = id === NO_CLUSTER ? GREY : rgbOf(id, theme);
     const dim = focus !== null && id !== focus;
     table.set([r, g, b, id === NO_CLUSTER ? (dim ? 25 : 90) : dim ? 28 : 210], k * 4);
   }

@@ -49,7 +49,8 @@ install -d -m 755 /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slu
 conf="$(cat <<EOF
 # Written by Sieve's scripts/slurm-one-node.sh: a one-node cluster for tests and benchmarks.
 ClusterName=sieve
-SlurmctldHost=${host}
+# the loopback address: one node needs no name resolution (CI machines often cannot resolve their own name)
+SlurmctldHost=${host}(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -74,7 +75,7 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 MinJobAge=120
 MaxArraySize=100001
-NodeName=${host} CPUs=${cpus} RealMemory=${mem_mb} State=UNKNOWN
+NodeName=${host} NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=${mem_mb} State=UNKNOWN
 PartitionName=main Nodes=${host} Default=YES MaxTime=INFINITE State=UP
 EOF
 )"

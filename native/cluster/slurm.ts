@@ -311,3 +311,14 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * What `sieve filter --engine slurm` builds (native/cli/cluster-command.ts loads this module only
+ * for that engine). The login-node prefix comes from SIEVE_SLURM_LOGIN (e.g. `ssh login`), split on
+ * spaces, when the caller gives none: the command line has no flag for it, a site sets it once.
+ */
+export function createSlurmExecutor(opts: SlurmOptions): SlurmExecutor {
+  const login = opts.login ?? (process.env.SIEVE_SLURM_LOGIN ?? '').split(/\s+/).filter(Boolean);
+  const pollMs = opts.pollMs ?? (process.env.SIEVE_SLURM_POLL_MS ? Number(process.env.SIEVE_SLURM_POLL_MS) : undefined);
+  return new SlurmExecutor({ ...opts, login, pollMs });
+}

@@ -144,7 +144,11 @@ export class SlurmExecutor implements Executor {
       const upstreamResubmitted = spec.after.some((a) => resubmitted.has(a));
       const entries = queue.get(st.job!) ?? [];
       const inQueue = entries.some((e) => ACTIVE_STATES.has(e.state));
-      if (inQueue && !upstreamResubmitted) {
+      // A task killed after its done marker was written leaves its stage complete for Sieve but
+      // failed for Slurm: the stages after it wait forever unless they are submitted again.
+      const neverSatisfied =
+        entries.some((e) => e.reason === 'DependencyNeverSatisfied') && spec.after.every((a) => state.get(a)!.complete);
+      if (inQueue && !upstreamResubmitted && !neverSatisfied) {
         st.goneFor = 0;
         this.report(st, ctx, queueNote(entries, this.taskRows(ctx.work, spec, entries)), doneNames);
         continue;
@@ -154,7 +158,7 @@ export class SlurmExecutor implements Executor {
         await this.slurm(['scancel', st.job!]);
         await this.submit(st, this.missingTasks(ctx.work, spec), state, ctx.work, 'rechain');
         resubmitted.add(spec.name);
-        this.report(st, ctx, `resubmitted after '${spec.after.filter((a) => resubmitted.has(a)).join("', '")}'`);
+        this.report(st, ctx, neverSatisfied && !upstreamResubmitted ? 'resubmitted (its dependency failed in Slurm but every task is done)' : `resubmitted after '${spec.after.filter((a) => resubmitted.has(a)).join("', '")}'`);
         continue;
       }
       // Gone from the queue: finished one way or the other. Look twice, so a done marker written

@@ -14,26 +14,12 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { doneMarker, type StageProgress, type StageSpec } from '../../native/cluster/executor.js';
 import { SlurmExecutor } from '../../native/cluster/slurm.js';
-import { PACKAGE_ROOT } from '../../native/paths.js';
+import { slurmUnavailable } from './fixtures/slurm.js';
 
 const TOY_TASK = fileURLToPath(new URL('./fixtures/cluster-toy-task.js', import.meta.url));
 const SIEVE = [process.execPath, TOY_TASK];
 
-/** Why these tests cannot run here (one line), or undefined when a one-node Slurm is up. */
-function slurmUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root: a one-node Slurm needs root (scripts/slurm-one-node.sh)';
-  // no apt-get from a test: CI's .ci/run installs the packages; here they must be there already
-  const r = spawnSync('bash', [path.join(PACKAGE_ROOT, 'scripts/slurm-one-node.sh')], {
-    env: { ...process.env, SIEVE_SLURM_NO_INSTALL: '1' },
-    encoding: 'utf8',
-  });
-  if (r.status === 0) return undefined;
-  const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop();
-  return `Slurm cannot start here: ${why}`;
-}
-
 const unavailable = slurmUnavailable();
-if (unavailable) process.stdout.write(`# cluster-slurm: skipped, ${unavailable}\n`);
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sieve-slurm-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -197,7 +197,10 @@ export class SlurmExecutor implements Executor {
     if (!/^\d+$/.test(job)) throw new Error(`slurm: sbatch printed '${out}', expected a job id`);
     st.job = job;
     st.goneFor = 0;
-    this.submissions.push({ stage: st.spec.name, job, indices, submittedAt, reason });
+    const submission: SlurmSubmission = { stage: st.spec.name, job, indices, submittedAt, reason };
+    this.submissions.push(submission);
+    // the run's record in WORK, next to the scripts: which job ran which indices, when and why
+    fs.appendFileSync(submissionsLog(work), `${JSON.stringify(submission)}\n`);
   }
 
   /** Every job of this user in the queue, array tasks one per entry, keyed by the array's job id. */
@@ -267,6 +270,11 @@ export class SlurmExecutor implements Executor {
       });
     });
   }
+}
+
+/** One JSON line per sbatch call of a run (SlurmSubmission), for people and for bench/cluster.ts. */
+export function submissionsLog(work: string): string {
+  return `${work}/slurm/submissions.jsonl`;
 }
 
 interface QueueEntry {

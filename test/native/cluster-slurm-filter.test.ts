@@ -4,7 +4,8 @@
  * fraction, image_based], VAS with pool_fraction, MetaCLIP, dedup), each run through the CLI as job
  * arrays chained with afterok, each subset file byte-equal to the in-process engine's (run in its
  * own workspace, so no decision is reused). One array task is killed with scancel midway: the run
- * resubmits that index and its result is still equal. Skips with one line when not root, when Slurm
+ * resubmits that index and its result is still equal. The app's way in (Engine.runFilterOnSlurm, through
+ * a login-command prefix) gives the same decision as runFilter. Skips with one line when not root, when Slurm
  * cannot start, or while this build has no `--engine`.
  */
 import assert from 'node:assert/strict';
@@ -13,7 +14,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { ProgressEvent } from '../../native/api.js';
 import { generateDemoPool } from '../../native/demo/generate.js';
+import { Engine } from '../../native/engine.js';
 import { writeNpy } from '../../native/formats/npy.js';
 import { mulberry32 } from '../../native/map/linalg.js';
 import { PACKAGE_ROOT } from '../../native/paths.js';
@@ -126,5 +129,34 @@ describe('sieve filter --engine slurm on a real one-node Slurm equals inproc', {
     assert.ok(stage, `the log of ${killed}`);
     const log = fs.readFileSync(path.join(clipWork, 'logs', stage), 'utf8');
     assert.equal(log.match(/sieve-slurm: task \d+_\d+ started/g)?.length, 2, log);
+  });
+
+  test('the app: runFilterOnSlurm through a login prefix stores the same decision as runFilter, with progress; the pool stays open', async () => {
+    process.env.SIEVE_SLURM_POLL_MS = '400';
+    const spec = { filter: 'clip_score', arch: 'l14', threshold: 0.3 };
+    const local = new Engine({ workspace: path.join(tmp, 'ws-api-inproc') });
+    const remote = new Engine({ workspace: path.join(tmp, 'ws-api-slurm') });
+    try {
+      await local.openPool(pool);
+      await remote.openPool(pool);
+      const events: ProgressEvent[] = [];
+      remote.onProgress((e) => events.push(e));
+      await assert.rejects(remote.runFilterOnSlurm(spec, { login: 'sh -c', work: 'relative/work' }), /cluster.work must be an absolute path/);
+      const a = await local.runFilter(spec);
+      const b = await remote.runFilterOnSlurm(spec, { login: 'sh -c', work: path.join(tmp, 'work-api'), workers: 3 });
+      assert.equal(b.id, a.id);
+      assert.equal(b.kept, a.kept);
+      const da = await local.getDecision(a.id);
+      const db = await remote.getDecision(b.id);
+      assert.ok(Buffer.from(da.keep).equals(Buffer.from(db.keep)), 'keep');
+      assert.ok(Buffer.from(da.reason).equals(Buffer.from(db.reason)), 'reason');
+      const cluster = events.filter((e) => e.job === 'cluster');
+      assert.ok(cluster.some((e) => e.done === e.total && e.total === 3), 'the map stage reported 3/3');
+      assert.ok((await remote.currentPool())?.rows === 4000, 'the pool is open again after the run');
+      assert.ok(fs.existsSync(path.join(tmp, 'work-api', 'slurm', 'leaf0-map.sbatch')));
+    } finally {
+      await local.close?.();
+      await remote.close?.();
+    }
   });
 });

@@ -37,7 +37,7 @@ export function arrayList(indices: number[]): string {
 
 /** The --array value for these indices, throttled to `workers` tasks at once. */
 export function arraySpec(indices: number[], workers?: number): string {
-  return arrayList(indices) + (workers ? `%${workers}` : '');
+  return arrayList(indices) + (workers && workers < new Set(indices).size ? `%${workers}` : '');
 }
 
 /** Where a stage's sbatch script is written, inside WORK. */

@@ -14,6 +14,7 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { doneMarker, type StageProgress, type StageSpec } from '../../native/cluster/executor.js';
 import { SlurmExecutor } from '../../native/cluster/slurm.js';
+import { arrayList, arraySpec, shellQuote } from '../../native/cluster/slurm-script.js';
 import { slurmUnavailable } from './fixtures/slurm.js';
 
 const TOY_TASK = fileURLToPath(new URL('./fixtures/cluster-toy-task.js', import.meta.url));
@@ -129,32 +130,42 @@ describe('slurm executor on a real one-node Slurm', { skip: unavailable }, () =>
     assert.deepEqual(ourJobsInQueue(exec.submissions.map((s) => s.job)), [], 'the waiting reduce was cancelled');
     assert.ok(!fs.existsSync(path.join(work, 'out', 'total')));
   });
+});
 
-  test('--dry-run prints valid bash naming only the work folder and the CLI, and submits nothing', async () => {
-    const work = path.join(tmp, 'dry run');
-    let printed = '';
-    const exec = new SlurmExecutor({ dryRun: true, workers: 3, partition: 'main', print: (t) => (printed += t) });
-    await exec.run(toyPlan(8, 2), { work, sieve: SIEVE });
-    assert.equal(exec.submissions.length, 0);
-    assert.ok(!fs.existsSync(work), 'a dry run writes nothing');
-    const files = printed.split(/^# ---- .*\n/m).filter(Boolean);
-    assert.equal(files.length, 4, 'three stage scripts and the submission order');
-    for (const text of files) {
-      const f = path.join(tmp, 'check.sh');
-      fs.writeFileSync(f, text);
-      const r = spawnSync('bash', ['-n', f], { encoding: 'utf8' });
-      assert.equal(r.status, 0, `bash -n: ${r.stderr}\n${text}`);
-      for (const line of text.split('\n').slice(1)) {
-        // every absolute path (quoted or not) is under the work folder or is the CLI itself
-        for (const m of line.matchAll(/(?:'([^']*)'|(\/[^\s'"]*))/g)) {
-          const p = m[1] ?? m[2];
-          if (!p.startsWith('/')) continue;
-          assert.ok(p === work || p.startsWith(`${work}/`) || SIEVE.includes(p), `'${p}' in: ${line}`);
-        }
+test('--dry-run (no Slurm needed) prints valid bash naming only the work folder and the CLI, and submits nothing', async () => {
+  const work = path.join(tmp, 'dry run');
+  let printed = '';
+  const exec = new SlurmExecutor({ dryRun: true, workers: 3, partition: 'main', print: (t) => (printed += t) });
+  await exec.run(toyPlan(8, 2), { work, sieve: SIEVE });
+  assert.equal(exec.submissions.length, 0);
+  assert.ok(!fs.existsSync(work), 'a dry run writes nothing');
+  const files = printed.split(/^# ---- .*\n/m).filter(Boolean);
+  assert.equal(files.length, 4, 'three stage scripts and the submission order');
+  for (const text of files) {
+    const f = path.join(tmp, 'check.sh');
+    fs.writeFileSync(f, text);
+    const r = spawnSync('bash', ['-n', f], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `bash -n: ${r.stderr}\n${text}`);
+    for (const line of text.split('\n').slice(1)) {
+      // every absolute path (quoted or not) is under the work folder or is the CLI itself
+      for (const m of line.matchAll(/(?:'([^']*)'|(\/[^\s'"]*))/g)) {
+        const p = m[1] ?? m[2];
+        if (!p.startsWith('/')) continue;
+        assert.ok(p === work || p.startsWith(`${work}/`) || SIEVE.includes(p), `'${p}' in: ${line}`);
       }
     }
-    assert.match(printed, /#SBATCH --array=0-7%3/);
-    assert.match(printed, /#SBATCH --partition=main/);
-    assert.match(printed, /--dependency=afterok:\$\{job_squares%%;\*\}:\$\{job_cubes%%;\*\}/);
-  });
+  }
+  assert.match(printed, /#SBATCH --array=0-7%3/);
+  assert.match(printed, /#SBATCH --partition=main/);
+  assert.match(printed, /--dependency=afterok:\$\{job_squares%%;\*\}:\$\{job_cubes%%;\*\}/);
+});
+
+test('array lists and shell words (hand-worked)', () => {
+  assert.equal(arrayList([9, 1, 2, 3, 5, 7, 8, 2]), '1-3,5,7-9');
+  assert.equal(arraySpec([0, 1, 2, 3, 4, 5, 6, 7], 3), '0-7%3');
+  assert.equal(arraySpec([3, 5], 3), '3,5', 'no throttle above the task count');
+  assert.equal(shellQuote('/a/b c'), "'/a/b c'");
+  assert.equal(shellQuote("it's"), `'it'\\''s'`);
+  const r = spawnSync('bash', ['-c', `printf %s ${shellQuote("a 'b' $HOME \\")}`], { encoding: 'utf8' });
+  assert.equal(r.stdout, "a 'b' $HOME \\");
 });

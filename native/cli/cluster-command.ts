@@ -3,7 +3,7 @@
  * native/cluster) and `sieve cluster-task`, the one command every task of a plan is.
  *
  * `--engine slurm` loads native/cluster/slurm.js, which exports
- * `createSlurmExecutor({ partition, workers, retries }): Executor`.
+ * `createSlurmExecutor({ partition, workers, retries, dryRun }): Executor`.
  */
 import path from 'node:path';
 import { SieveError } from '../errors.js';
@@ -50,9 +50,10 @@ async function executorFor(o: ReturnType<typeof engineOptions>): Promise<Executo
   if (o.engine === 'local') return new LocalExecutor({ workers: o.workers, retries: o.retries });
   // a variable specifier: the Slurm executor is a module of its own, loaded only when asked for
   const slurmModule = '../cluster/slurm.js';
-  const m = (await import(slurmModule)) as { createSlurmExecutor?: (opts: { partition?: string; workers: number; retries: number }) => Executor };
+  const m = (await import(slurmModule)) as { createSlurmExecutor?: (opts: { partition?: string; workers: number; retries: number; dryRun: boolean }) => Executor };
   if (!m.createSlurmExecutor) throw new SieveError('internal', 'native/cluster/slurm.js does not export createSlurmExecutor');
-  return m.createSlurmExecutor({ partition: o.partition, workers: o.workers, retries: o.retries });
+  // on --dry-run it prints its job scripts and submits nothing
+  return m.createSlurmExecutor({ partition: o.partition, workers: o.workers, retries: o.retries, dryRun: o.dryRun });
 }
 
 /** The argv that starts this very CLI in a child process or on a node. */
@@ -69,6 +70,7 @@ export async function filterWithEngine(pool: Pool, spec: Spec, o: ReturnType<typ
     work: o.work,
     sieve: sieveArgv(),
     dryRun: o.dryRun,
+    previewStages: o.engine === 'slurm',
     onPlan: (_plan, text, work) => process.stderr.write(`${text}\nwork folder: ${work}\n`),
     onStage: (p) => printer({ job: 'cluster', done: p.done, total: p.tasks, message: `${p.stage}${p.note ? ` (${p.note})` : ''}` }),
     onProgress: progressPrinter(),

@@ -10,7 +10,8 @@
  * - clip_score fraction: the exact order statistic in four stages (fraction.ts), then a map;
  * - image_based with k-means: the centroids once, on the whole pool, as inproc fits them; then a map;
  * - metaclip: match + entry counts, their sum, balancing, the kept counts' sum (metaclip.ts);
- * - every other kind (dedup, vas, vas_d, normsim, negclip): NOT yet sharded; one task runs the
+ * - dedup by sha256 (without eval): a shuffle by key (dedup.ts);
+ * - every other kind (dedup by features or with eval, vas, vas_d, normsim, negclip): NOT yet sharded; one task runs the
  *   in-process implementation on the whole pool (the plan says so), so the result is still inproc's.
  */
 import fs from 'node:fs';
@@ -40,6 +41,10 @@ export type Step =
   | 'counts'
   | 'balance'
   | 'entries'
+  /** dedup by sha256: bucket the keys, pick each key's keeper per bucket, drop the others (dedup.ts) */
+  | 'shuffle'
+  | 'dedup'
+  | 'drop'
   /** the in-process leaf on the whole pool (kinds not yet sharded) */
   | 'whole';
 
@@ -151,6 +156,17 @@ function planLeaf(leaf: Leaf, groups: number): { how: string; sharded: boolean; 
       ],
     };
   }
+  if (leaf.filter === 'dedup' && leaf.by === 'sha256' && leaf.eval === undefined) {
+    return {
+      how: 'shuffle by key: map buckets the rows\' sha256 keys, a reduce per bucket picks each key\'s keeper, map drops the others',
+      sharded: true,
+      steps: [
+        { step: 'shuffle', tasks: groups },
+        { step: 'dedup', tasks: groups },
+        { step: 'drop', tasks: groups },
+      ],
+    };
+  }
   return { how: 'NOT SHARDED YET: one task runs the in-process implementation on the whole pool', sharded: false, steps: [{ step: 'whole', tasks: 1 }] };
 }
 
@@ -187,7 +203,8 @@ export function describePlan(plan: Plan): string {
 }
 
 /** The subfolders a plan's run writes (and the only ones a new plan clears). */
-const RUN_DIRS = ['done', 'progress', 'logs', 'out', 'faults'];
+/** (`slurm`: the Slurm executor's job scripts) */
+const RUN_DIRS = ['done', 'progress', 'logs', 'out', 'faults', 'slurm'];
 
 /**
  * Write the plan into the work folder. The same plan again keeps what finished tasks wrote (a rerun

@@ -23,6 +23,9 @@ export interface ClusterRunOptions {
   /** argv that starts the CLI on a node */
   sieve: string[];
   dryRun?: boolean;
+  /** on a dry run, still hand the stages to the executor, built to print rather than run (Slurm
+   * prints its job scripts); nothing is written to the work folder */
+  previewStages?: boolean;
   onPlan?: (plan: Plan, text: string, work: string) => void;
   onStage?: (p: StageProgress) => void;
   onProgress?: Progress;
@@ -50,7 +53,10 @@ export async function runOnCluster(pool: Pool, spec: Spec, opts: ClusterRunOptio
   const work = path.resolve(opts.work ?? path.join(pool.workspace, 'cluster', plan.id));
   refuseInsidePool(pool.dir, work);
   opts.onPlan?.(plan, describePlan(plan), work);
-  if (opts.dryRun) return { pool, decision: null, plan, work };
+  if (opts.dryRun) {
+    if (opts.previewStages) await opts.executor.run(plan.stages.map(({ name, tasks, after }) => ({ name, tasks, after })), { work, sieve: opts.sieve });
+    return { pool, decision: null, plan, work };
+  }
 
   const { dir, workspace } = { dir: pool.dir, workspace: pool.workspace };
   pool.close();

@@ -17,6 +17,8 @@ import { badInput, SieveError } from '../errors.js';
 import { doneMarker, progressFile } from './executor.js';
 import { metaclipBalance, metaclipCounts, metaclipEntries, metaclipMatch } from './metaclip.js';
 import type { MetaclipParams } from '../filters/papers/metaclip.js';
+import { dedupBucket, dedupDrop, dedupShuffle } from './dedup.js';
+import type { DedupParams } from '../filters/papers/dedup.js';
 import { readPlan, type Plan, type PlannedStage } from './plan.js';
 import { activeRows, leafDir, readBuffer, readGroupResult, readWholeResult, writeArrayAtomic, writeGroupResult, writeWholeResult } from './results.js';
 import { bucketHistogram, chooseBucket, cutoffValue, f32Bits, fromF32Bits, histogram, type BucketChoice } from './fraction.js';
@@ -126,6 +128,12 @@ async function groupStep(work: string, plan: Plan, stage: PlannedStage, task: nu
       case 'balance':
         await metaclipBalance(work, k, task, p as unknown as MetaclipParams, ctx, active, fault);
         return;
+      case 'shuffle':
+        await dedupShuffle(work, plan, k, task, p as unknown as DedupParams, ctx, active, fault);
+        return;
+      case 'drop':
+        dedupDrop(work, plan, k, task, p as unknown as DedupParams, pool.rows, active, fault);
+        return;
       case 'apply': {
         const { n, tBits } = JSON.parse(fs.readFileSync(files.cutoff, 'utf8')) as { n: number; tBits: number };
         const t = fromF32Bits(tBits);
@@ -194,7 +202,8 @@ export async function runTask(work: string, stageName: string, task: number): Pr
   if (!stage) throw new SieveError('bad_input', `${work}/plan.json: no stage ${JSON.stringify(stageName)} (stages: ${plan.stages.map((s) => s.name).join(', ')})`);
   if (!Number.isInteger(task) || task < 0 || task >= stage.tasks) throw new SieveError('bad_input', `stage ${stageName} has tasks 0..${stage.tasks - 1}, got ${task}`);
   const fault = faultPoint(work, stageName, task);
-  if (REDUCE_STEPS.has(stage.step)) await reduceStep(work, plan, stage, fault);
+  if (stage.step === 'dedup') dedupBucket(work, plan, stage.leaf, task, fault);
+  else if (REDUCE_STEPS.has(stage.step)) await reduceStep(work, plan, stage, fault);
   else if (stage.step === 'whole' || stage.step === 'centroids') await wholeStep(work, plan, stage, fault);
   else await groupStep(work, plan, stage, task, fault);
   const marker = doneMarker(work, stageName, task);

@@ -1,7 +1,7 @@
 /**
  * Tasks that die: children of the local executor are killed with SIGKILL after writing part of their
- * output (SIEVE_CLUSTER_FAULT makes the task kill itself there, once), in a map, a reduce and a
- * whole-pool task; the executor reruns them and the decision still equals inproc's byte for byte.
+ * output (SIEVE_CLUSTER_FAULT makes the task kill itself there, once), in maps, reduces, a shuffle's
+ * bucket reduce and a whole-pool task; the executor reruns them and the decision still equals inproc's byte for byte.
  * A task that fails more often than --retries allows fails the run, naming stage, task and log; the
  * same plan run again resumes, starting only the tasks that are not done.
  */
@@ -19,19 +19,27 @@ import { sieveArgv } from '../../native/cli/cluster-command.js';
 import { tmpDir } from './fixtures/tiny-pool.js';
 
 const SIEVE = path.resolve('bin/sieve.js');
-const SPEC = { then: [{ filter: 'clip_score', fraction: 0.5 }, { filter: 'dedup', by: 'sha256' }, { filter: 'clip_score', threshold: 0.1 }] };
+const SPEC = { then: [{ filter: 'clip_score', fraction: 0.5 }, { filter: 'dedup', by: 'sha256' }, { filter: 'vas', target: 'pool', fraction: 0.8 }] };
 
-function makePool(): { dir: string; pool: string } {
-  const dir = tmpDir('cluster-faults');
-  const pool = path.join(dir, 'pool');
-  const r = spawnSync(process.execPath, [SIEVE, 'demo', pool, '--samples', '400', '--shard-size', '50', '--no-images', '--seed', '9'], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return { dir, pool };
+let shared: { dir: string; pool: string } | null = null;
+
+/** One demo pool (8 shards) for both tests; each test works in its own folder. */
+function makePool(name: string): { dir: string; pool: string } {
+  if (!shared) {
+    const dir = tmpDir('cluster-faults');
+    const pool = path.join(dir, 'pool');
+    const r = spawnSync(process.execPath, [SIEVE, 'demo', pool, '--samples', '320', '--shard-size', '40', '--no-images', '--seed', '9'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    shared = { dir, pool };
+  }
+  const dir = path.join(shared.dir, name);
+  fs.mkdirSync(dir);
+  return { dir, pool: shared.pool };
 }
 
 async function cluster(pool: string, ws: string, work: string, retries: number) {
   const p = await Pool.open(pool, { workspace: ws });
-  const run = await runOnCluster(p, canonicalSpec(SPEC), { executor: new LocalExecutor({ workers: 2, retries }), groups: 3, work, sieve: sieveArgv() }).catch((e: Error) => e);
+  const run = await runOnCluster(p, canonicalSpec(SPEC), { executor: new LocalExecutor({ workers: 2, retries }), groups: 2, work, sieve: sieveArgv() }).catch((e: Error) => e);
   if (!(run instanceof Error)) run.pool.close();
   return run;
 }
@@ -41,12 +49,12 @@ function attempts(work: string, stage: string, task: number): string[] {
 }
 
 test('killed tasks are rerun and the result still equals inproc', { timeout: 600_000 }, async () => {
-  const { dir, pool } = makePool();
+  const { dir, pool } = makePool('killed');
   const p = await Pool.open(pool, { workspace: path.join(dir, 'ws-inproc') });
   const want = await runFilter(p, SPEC);
   p.close();
   const work = path.join(dir, 'work');
-  process.env.SIEVE_CLUSTER_FAULT = 'leaf0-hist.1,leaf0-bucket.0,leaf1-whole.0,leaf2-map.2';
+  process.env.SIEVE_CLUSTER_FAULT = 'leaf0-hist.1,leaf0-bucket.0,leaf1-dedup.1,leaf1-drop.0,leaf2-whole.0';
   try {
     const run = await cluster(pool, path.join(dir, 'ws-local'), work, 2);
     if (run instanceof Error) throw run;
@@ -58,7 +66,7 @@ test('killed tasks are rerun and the result still equals inproc', { timeout: 600
   } finally {
     delete process.env.SIEVE_CLUSTER_FAULT;
   }
-  for (const [stage, task] of [['leaf0-hist', 1], ['leaf0-bucket', 0], ['leaf1-whole', 0], ['leaf2-map', 2]] as const) {
+  for (const [stage, task] of [['leaf0-hist', 1], ['leaf0-bucket', 0], ['leaf1-dedup', 1], ['leaf1-drop', 0], ['leaf2-whole', 0]] as const) {
     assert.deepEqual(attempts(work, stage, task), ['--- killed by SIGKILL', '--- exit 0'], `${stage}.${task} was killed once, then rerun`);
     assert.ok(fs.existsSync(path.join(work, 'faults', `${stage}.${task}`)));
   }
@@ -66,10 +74,10 @@ test('killed tasks are rerun and the result still equals inproc', { timeout: 600
 });
 
 test('a task that keeps failing fails the run naming stage, task and log; the same plan resumes', { timeout: 600_000 }, async () => {
-  const { dir, pool } = makePool();
+  const { dir, pool } = makePool('failing');
   const work = path.join(dir, 'work');
   const ws = path.join(dir, 'ws');
-  process.env.SIEVE_CLUSTER_FAULT = 'leaf1-whole.0';
+  process.env.SIEVE_CLUSTER_FAULT = 'leaf2-whole.0';
   let failed: unknown;
   try {
     failed = await cluster(pool, ws, work, 0);
@@ -77,12 +85,13 @@ test('a task that keeps failing fails the run naming stage, task and log; the sa
     delete process.env.SIEVE_CLUSTER_FAULT;
   }
   assert.ok(failed instanceof Error);
-  assert.match(failed.message, new RegExp(`stage leaf1-whole, task 0 failed 1 time; see its log ${logFile(work, 'leaf1-whole', 0).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+  assert.match(failed.message, new RegExp(`stage leaf2-whole, task 0 failed 1 time; see its log ${logFile(work, 'leaf2-whole', 0).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
   // again: the fault fired once already; stages that finished are not started again
   const run = await cluster(pool, ws, work, 0);
   if (run instanceof Error) throw run;
   assert.deepEqual(attempts(work, 'leaf0-hist', 0), ['--- exit 0'], 'leaf0 was done: not rerun');
-  assert.deepEqual(attempts(work, 'leaf1-whole', 0), ['--- killed by SIGKILL', '--- exit 0']);
+  assert.deepEqual(attempts(work, 'leaf2-whole', 0), ['--- killed by SIGKILL', '--- exit 0']);
+  assert.deepEqual(attempts(work, 'leaf1-drop', 1), ['--- exit 0'], 'leaf1 was done: not rerun');
   const p = await Pool.open(pool, { workspace: path.join(dir, 'ws-inproc') });
   const want = await runFilter(p, SPEC);
   p.close();

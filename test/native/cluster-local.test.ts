@@ -29,7 +29,7 @@ function fixture() {
   shared ??= (async () => {
     const dir = tmpDir('cluster');
     const pool = path.join(dir, 'pool');
-    const r = spawnSync(process.execPath, [SIEVE, 'demo', pool, '--samples', '800', '--shard-size', '100', '--no-images', '--seed', '5'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [SIEVE, 'demo', pool, '--samples', '480', '--shard-size', '60', '--no-images', '--seed', '6'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(fs.readdirSync(pool).filter((f) => f.endsWith('.parquet')).length, 8);
     const p = await Pool.open(pool, { workspace: path.join(dir, 'ws-probe') });
@@ -90,15 +90,14 @@ function assertEqualDecisions(a: Decision, b: Decision, what: string): void {
 /** name, spec, shard groups, workers, whether the plan shards it */
 function cases(f: { targets: string; entries: string }): [string, unknown, number, number, boolean][] {
   return [
-    ['basic', { filter: 'basic' }, 3, 3, true],
-    ['clip_score fraction', { filter: 'clip_score', fraction: 0.3 }, 8, 3, true],
-    ['clip_score fraction, one group', { filter: 'clip_score', arch: 'b32', fraction: 0.45 }, 1, 1, true],
-    ['then[clip_score fraction, image_based k]', { then: [{ filter: 'clip_score', fraction: 0.5 }, { filter: 'image_based', targets: f.targets, k: 6, iterations: 4 }] }, 3, 3, true],
-    ['and/or/not', { or: [{ and: [{ filter: 'basic' }, { not: { filter: 'clip_score', threshold: 0.3 } }] }, { then: [{ filter: 'laion2b' }, { filter: 'clip_score', fraction: 0.2 }] }] }, 5, 2, true],
-    ['vas pool_fraction after clip', { then: [{ filter: 'clip_score', fraction: 0.6 }, { filter: 'vas', target: 'pool', pool_fraction: 0.25 }] }, 4, 3, false],
+    ['basic, one group', { filter: 'basic' }, 1, 1, true],
+    ['clip_score fraction, a group per shard', { filter: 'clip_score', fraction: 0.3 }, 8, 3, true],
+    ['then[clip_score fraction, image_based k]', { then: [{ filter: 'clip_score', arch: 'b32', fraction: 0.5 }, { filter: 'image_based', targets: f.targets, k: 6, iterations: 4 }] }, 3, 3, true],
+    ['and/or/not', { or: [{ and: [{ filter: 'basic' }, { not: { filter: 'clip_score', threshold: 0.3 } }] }, { then: [{ filter: 'laion2b' }, { filter: 'clip_score', fraction: 0.2 }] }] }, 2, 2, true],
     ['metaclip after basic', { then: [{ filter: 'basic' }, { filter: 'metaclip', entries: f.entries, t: 20, seed: 3 }] }, 3, 3, true],
-    ['metaclip', { filter: 'metaclip', entries: f.entries, t: 30, seed: 1 }, 8, 2, true],
-    ['dedup sha256', { filter: 'dedup', by: 'sha256' }, 2, 2, false],
+    ['vas pool_fraction after basic', { then: [{ filter: 'basic' }, { filter: 'vas', target: 'pool', pool_fraction: 0.25 }] }, 2, 2, false],
+    ['dedup sha256', { filter: 'dedup', by: 'sha256' }, 3, 3, true],
+    ['dedup sha256 after clip_score, b32 keeper', { then: [{ filter: 'clip_score', threshold: 0.2 }, { filter: 'dedup', by: 'sha256', arch: 'b32' }] }, 2, 2, true],
   ];
 }
 
@@ -131,12 +130,12 @@ test('--engine local equals inproc bit for bit, whatever the shard grouping', { 
 
 test('sieve filter --engine local: the same .npy, JSON line and sidecar as inproc; bad engine flags exit 2', async () => {
   const f = await fixture();
-  const spec = JSON.stringify({ then: [{ filter: 'basic' }, { filter: 'clip_score', fraction: 0.5 }] });
+  const spec = JSON.stringify({ filter: 'clip_score', threshold: 0.25 });
   const run = (out: string, ...extra: string[]) =>
     spawnSync(process.execPath, [SIEVE, 'filter', f.pool, '--spec', spec, '--out', path.join(f.dir, out), '--workspace', path.join(f.dir, `ws-cli-${out}`), ...extra], { encoding: 'utf8' });
   const a = run('inproc.npy');
   assert.equal(a.status, 0, a.stderr);
-  const b = run('local.npy', '--engine', 'local', '--workers', '3', '--tasks', '4');
+  const b = run('local.npy', '--engine', 'local', '--workers', '2', '--tasks', '3');
   assert.equal(b.status, 0, b.stderr);
   sameBytes(fs.readFileSync(path.join(f.dir, 'inproc.npy')), fs.readFileSync(path.join(f.dir, 'local.npy')), 'npy');
   const la = JSON.parse(a.stdout.trim());
@@ -146,9 +145,9 @@ test('sieve filter --engine local: the same .npy, JSON line and sidecar as inpro
   assert.equal(lb.reused, false);
   const side = JSON.parse(fs.readFileSync(path.join(f.dir, 'local.npy.sieve.json'), 'utf8'));
   assert.match(side.command, /--engine local/);
-  assert.match(b.stderr, /leaf1-hist: 4 tasks/);
+  assert.match(b.stderr, /leaf0-map: 3 tasks/);
   // the same command again reuses the stored decision, as inproc does
-  const again = run('local.npy', '--engine', 'local', '--workers', '3', '--tasks', '4', '--force');
+  const again = run('local.npy', '--engine', 'local', '--workers', '2', '--tasks', '3', '--force');
   assert.equal(JSON.parse(again.stdout.trim()).reused, true);
   for (const [args, msg] of [
     [['--workers', '2'], /--workers needs --engine local or slurm/],
@@ -160,8 +159,8 @@ test('sieve filter --engine local: the same .npy, JSON line and sidecar as inpro
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, msg);
   }
-  const dry = run('dry.npy', '--engine', 'local', '--tasks', '3', '--dry-run');
+  const dry = run('dry.npy', '--engine', 'local', '--tasks', '5', '--dry-run');
   assert.equal(dry.status, 0, dry.stderr);
-  assert.match(dry.stderr, /leaf0-map: 3 tasks/);
+  assert.match(dry.stderr, /leaf0-map: 5 tasks/);
   assert.equal(fs.existsSync(path.join(f.dir, 'dry.npy')), false, 'a dry run writes no output');
 });

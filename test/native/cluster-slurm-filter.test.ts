@@ -9,7 +9,7 @@
  * cannot start, or while this build has no `--engine`.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -158,5 +158,34 @@ describe('sieve filter --engine slurm on a real one-node Slurm equals inproc', {
       await local.close?.();
       await remote.close?.();
     }
+  });
+
+  test('sieve filter --engine slurm --dry-run prints the job scripts (valid bash, naming only --work, the pool and the CLI) and submits nothing', async () => {
+    const work = path.join(tmp, 'work-dry');
+    const out = path.join(tmp, 'dry.npy');
+    const r = await sieve(['filter', pool, '--spec', JSON.stringify(SPECS['datacomp-1b']), '--out', out, '--engine', 'slurm', '--workers', '3', '--work', work, '--dry-run']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /leaf0-hist: 3 tasks/, 'the plan is printed');
+    const sections = r.stdout.split(/^# ---- (.*)\n/m).slice(1);
+    const names = sections.filter((_, i) => i % 2 === 0);
+    // clip fraction: hist, bucket, pick, cutoff, apply; image_based with k: centroids, map; then the submissions
+    assert.deepEqual(names.map((n) => path.basename(n)), ['leaf0-hist.sbatch', 'leaf0-bucket.sbatch', 'leaf0-pick.sbatch', 'leaf0-cutoff.sbatch', 'leaf0-apply.sbatch', 'leaf1-centroids.sbatch', 'leaf1-map.sbatch', 'submission order (sbatch on the login node)']);
+    const allowed = [process.execPath, SIEVE];
+    for (let i = 1; i < sections.length; i += 2) {
+      const file = path.join(tmp, 'dry-check.sh');
+      fs.writeFileSync(file, sections[i]);
+      const check = spawnSync('bash', ['-n', file], { encoding: 'utf8' });
+      assert.equal(check.status, 0, `bash -n ${names[(i - 1) / 2]}: ${check.stderr}`);
+      for (const line of sections[i].split('\n').slice(1)) {
+        for (const m of line.matchAll(/(?:'([^']*)'|(\/[^\s'"]*))/g)) {
+          const p = m[1] ?? m[2];
+          if (!p.startsWith('/')) continue;
+          assert.ok(p === work || p.startsWith(`${work}/`) || p.startsWith(`${pool}/`) || allowed.includes(p), `'${p}' in ${names[(i - 1) / 2]}: ${line}`);
+        }
+      }
+    }
+    assert.ok(!fs.existsSync(work) && !fs.existsSync(out), 'nothing written');
+    const queued = execFileSync('squeue', ['--noheader', '--format=%o'], { encoding: 'utf8' });
+    assert.ok(!queued.includes(work), 'nothing submitted');
   });
 });

@@ -64,7 +64,7 @@ const SPECS: Record<string, unknown> = {
   'datacomp-1b': { then: [{ filter: 'clip_score', arch: 'l14', fraction: 0.3 }, { filter: 'image_based', targets, k: 16 }] },
   vas: { then: [{ filter: 'clip_score', arch: 'l14', fraction: 0.44 }, { filter: 'vas', arch: 'l14', target: 'pool', pool_fraction: 0.3 }] },
   metaclip: { filter: 'metaclip', entries: path.join(PACKAGE_ROOT, 'assets/metaclip/wordnet-synsets.txt'), t: 20, seed: 0 },
-  dedup: { filter: 'dedup', by: 'features', threshold: 0.95 },
+  dedup: { filter: 'dedup', by: 'sha256' },
 };
 
 /** The running array tasks of the jobs whose script lies in `work`, as JOB_INDEX. */

@@ -76,7 +76,7 @@ function faultPoint(work: string, stage: string, task: number): () => void {
   };
 }
 
-function fractionFiles(work: string, leaf: number) {
+function leafFiles(work: string, leaf: number) {
   const dir = leafDir(work, leaf);
   return {
     hist: (g: number) => path.join(dir, `hist.g${g}.f64`),
@@ -91,7 +91,7 @@ function fractionFiles(work: string, leaf: number) {
 async function groupStep(work: string, plan: Plan, stage: PlannedStage, task: number, fault: () => void): Promise<void> {
   const k = stage.leaf;
   const leaf = plan.leaves[k];
-  const files = fractionFiles(work, k);
+  const files = leafFiles(work, k);
   const pool = await openGroup(work, plan, task);
   try {
     const ctx: FilterContext = { pool, onProgress: progressWriter(work, stage.name, task) };
@@ -101,7 +101,8 @@ async function groupStep(work: string, plan: Plan, stage: PlannedStage, task: nu
     switch (stage.step) {
       case 'map': {
         let r: RowResult;
-        if (leaf.spec.filter === 'image_based' && fs.existsSync(files.centroidsMeta)) {
+        // the centroids fitted once (never k-means on a group's rows): missing files are an error
+        if (plan.stages.some((s) => s.leaf === k && s.step === 'centroids')) {
           const meta = JSON.parse(fs.readFileSync(files.centroidsMeta, 'utf8')) as { rows: number; dim: number };
           const data = new Float32Array(readBuffer(files.centroids));
           r = await imageBasedFilter(p as ImageBasedParams, ctx, active, { ...meta, data });
@@ -152,7 +153,7 @@ async function groupStep(work: string, plan: Plan, stage: PlannedStage, task: nu
 
 async function reduceStep(work: string, plan: Plan, stage: PlannedStage, fault: () => void): Promise<void> {
   const k = stage.leaf;
-  const files = fractionFiles(work, k);
+  const files = leafFiles(work, k);
   const p = plan.leaves[k].spec as Record<string, unknown>;
   const fraction = p.fraction as number;
   if (stage.step === 'counts') metaclipCounts(work, plan, k, p as unknown as MetaclipParams, fault);
@@ -183,7 +184,7 @@ async function wholeStep(work: string, plan: Plan, stage: PlannedStage, fault: (
     fs.mkdirSync(leafDir(work, k), { recursive: true });
     if (stage.step === 'centroids') {
       const c = await fitPoolCentroids(leaf.spec as unknown as ImageBasedParams, ctx, active);
-      const files = fractionFiles(work, k);
+      const files = leafFiles(work, k);
       writeArrayAtomic(files.centroids, c.data);
       fault();
       writeFileAtomic(files.centroidsMeta, JSON.stringify({ rows: c.rows, dim: c.dim }));

@@ -124,6 +124,13 @@ test('--engine local equals inproc bit for bit, whatever the shard grouping', { 
     const a = await inproc(f.pool, `${ws}-inproc`, spec);
     const { d: b } = await local(f.pool, `${ws}-local`, spec, groups, workers);
     assertEqualDecisions(a, b, `${name} (${groups} groups, ${workers} workers)`);
+    // MetaCLIP's per-entry counts (the app's head/tail plot) land in the pool's workspace as inproc's do
+    const key = a.summary.rules.map((r) => /metaclip\/([0-9a-f]{24})\.json/.exec(r.text)?.[1]).find(Boolean);
+    if (key) {
+      const read = (w: string) => JSON.parse(fs.readFileSync(path.join(w, 'metaclip', `${key}.json`), 'utf8')) as Record<string, unknown>;
+      const [ca, cb] = [read(`${ws}-inproc`), read(`${ws}-local`)];
+      for (const field of ['count', 'kept', 'rowsSeen', 'rowsMatched', 'rowsKept', 'entries']) assert.deepEqual(cb[field], ca[field], `${name}: metaclip counts ${field}`);
+    }
     assert.ok(a.summary.kept > 0 && a.summary.kept < a.summary.total, `${name}: the case keeps some rows and drops some (${a.summary.kept} of ${a.summary.total})`);
   }
 });
@@ -146,6 +153,7 @@ test('sieve filter --engine local: the same .npy, JSON line and sidecar as inpro
   const side = JSON.parse(fs.readFileSync(path.join(f.dir, 'local.npy.sieve.json'), 'utf8'));
   assert.match(side.command, /--engine local/);
   assert.match(b.stderr, /leaf0-map: 3 tasks/);
+  assert.match(b.stderr, /cluster: leaf0-map \(3\.00 of 3 tasks\) 3\/3/, 'the progress line reaches 3 of 3');
   // the same command again reuses the stored decision, as inproc does
   const again = run('local.npy', '--engine', 'local', '--workers', '2', '--tasks', '3', '--force');
   assert.equal(JSON.parse(again.stdout.trim()).reused, true);

@@ -153,6 +153,13 @@ export interface SieveApi {
   runFilter(spec: unknown): Promise<DecisionSummary>;
   /** Cancel the filter that is running, if any. */
   cancelFilter(): Promise<void>;
+  /**
+   * Run (or reuse) a filter spec on a Slurm cluster (docs/cluster-slurm.md): job arrays chained with
+   * afterok, failed tasks resubmitted; progress events carry job `cluster` (tasks done per stage, the
+   * queue's state). The pool is closed while the tasks run. The result is stored and opens like
+   * runFilter's (same id); cancelFilter cancels the jobs.
+   */
+  runFilterOnSlurm(spec: unknown, cluster: SlurmClusterConfig): Promise<DecisionSummary>;
   listDecisions(): Promise<DecisionSummary[]>;
   getDecision(id: string): Promise<DecisionData>;
   explainRow(id: string, row: number): Promise<RowExplanation>;
@@ -465,6 +472,24 @@ export interface RowExplanation {
   value: number | null;
 }
 
+/** A configured Slurm cluster, as the app keeps it (runFilterOnSlurm). */
+export interface SlurmClusterConfig {
+  /** the command that runs a shell command line on the login node, e.g. `ssh login`; empty: Slurm's commands run here */
+  login: string;
+  /** absolute path of the work folder, on storage every node (and this machine) sees at that path */
+  work: string;
+  /** the Slurm partition (default: the cluster's) */
+  partition?: string;
+  /** tasks of a stage running at once (the job array's throttle; default 16) */
+  workers?: number;
+  /** shard groups, i.e. tasks per map stage (default: workers) */
+  tasks?: number;
+  /** resubmissions of a stage's failed tasks (default 2) */
+  retries?: number;
+  /** the argv that starts Sieve's CLI on a node (default: this Node and this install's bin/sieve.js; required in Electron) */
+  sieve?: string[];
+}
+
 /** The methods a transport may call, by name (the renderer's client and the bindings share it). */
 export type SieveMethod = keyof SieveApi;
 export const SIEVE_METHODS: readonly SieveMethod[] = [
@@ -479,6 +504,7 @@ export const SIEVE_METHODS: readonly SieveMethod[] = [
   'validateSpec',
   'runFilter',
   'cancelFilter',
+  'runFilterOnSlurm',
   'listDecisions',
   'getDecision',
   'explainRow',

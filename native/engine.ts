@@ -53,6 +53,11 @@ import { reshard } from './export/reshard.js';
 import { ExportedPaths, revealInFileManager } from './export/reveal.js';
 import { importSubset, storedSubsetReport } from './export/import.js';
 import { nearestRows } from './similar/nearest.js';
+import type { SlurmClusterConfig } from './api.js';
+import { runOnCluster } from './cluster/submit.js';
+import { createSlurmExecutor } from './cluster/slurm.js';
+import { PACKAGE_ROOT } from './paths.js';
+import nodePath from 'node:path';
 
 export interface EngineOptions {
   /** workspace folder for the next pool opened (default: the per-user data directory) */
@@ -164,6 +169,44 @@ export class Engine implements SieveApi {
 
   async cancelFilter(): Promise<void> {
     this.running?.abort();
+  }
+
+  async runFilterOnSlurm(spec: unknown, cluster: SlurmClusterConfig): Promise<DecisionSummary> {
+    const pool = this.requirePool();
+    if (this.running) throw new SieveError('bad_input', 'a filter is already running: wait for it or cancel it');
+    const canonical = canonicalSpec(spec);
+    const c = cluster ?? ({} as SlurmClusterConfig);
+    if (typeof c.work !== 'string' || !nodePath.isAbsolute(c.work)) throw new SieveError('bad_input', `runFilterOnSlurm: cluster.work must be an absolute path on shared storage, got ${JSON.stringify(c.work)}`);
+    if (c.sieve !== undefined && !(Array.isArray(c.sieve) && c.sieve.length && c.sieve.every((a) => typeof a === 'string'))) throw new SieveError('bad_input', 'runFilterOnSlurm: cluster.sieve must be a non-empty list of strings (node and bin/sieve.js)');
+    // in Electron this process is not a Node the nodes could run: the app must say which one
+    if (!c.sieve && process.versions.electron) throw new SieveError('bad_input', 'runFilterOnSlurm: cluster.sieve (the node and bin/sieve.js paths on the nodes) is required in the app');
+    const workers = c.workers ?? 16;
+    const executor = createSlurmExecutor({ login: (c.login ?? '').split(/\s+/).filter(Boolean), partition: c.partition, workers, retries: c.retries ?? 2 });
+    const controller = new AbortController();
+    this.running = controller;
+    // the tasks open the pool's workspace themselves: close it here (after any map computation)
+    await this.mapPromise?.catch(() => null);
+    this.pool = null;
+    let reopened: Pool | null = null;
+    try {
+      const run = await runOnCluster(pool, canonical, {
+        executor,
+        groups: c.tasks ?? workers,
+        work: c.work,
+        sieve: c.sieve ?? [process.execPath, nodePath.join(PACKAGE_ROOT, 'bin', 'sieve.js')],
+        signal: controller.signal,
+        onStage: (p) => this.emit({ job: 'cluster', done: p.done, total: p.tasks, message: `${p.stage}${p.note ? `: ${p.note}` : ''}` }),
+        onProgress: this.emit,
+      });
+      reopened = run.pool;
+      this.recent.set(run.decision!.summary.id, run.decision!);
+      return run.decision!.summary;
+    } finally {
+      this.running = null;
+      // a failed run may have closed the pool or not (closing twice is harmless): open it again
+      if (!reopened) pool.close();
+      this.pool = reopened ?? (await Pool.open(pool.dir, { workspace: pool.workspace, onProgress: this.emit }));
+    }
   }
 
   async listDecisions(): Promise<DecisionSummary[]> {

@@ -24,6 +24,7 @@ import { progressPrinter } from './progress.js';
 import { auditCommand, AUDIT_USAGE } from './audit-command.js';
 import { embedCommand, EMBED_USAGE } from './embed-command.js';
 import { findPreset, presetInfos, presetSpec } from '../filters/papers/presets.js';
+import { CLUSTER_USAGE, clusterTaskCommand, ENGINE_FLAGS, engineOptions, filterWithEngine } from './cluster-command.js';
 
 const USAGE = `usage: sieve <command> [options]
 
@@ -36,6 +37,7 @@ const USAGE = `usage: sieve <command> [options]
         run a filter spec (a JSON file or inline JSON); FILE's extension picks the format: .npy
         (DataComp subset: sorted, de-duplicated uids), .parquet or .csv (uid + --columns).
         Writes FILE.sieve.json (provenance) beside it. Prints one JSON line.
+${CLUSTER_USAGE}
   export POOL (--spec SPEC | --subset FILE) --out FILE [--columns C1,C2] [--force] [--workspace DIR]
         export the kept samples: .npy, .parquet, .csv (uid + --columns), .tsv (img2dataset input:
         url, caption, uid) or .txt (img2dataset input: URLs); with FILE.sieve.json beside it
@@ -129,7 +131,8 @@ function precheckFileTarget(poolDir: string, out: string, force: boolean): void 
 }
 
 async function filter(argv: string[]): Promise<void> {
-  const { positional, flags } = parseArgs('filter', argv, { spec: 'string', preset: 'string', assets: 'string', out: 'string', workspace: 'string', columns: 'string', force: 'bool' });
+  const { positional, flags } = parseArgs('filter', argv, { spec: 'string', preset: 'string', assets: 'string', out: 'string', workspace: 'string', columns: 'string', force: 'bool', ...ENGINE_FLAGS });
+  const engine = engineOptions(flags);
   const poolDir = onePositional('filter', positional, 'pool folder');
   if (flags.spec && flags.preset) throw new SieveError('bad_input', 'sieve filter: give --spec or --preset, not both');
   if (!flags.spec && !flags.preset) throw new SieveError('bad_input', 'sieve filter: --spec SPEC (a JSON file or inline JSON) or --preset NAME is required (see sieve presets)');
@@ -152,17 +155,27 @@ async function filter(argv: string[]): Promise<void> {
   let spec = flags.spec ? readSpecArg(flags.spec as string) : null;
   precheckFileTarget(poolDir, out, Boolean(flags.force));
   const t0 = performance.now();
-  const pool = await Pool.open(poolDir, { workspace: flags.workspace as string | undefined, onProgress: progressPrinter() });
+  let pool = await Pool.open(poolDir, { workspace: flags.workspace as string | undefined, onProgress: progressPrinter() });
   try {
     // a preset's spec may scale with the pool (MetaCLIP's t): made once the pool is open
     spec ??= canonicalSpec(presetSpec(flags.preset as string, { rows: pool.rows, assets }));
-    const decision = await runFilter(pool, spec, { onProgress: progressPrinter() });
+    let decision: Decision;
+    if (engine.engine === 'inproc') decision = await runFilter(pool, spec, { onProgress: progressPrinter() });
+    else {
+      // the cluster run closes the pool while its tasks run and hands back an open one
+      const open = pool;
+      pool = null as unknown as Pool;
+      const run = await filterWithEngine(open, spec, engine);
+      pool = run.pool;
+      if (!run.decision) return; // --dry-run: the plan is printed
+      decision = run.decision;
+    }
     const r = await exportSubset(pool, decision, { path: out, format, columns, force: Boolean(flags.force), command: commandLine(['filter', ...argv]) });
     process.stdout.write(
       `${JSON.stringify({ kept: decision.summary.kept, total: decision.summary.total, seconds: +((performance.now() - t0) / 1000).toFixed(3), filter_seconds: +decision.summary.seconds.toFixed(3), reused: decision.summary.reused, written: r.written, out: r.path, sidecar: r.sidecar })}\n`,
     );
   } finally {
-    pool.close();
+    pool?.close();
   }
 }
 
@@ -334,6 +347,9 @@ export async function runCli(argv: string[]): Promise<number> {
         return 0;
       case 'embed':
         await embedCommand(rest);
+        return 0;
+      case 'cluster-task':
+        await clusterTaskCommand(rest);
         return 0;
       case 'audit':
         await auditCommand(rest);

@@ -55,7 +55,8 @@ export function loadDecision(pool: Pool, id: string): Decision | null {
   };
 }
 
-function store(pool: Pool, id: string, spec: Spec, r: RowResult, seconds: number): Decision {
+/** Record a computed decision in the pool's workspace (also how cluster runs record theirs). */
+export function storeDecision(pool: Pool, id: string, spec: Spec, r: RowResult, seconds: number): Decision {
   const dropped = new Array<number>(r.rules.length).fill(0);
   for (let i = 0; i < r.reason.length; i++) if (r.reason[i]) dropped[r.reason[i] - 1]++;
   const summary: DecisionSummary = {
@@ -86,7 +87,7 @@ export async function runFilter(pool: Pool, specInput: unknown, opts: { onProgre
   if (cached) return cached;
   const t0 = performance.now();
   const result = await evaluate(spec, { pool, onProgress: opts.onProgress, signal: opts.signal });
-  return store(pool, id, spec, result, (performance.now() - t0) / 1000);
+  return storeDecision(pool, id, spec, result, (performance.now() - t0) / 1000);
 }
 
 export function listDecisions(pool: Pool): DecisionSummary[] {

@@ -16,7 +16,10 @@ import { imageBasedFilter } from './leaves/image-based.js';
 import { PAPER_LEAVES } from './papers/index.js';
 import { subsetFilter } from './leaves/subset.js';
 
-async function evaluateLeaf(spec: Leaf, ctx: FilterContext, active: Uint8Array | null): Promise<RowResult> {
+/** How a leaf is computed: in process by default; the cluster planner substitutes stored results. */
+export type LeafEvaluator = (spec: Leaf, ctx: FilterContext, active: Uint8Array | null, path: string) => Promise<RowResult>;
+
+export async function evaluateLeaf(spec: Leaf, ctx: FilterContext, active: Uint8Array | null): Promise<RowResult> {
   const p = spec as Record<string, unknown>;
   switch (spec.filter) {
     case 'none':
@@ -76,21 +79,26 @@ function combine(results: RowResult[], active: Uint8Array | null, op: 'and' | 'o
   return { keep, reason, value, rules };
 }
 
-export async function evaluate(spec: Spec, ctx: FilterContext, active: Uint8Array | null = null, path = '$'): Promise<RowResult> {
+/**
+ * `leaf` computes each leaf (default: in this process). Leaves are visited depth-first in spec order,
+ * each with the rows it sees (`active`), which is what lets the cluster planner (native/cluster) run
+ * the leaves as stages and combine their stored results with this very code.
+ */
+export async function evaluate(spec: Spec, ctx: FilterContext, active: Uint8Array | null = null, path = '$', leaf: LeafEvaluator = evaluateLeaf): Promise<RowResult> {
   checkCancelled(ctx);
   if ('filter' in spec) {
-    const r = await evaluateLeaf(spec, ctx, active);
+    const r = await leaf(spec, ctx, active, path);
     return { ...r, rules: r.rules.map((rule) => ({ ...rule, path })) };
   }
   if ('and' in spec || 'or' in spec) {
     const op = 'and' in spec ? 'and' : 'or';
     const children = 'and' in spec ? spec.and : spec.or;
     const results: RowResult[] = [];
-    for (let i = 0; i < children.length; i++) results.push(await evaluate(children[i], ctx, active, `${path}.${op}[${i}]`));
+    for (let i = 0; i < children.length; i++) results.push(await evaluate(children[i], ctx, active, `${path}.${op}[${i}]`, leaf));
     return combine(results, active, op);
   }
   if ('not' in spec) {
-    const inner = await evaluate(spec.not, ctx, active, `${path}.not`);
+    const inner = await evaluate(spec.not, ctx, active, `${path}.not`, leaf);
     const n = inner.keep.length;
     const keep = new Uint8Array(n);
     const reason = new Uint16Array(n);
@@ -109,7 +117,7 @@ export async function evaluate(spec: Spec, ctx: FilterContext, active: Uint8Arra
   const value = new Float32Array(n).fill(NaN);
   const rules: Rule[] = [];
   for (let s = 0; s < stages.length; s++) {
-    const r = await evaluate(stages[s], ctx, current, `${path}.then[${s}]`);
+    const r = await evaluate(stages[s], ctx, current, `${path}.then[${s}]`, leaf);
     const offset = rules.length;
     rules.push(...r.rules);
     for (let i = 0; i < n; i++) {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { FeatureInfo, PoolInfo, SampleBrief, SampleDetail, ShardInfo } from '../api.js';
 import { Db } from '../db/duck.js';
 import { notFound } from '../errors.js';
-import { discoverPool, fingerprint } from './discover.js';
+import { discoverPool, fingerprint, type Discovery } from './discover.js';
 import { prepareWorkspace, writeFileAtomic } from './workspace.js';
 import { loadSamples, SAMPLE_COLUMNS } from './samples-table.js';
 import { materializeFeature, surveyFeatures, featureFile, readComputedFeatures, type FeatureSource } from './features.js';
@@ -38,6 +38,21 @@ interface Manifest {
 export interface OpenOptions {
   workspace?: string;
   onProgress?: Progress;
+  /**
+   * Open only these shards (by stem) as a pool of their own, without images: what a cluster task
+   * reads (native/cluster). Its rows are the listed shards' rows in stem order, numbered from 0.
+   */
+  shards?: string[];
+}
+
+/** The part of a discovery that a shard group is: its shards, their files, no tars. */
+function onlyShards(d: Discovery, stems: string[]): Discovery {
+  const want = new Set(stems);
+  const shards = d.shards.filter((s) => want.has(s.stem));
+  const missing = stems.filter((s) => !shards.some((x) => x.stem === s));
+  if (missing.length) throw notFound(d.dir, `no shard ${missing[0]}.parquet (the pool changed since the plan was made?)`);
+  const files = new Set(shards.flatMap((s) => [s.parquet, s.npz].filter((f): f is string => !!f)));
+  return { dir: d.dir, shards, sources: d.sources.filter((s) => files.has(s.path)), tars: [], orphans: [] };
 }
 
 export class Pool {
@@ -52,7 +67,8 @@ export class Pool {
   static async open(dir: string, opts: OpenOptions = {}): Promise<Pool> {
     const t0 = performance.now();
     const folder = detectFolderPool(dir);
-    const found = folder ? { dir: folder.dir, shards: [], sources: folder.sources, tars: [], orphans: [] } : discoverPool(dir);
+    const discovered = folder ? { dir: folder.dir, shards: [], sources: folder.sources, tars: [], orphans: [] } : discoverPool(dir);
+    const found = opts.shards && !folder ? onlyShards(discovered, opts.shards) : discovered;
     const fp = folder ? folder.fingerprint : fingerprint(found);
     const ws = prepareWorkspace(found.dir, opts.workspace);
     const manifestFile = path.join(ws, 'manifest.json');

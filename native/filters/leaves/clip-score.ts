@@ -62,8 +62,14 @@ export async function clipScore(
       for (let i = 0, j = 0; i < active.length; i++) if (active[i]) pick[j++] = scores[i];
     }
     t = fractionThreshold(pick, p.fraction as number);
-    text = `${ARCH_NAME[p.arch]} CLIP score >= ${t} (the cut-off of the top ${+(100 * (p.fraction as number)).toFixed(4)}% of ${pick.length} rows)`;
-    if (Number.isNaN(t)) text += '; the cut-off falls among the NaN scores, so, as in DataComp, no row passes';
+    text = fractionRuleText(p.arch, p.fraction as number, t, pick.length);
   }
   return cutoff(scores, t, active, text, 'clip_score');
+}
+
+/** The rule of a fraction cut-off t found among n rows (also what the cluster planner writes). */
+export function fractionRuleText(arch: 'b32' | 'l14', fraction: number, t: number, n: number): string {
+  let text = `${ARCH_NAME[arch]} CLIP score >= ${t} (the cut-off of the top ${+(100 * fraction).toFixed(4)}% of ${n} rows)`;
+  if (Number.isNaN(t)) text += '; the cut-off falls among the NaN scores, so, as in DataComp, no row passes';
+  return text;
 }

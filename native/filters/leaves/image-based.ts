@@ -22,6 +22,8 @@ import { graphSession, ort } from '../../tensor/session.js';
 import { mulberry32 } from '../../map/linalg.js';
 
 const FEATURE = 'l14_img';
+/** rows per onnxruntime batch */
+const CHUNK = 8192;
 
 /** A 2-D float16/float32 .npy as float32. */
 export function readFloatMatrix(file: string): { rows: number; dim: number; data: Float32Array } {
@@ -121,11 +123,10 @@ export async function kmeansL2(points: Float32Array, n: number, d: number, k: nu
   return C;
 }
 
-export async function imageBasedFilter(
-  p: { targets: string; centroids?: string; k?: number; iterations: number; seed: number; sample_per_centroid: number },
-  ctx: FilterContext,
-  active: Uint8Array | null,
-): Promise<RowResult> {
+export type ImageBasedParams = { targets: string; centroids?: string; k?: number; iterations: number; seed: number; sample_per_centroid: number };
+
+/** The caption rule and the feature check over the rows the stage sees: what both phases start from. */
+async function captionedRows(p: ImageBasedParams, ctx: FilterContext, active: Uint8Array | null) {
   const { pool } = ctx;
   const n = pool.rows;
   await ensureLanguages(pool.db, { detector: 'fasttext', signal: ctx.signal });
@@ -144,7 +145,6 @@ export async function imageBasedFilter(
   // candidates: rows the stage sees that pass the caption rule and have features (NaN rows do not)
   const reason = new Uint16Array(n);
   const candidates: number[] = [];
-  const CHUNK = 8192;
   /** Gather ascending `rows` into `out`, reading the file in windows of WINDOW rows. */
   const WINDOW = 4096;
   const readRows = async (rows: number[], out: Float32Array) => {
@@ -169,15 +169,24 @@ export async function imageBasedFilter(
     rows.forEach((r, i) => (Number.isNaN(buf[i * d]) ? (reason[r] = 4) : withFeatures.push(r)));
   }
 
-  let centroids: Float32Array;
-  let k: number;
-  if (p.centroids) {
-    const c = readFloatMatrix(p.centroids);
-    if (c.dim !== d) throw badInput(p.centroids, `has ${c.dim} columns but the pool's ${FEATURE} features have ${d}`);
-    centroids = c.data;
-    k = c.rows;
-  } else {
-    k = Math.min(p.k as number, withFeatures.length);
+  return { n, d, reason, withFeatures, readRows, buf, targets };
+}
+
+/**
+ * The pool centroids with `k`: seeded k-means on a seeded sample of the caption-filtered rows with
+ * features. The sample is drawn over the whole pool's rows, so a cluster run fits them once, on the
+ * whole pool, exactly as here, and ships them to the map tasks as a file.
+ */
+export async function fitPoolCentroids(p: ImageBasedParams, ctx: FilterContext, active: Uint8Array | null): Promise<Matrix> {
+  return fitCentroids(p, ctx, await captionedRows(p, ctx, active));
+}
+
+type Matrix = { rows: number; dim: number; data: Float32Array };
+
+async function fitCentroids(p: ImageBasedParams, ctx: FilterContext, { d, withFeatures, readRows }: Awaited<ReturnType<typeof captionedRows>>): Promise<Matrix> {
+  const { pool } = ctx;
+  {
+    const k = Math.min(p.k as number, withFeatures.length);
     if (k < 1) throw badInput(pool.dir, 'image_based: no row passes the caption rule with features, nothing to cluster');
     // seeded sample without replacement (partial Fisher-Yates), in row order
     const rand = mulberry32(p.seed);
@@ -192,8 +201,18 @@ export async function imageBasedFilter(
     await readRows(sample, pts);
     ctx.onProgress?.({ job: 'filter', done: 0, total: p.iterations, message: `k-means, ${k} centroids on ${m} rows` });
     checkCancelled(ctx);
-    centroids = await kmeansL2(pts, m, d, k, p.iterations, p.seed);
+    return { rows: k, dim: d, data: await kmeansL2(pts, m, d, k, p.iterations, p.seed) };
   }
+}
+
+/** `centroids`: the pool centroids already fitted (a cluster run's), instead of `p.centroids` or k-means. */
+export async function imageBasedFilter(p: ImageBasedParams, ctx: FilterContext, active: Uint8Array | null, fitted?: Matrix): Promise<RowResult> {
+  const captioned = await captionedRows(p, ctx, active);
+  const { n, d, reason, withFeatures, readRows, buf, targets } = captioned;
+  const given = fitted ?? (p.centroids ? readFloatMatrix(p.centroids) : await fitCentroids(p, ctx, captioned));
+  if (given.dim !== d) throw badInput(p.centroids ?? 'the fitted centroids', `has ${given.dim} columns but the pool's ${FEATURE} features have ${d}`);
+  const centroids = given.data;
+  const k = given.rows;
 
   const byInner = await Nearest.create(centroids, k, d, false);
   const targetIds = await byInner.assign(targets.data, targets.rows);

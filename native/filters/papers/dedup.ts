@@ -28,7 +28,7 @@ import { badInput } from '../../errors.js';
 import { seededNormal } from '../../map/linalg.js';
 import { graphSession, ort } from '../../tensor/session.js';
 import { floatColumn, uidColumns } from '../derived.js';
-import type { FilterContext, RowResult } from '../result.js';
+import type { FilterContext, RowResult, Rule } from '../result.js';
 import { checkCancelled } from '../result.js';
 import { readFloatMatrix } from '../leaves/image-based.js';
 import { SCORE_COLUMN } from '../leaves/clip-score.js';
@@ -669,7 +669,7 @@ export async function dedupFilter(p: DedupParams, ctx: FilterContext, active: Ui
         n,
       );
       keepBest(group, considered, better, dropped);
-      dupText = 'the only row with its sha256 (NULL is never a duplicate), or the one kept of its group';
+      dupText = SHA256_DUP_TEXT;
     } else {
       const { file, info } = await poolFeature(ctx, p.arch);
       const { group, stats } = await nearDuplicateGroups(file, info, n, considered, p, ctx);
@@ -679,7 +679,7 @@ export async function dedupFilter(p: DedupParams, ctx: FilterContext, active: Ui
           ? `no ${p.arch.toUpperCase()} image-feature cosine >= ${p.threshold} with another row (groups: connected components), or the one kept of its group; LSH ${p.tables} tables x ${p.bits} bits finds a pair at the threshold with probability ${pct(lshRecall(p.threshold, p.tables, p.bits))}, at 0.99 ${pct(lshRecall(0.99, p.tables, p.bits))}; ${stats.verified} candidate pairs verified`
           : `no ${p.arch.toUpperCase()} image-feature cosine >= ${p.threshold} with another row (groups: connected components; all pairs checked), or the one kept of its group`;
     }
-    dupText += `; kept: highest ${p.arch.toUpperCase()} CLIP score, then ${p.arch === 'l14' ? 'B/32' : 'L/14'}, then smallest uid (value: the row kept instead)`;
+    dupText += keeperText(p);
     for (let i = 0; i < n; i++) {
       if (dropped[i] >= 0) {
         keep[i] = 0;
@@ -688,13 +688,20 @@ export async function dedupFilter(p: DedupParams, ctx: FilterContext, active: Ui
       }
     }
   }
-  return {
-    keep,
-    reason,
-    value,
-    rules: [
-      { path: '', id: 'dedup.near_eval', text: p.eval ? `no evaluation image (${p.eval}) with image-feature cosine >= ${p.threshold} (value: the best cosine)` : 'near an evaluation image (no eval set given)' },
-      { path: '', id: 'dedup.duplicate_of', text: dupText || 'a duplicate (no "by" given)' },
-    ],
-  };
+  return { keep, reason, value, rules: dedupRules(p, dupText) };
+}
+
+export const SHA256_DUP_TEXT = 'the only row with its sha256 (NULL is never a duplicate), or the one kept of its group';
+
+/** How the kept row of a group is chosen, appended to the duplicate rule's text. */
+export function keeperText(p: Pick<DedupParams, 'arch'>): string {
+  return `; kept: highest ${p.arch.toUpperCase()} CLIP score, then ${p.arch === 'l14' ? 'B/32' : 'L/14'}, then smallest uid (value: the row kept instead)`;
+}
+
+/** The leaf's rules: reason 1 near the evaluation set, 2 a duplicate (`dupText`: how groups form). */
+export function dedupRules(p: Pick<DedupParams, 'eval' | 'threshold'>, dupText: string): Rule[] {
+  return [
+    { path: '', id: 'dedup.near_eval', text: p.eval ? `no evaluation image (${p.eval}) with image-feature cosine >= ${p.threshold} (value: the best cosine)` : 'near an evaluation image (no eval set given)' },
+    { path: '', id: 'dedup.duplicate_of', text: dupText || 'a duplicate (no "by" given)' },
+  ];
 }

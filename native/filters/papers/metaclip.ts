@@ -293,19 +293,27 @@ export interface Balanced {
   kept: Float64Array;
 }
 
-/**
- * MetaCLIP's balancing over matched rows: `entryKeys[e]` is `entryKey(entries[e])`, `words` the uid
- * words of every row (w0..w3 at `words[4 * row ..]`).
- */
-export function balance(matches: RowMatches, entryKeys: Uint32Array, t: number, seed: number, words: Uint32Array, active: Uint8Array | null): Balanced {
-  const entries = entryKeys.length;
-  const n = matches.start.length - 1;
+/** Per entry: the captions of the rows of `active` that matched it. */
+export function entryCounts(matches: RowMatches, entries: number, active: Uint8Array | null): Float64Array {
   const { start, ids } = matches;
   const count = new Float64Array(entries);
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i + 1 < start.length; i++) {
     if (active && !active[i]) continue;
     for (let k = start[i]; k < start[i + 1]; k++) count[ids[k]]++;
   }
+  return count;
+}
+
+/**
+ * MetaCLIP's balancing over matched rows: `entryKeys[e]` is `entryKey(entries[e])`, `words` the uid
+ * words of every row (w0..w3 at `words[4 * row ..]`). `counts`: the per-entry counts when they come
+ * from elsewhere (a cluster run sums its shard groups'); by default those of these rows.
+ */
+export function balance(matches: RowMatches, entryKeys: Uint32Array, t: number, seed: number, words: Uint32Array, active: Uint8Array | null, counts?: Float64Array): Balanced {
+  const entries = entryKeys.length;
+  const n = matches.start.length - 1;
+  const { start, ids } = matches;
+  const count = counts ?? entryCounts(matches, entries, active);
   // entry_count[entry_count < t] = t; entry_prob = t / entry_count
   const prob = new Float64Array(entries);
   for (let e = 0; e < entries; e++) prob[e] = t / Math.max(count[e], t);
@@ -338,7 +346,7 @@ export function balance(matches: RowMatches, entryKeys: Uint32Array, t: number, 
 }
 
 /** The pool's uids as four 32-bit words a row (w0..w3, big-endian reading of the 32 hex digits). */
-async function poolUidWords(pool: Pool): Promise<Uint32Array> {
+export async function poolUidWords(pool: Pool): Promise<Uint32Array> {
   const { hi, lo } = await uidColumns(pool);
   const n = pool.rows;
   const out = new Uint32Array(4 * n);
@@ -379,20 +387,31 @@ function activeDigest(active: Uint8Array | null): string {
 
 /** The name of a counts file: the params, the entry file's version and the rows the stage saw. */
 export function metaclipCountsKey(p: MetaclipParams, active: Uint8Array | null): string {
+  return metaclipCountsKeyOf(p, activeDigest(active));
+}
+
+/** The same from the sha256 hex of the active mask ('all' for none): a cluster run hashes its groups' masks in row order. */
+export function metaclipCountsKeyOf(p: MetaclipParams, digest: string): string {
   return crypto
     .createHash('sha256')
-    .update(JSON.stringify({ entries: fileStamp(p.entries), t: p.t, seed: p.seed, active: activeDigest(active) }))
+    .update(JSON.stringify({ entries: fileStamp(p.entries), t: p.t, seed: p.seed, active: digest }))
     .digest('hex')
     .slice(0, 24);
 }
 
-function countsFile(pool: Pool, key: string): string {
-  return path.join(pool.workspace, 'metaclip', `${key}.json`);
+function countsFile(workspace: string, key: string): string {
+  return path.join(workspace, 'metaclip', `${key}.json`);
+}
+
+/** Record a leaf's per-entry counts in a pool's workspace. */
+export function writeMetaclipCounts(workspace: string, counts: MetaclipCounts): void {
+  fs.mkdirSync(path.dirname(countsFile(workspace, counts.key)), { recursive: true });
+  writeFileAtomic(countsFile(workspace, counts.key), JSON.stringify(counts));
 }
 
 export function readMetaclipCounts(pool: Pool, key: string): MetaclipCounts | null {
   if (!/^[0-9a-f]{24}$/.test(key)) return null;
-  const f = countsFile(pool, key);
+  const f = countsFile(pool.workspace, key);
   return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as MetaclipCounts) : null;
 }
 
@@ -465,11 +484,15 @@ export async function metaclipFilter(p: MetaclipParams, ctx: FilterContext, acti
     count: Array.from(b.count),
     kept: Array.from(b.kept),
   };
-  fs.mkdirSync(path.dirname(countsFile(pool, key)), { recursive: true });
-  writeFileAtomic(countsFile(pool, key), JSON.stringify(counts));
+  writeMetaclipCounts(pool.workspace, counts);
+  return metaclipResult(p, entries.length, b, key);
+}
 
+/** The leaf's result from a balancing: reason codes as rules, with the head count and the counts' key. */
+export function metaclipResult(p: MetaclipParams, entries: number, b: Balanced, key: string): RowResult {
   let head = 0;
   for (const c of b.count) if (c > p.t) head++;
+  const n = b.keep.length;
   const reason = new Uint16Array(n);
   for (let i = 0; i < n; i++) reason[i] = b.code[i];
   return {
@@ -480,7 +503,7 @@ export async function metaclipFilter(p: MetaclipParams, ctx: FilterContext, acti
       {
         path: '',
         id: 'metaclip.no_match',
-        text: `caption contains one of ${entries.length} metadata entries (MetaCLIP sub-string match, ${path.basename(p.entries)})`,
+        text: `caption contains one of ${entries} metadata entries (MetaCLIP sub-string match, ${path.basename(p.entries)})`,
       },
       {
         path: '',

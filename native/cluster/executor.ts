@@ -1,0 +1,58 @@
+/**
+ * The seam between Sieve's cluster planner and whatever runs its tasks (child processes on this
+ * machine, or Slurm job arrays). The planner turns a spec into ordered stages of independent tasks;
+ * an executor only runs them: it never knows what a task computes. Every task is the same command,
+ * `sieve cluster-task --work WORK --stage NAME --task I`, reading its inputs from WORK (storage every
+ * node sees) and writing its outputs there atomically, so any task can be rerun at any time.
+ */
+
+export interface StageSpec {
+  /** unique within a plan; also the file-name stem of its tasks' outputs */
+  name: string;
+  /** how many independent tasks (array indices 0..tasks-1) */
+  tasks: number;
+  /** the stages whose tasks must ALL have succeeded before this one starts (Slurm: afterok) */
+  after: string[];
+}
+
+export interface StageProgress {
+  stage: string;
+  /** tasks finished (their done marker exists) */
+  done: number;
+  tasks: number;
+  /** free text from the executor: queue state, resubmissions */
+  note?: string;
+}
+
+export interface ExecutorContext {
+  /** absolute path of the shared work directory (holds plan.json, task outputs, markers, logs) */
+  work: string;
+  /** the argv that starts Sieve's CLI on a node, e.g. [process.execPath, '/abs/bin/sieve.js'] */
+  sieve: string[];
+  onProgress?: (p: StageProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface Executor {
+  /**
+   * Run every stage, respecting `after`; resolves when all tasks of all stages succeeded (rerunning
+   * failed tasks as the executor sees fit), rejects with a message naming the stage and task that
+   * failed for good. A task has succeeded when `doneMarker(work, stage, task)` exists.
+   */
+  run(stages: StageSpec[], ctx: ExecutorContext): Promise<void>;
+}
+
+/** Where a finished task's marker lives: written last, atomically, by the task itself. */
+export function doneMarker(work: string, stage: string, task: number): string {
+  return `${work}/done/${stage}.${task}`;
+}
+
+/** Where a running task writes its own progress ({done, total} JSON), read by executors for bars. */
+export function progressFile(work: string, stage: string, task: number): string {
+  return `${work}/progress/${stage}.${task}.json`;
+}
+
+/** The argv (after ctx.sieve) of one task. */
+export function taskArgv(work: string, stage: string, task: number | '$SLURM_ARRAY_TASK_ID'): string[] {
+  return ['cluster-task', '--work', work, '--stage', stage, '--task', String(task)];
+}

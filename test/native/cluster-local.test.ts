@@ -1,0 +1,174 @@
+/**
+ * `--engine local` equals inproc bit for bit: every spec below is run in process (runFilter) on one
+ * workspace and through the cluster planner + local executor (real child processes running
+ * `sieve cluster-task`) on another, with different shard groupings, and the decisions' arrays are
+ * compared byte for byte (keep = the uid set; reason and value too), as are the rules. The pool is an
+ * 8-shard demo pool; the CLI test compares the written .npy files.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { Pool } from '../../native/pool/pool.js';
+import { runFilter, type Decision } from '../../native/filters/decisions.js';
+import { canonicalSpec } from '../../native/filters/spec.js';
+import { writeNpy } from '../../native/formats/npy.js';
+import { mulberry32 } from '../../native/map/linalg.js';
+import { LocalExecutor } from '../../native/cluster/local.js';
+import { runOnCluster } from '../../native/cluster/submit.js';
+import { describePlan } from '../../native/cluster/plan.js';
+import { sieveArgv } from '../../native/cli/cluster-command.js';
+import { tmpDir } from './fixtures/tiny-pool.js';
+
+const SIEVE = path.resolve('bin/sieve.js');
+let shared: Promise<{ dir: string; pool: string; targets: string; entries: string }> | null = null;
+
+/** An 8-shard demo pool, a targets .npy (rows of the pool's own l14 features) and an entry list. */
+function fixture() {
+  shared ??= (async () => {
+    const dir = tmpDir('cluster');
+    const pool = path.join(dir, 'pool');
+    const r = spawnSync(process.execPath, [SIEVE, 'demo', pool, '--samples', '480', '--shard-size', '60', '--no-images', '--seed', '6'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(fs.readdirSync(pool).filter((f) => f.endsWith('.parquet')).length, 8);
+    const p = await Pool.open(pool, { workspace: path.join(dir, 'ws-probe') });
+    const D = p.features().find((f) => f.name === 'l14_img')?.dim as number;
+    p.close();
+    const rand = mulberry32(11);
+    const t = Float32Array.from({ length: 5 * D }, () => rand() - 0.5);
+    const targets = path.join(dir, 'targets.npy');
+    writeNpy(targets, '<f4', [5, D], new Uint8Array(t.buffer));
+    const entries = path.join(dir, 'entries.txt');
+    fs.writeFileSync(entries, ['photo', 'dog', 'cat', 'a', 'the', 'of', 'on', 'in', 'with', 'and', 'red', 'blue', 'city', 'beach'].join('\n'));
+    return { dir, pool, targets, entries };
+  })();
+  return shared;
+}
+
+function sameBytes(a: ArrayBufferView, b: ArrayBufferView, what: string): void {
+  const x = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  const y = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  if (x.equals(y)) return;
+  let i = 0;
+  while (i < x.length && x[i] === y[i]) i++;
+  assert.fail(`${what}: differs (first at byte ${i} of ${x.length}/${y.length})`);
+}
+
+async function inproc(pool: string, ws: string, spec: unknown): Promise<Decision> {
+  const p = await Pool.open(pool, { workspace: ws });
+  try {
+    return await runFilter(p, spec);
+  } finally {
+    p.close();
+  }
+}
+
+async function local(pool: string, ws: string, spec: unknown, groups: number, workers: number): Promise<{ d: Decision; plan: string }> {
+  const p = await Pool.open(pool, { workspace: ws });
+  let plan = '';
+  const run = await runOnCluster(p, canonicalSpec(spec), {
+    executor: new LocalExecutor({ workers, retries: 1 }),
+    groups,
+    sieve: sieveArgv(),
+    onPlan: (pl) => (plan = describePlan(pl)),
+  });
+  run.pool.close();
+  assert.ok(run.decision && !run.decision.summary.reused, 'the cluster run computed the decision');
+  return { d: run.decision, plan };
+}
+
+function assertEqualDecisions(a: Decision, b: Decision, what: string): void {
+  assert.equal(b.summary.id, a.summary.id, `${what}: same decision id`);
+  assert.equal(b.summary.kept, a.summary.kept, `${what}: kept`);
+  sameBytes(a.keep, b.keep, `${what}: keep`);
+  sameBytes(a.reason, b.reason, `${what}: reason`);
+  sameBytes(a.value, b.value, `${what}: value`);
+  assert.deepEqual(b.summary.rules, a.summary.rules, `${what}: rules`);
+}
+
+/** name, spec, shard groups, workers, whether the plan shards it */
+function cases(f: { targets: string; entries: string }): [string, unknown, number, number, boolean][] {
+  return [
+    ['basic, one group', { filter: 'basic' }, 1, 1, true],
+    ['clip_score fraction, a group per shard', { filter: 'clip_score', fraction: 0.3 }, 8, 3, true],
+    ['then[clip_score fraction, image_based k]', { then: [{ filter: 'clip_score', arch: 'b32', fraction: 0.5 }, { filter: 'image_based', targets: f.targets, k: 6, iterations: 4 }] }, 3, 3, true],
+    ['and/or/not', { or: [{ and: [{ filter: 'basic' }, { not: { filter: 'clip_score', threshold: 0.3 } }] }, { then: [{ filter: 'laion2b' }, { filter: 'clip_score', fraction: 0.2 }] }] }, 2, 2, true],
+    ['metaclip after basic', { then: [{ filter: 'basic' }, { filter: 'metaclip', entries: f.entries, t: 20, seed: 3 }] }, 3, 3, true],
+    ['vas pool_fraction after basic', { then: [{ filter: 'basic' }, { filter: 'vas', target: 'pool', pool_fraction: 0.25 }] }, 2, 2, false],
+    ['dedup sha256', { filter: 'dedup', by: 'sha256' }, 3, 3, true],
+    ['dedup sha256 after clip_score, b32 keeper', { then: [{ filter: 'clip_score', threshold: 0.2 }, { filter: 'dedup', by: 'sha256', arch: 'b32' }] }, 2, 2, true],
+  ];
+}
+
+test('cluster plans say which leaves are sharded and which run whole', async () => {
+  const f = await fixture();
+  const p = await Pool.open(f.pool, { workspace: path.join(f.dir, 'ws-plan') });
+  try {
+    for (const [name, spec, groups, , sharded] of cases(f)) {
+      let text = '';
+      const run = await runOnCluster(p, canonicalSpec(spec), { executor: new LocalExecutor(), groups, sieve: sieveArgv(), dryRun: true, onPlan: (_pl, t) => (text = t) });
+      assert.equal(run.decision, null, `${name}: a dry run decides nothing`);
+      assert.match(text, new RegExp(`${groups} shard groups`), name);
+      assert.equal(/NOT SHARDED/.test(text), !sharded, `${name}: ${text}`);
+    }
+  } finally {
+    p.close();
+  }
+});
+
+test('--engine local equals inproc bit for bit, whatever the shard grouping', { timeout: 900_000 }, async () => {
+  const f = await fixture();
+  for (const [name, spec, groups, workers] of cases(f)) {
+    const ws = path.join(f.dir, `ws-${name.replace(/\W+/g, '-')}`);
+    const a = await inproc(f.pool, `${ws}-inproc`, spec);
+    const { d: b } = await local(f.pool, `${ws}-local`, spec, groups, workers);
+    assertEqualDecisions(a, b, `${name} (${groups} groups, ${workers} workers)`);
+    // MetaCLIP's per-entry counts (the app's head/tail plot) land in the pool's workspace as inproc's do
+    const key = a.summary.rules.map((r) => /metaclip\/([0-9a-f]{24})\.json/.exec(r.text)?.[1]).find(Boolean);
+    if (key) {
+      const read = (w: string) => JSON.parse(fs.readFileSync(path.join(w, 'metaclip', `${key}.json`), 'utf8')) as Record<string, unknown>;
+      const [ca, cb] = [read(`${ws}-inproc`), read(`${ws}-local`)];
+      for (const field of ['count', 'kept', 'rowsSeen', 'rowsMatched', 'rowsKept', 'entries']) assert.deepEqual(cb[field], ca[field], `${name}: metaclip counts ${field}`);
+    }
+    assert.ok(a.summary.kept > 0 && a.summary.kept < a.summary.total, `${name}: the case keeps some rows and drops some (${a.summary.kept} of ${a.summary.total})`);
+  }
+});
+
+test('sieve filter --engine local: the same .npy, JSON line and sidecar as inproc; bad engine flags exit 2', async () => {
+  const f = await fixture();
+  const spec = JSON.stringify({ filter: 'clip_score', threshold: 0.25 });
+  const run = (out: string, ...extra: string[]) =>
+    spawnSync(process.execPath, [SIEVE, 'filter', f.pool, '--spec', spec, '--out', path.join(f.dir, out), '--workspace', path.join(f.dir, `ws-cli-${out}`), ...extra], { encoding: 'utf8' });
+  const a = run('inproc.npy');
+  assert.equal(a.status, 0, a.stderr);
+  const b = run('local.npy', '--engine', 'local', '--workers', '2', '--tasks', '3');
+  assert.equal(b.status, 0, b.stderr);
+  sameBytes(fs.readFileSync(path.join(f.dir, 'inproc.npy')), fs.readFileSync(path.join(f.dir, 'local.npy')), 'npy');
+  const la = JSON.parse(a.stdout.trim());
+  const lb = JSON.parse(b.stdout.trim());
+  assert.deepEqual(Object.keys(lb), Object.keys(la));
+  assert.equal(lb.kept, la.kept);
+  assert.equal(lb.reused, false);
+  const side = JSON.parse(fs.readFileSync(path.join(f.dir, 'local.npy.sieve.json'), 'utf8'));
+  assert.match(side.command, /--engine local/);
+  assert.match(b.stderr, /leaf0-map: 3 tasks/);
+  assert.match(b.stderr, /cluster: leaf0-map \(3\.00 of 3 tasks\) 3\/3/, 'the progress line reaches 3 of 3');
+  // the same command again reuses the stored decision, as inproc does
+  const again = run('local.npy', '--engine', 'local', '--workers', '2', '--tasks', '3', '--force');
+  assert.equal(JSON.parse(again.stdout.trim()).reused, true);
+  for (const [args, msg] of [
+    [['--workers', '2'], /--workers needs --engine local or slurm/],
+    [['--engine', 'spark'], /--engine must be inproc, local or slurm/],
+    [['--engine', 'local', '--partition', 'gpu'], /--partition is for --engine slurm/],
+    [['--engine', 'local', '--workers', '0'], /--workers must be at least 1/],
+  ] as [string[], RegExp][]) {
+    const r = run('bad.npy', ...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, msg);
+  }
+  const dry = run('dry.npy', '--engine', 'local', '--tasks', '5', '--dry-run');
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.match(dry.stderr, /leaf0-map: 5 tasks/);
+  assert.equal(fs.existsSync(path.join(f.dir, 'dry.npy')), false, 'a dry run writes no output');
+});

@@ -6,10 +6,10 @@
  *   the order of the source tars (`order: 'source'`); every member of the sample's key (`.jpg`,
  *   `.json`, `.txt`, ... as in the source, in the source's order, bytes untouched) written as ustar
  *   with fixed mode, owner and mtime. Same pool, subset, shard size and order: the same bytes.
- * - Streaming, constant memory: the plan (which member of which tar goes where) lives in DuckDB and
- *   is fetched one shard at a time; copy-members.ts reads the members straight into their place in
- *   1 MB output chunks (one read per run of members adjacent in the source; in source order, the
- *   tars are read sequentially); a tar is never loaded whole.
+ * - Streaming, constant memory: the plan (which member of which tar goes where) is one DuckDB
+ *   query, streamed and cut into shards as it comes (see shardPlans); copy-members.ts reads the
+ *   members straight into their place in 1 MB output chunks (one read per run of members adjacent
+ *   in the source; in source order, the tars are read sequentially); a tar is never loaded whole.
  * - Resumable: each shard is written to `.NNNNNNNN.tar.tmp` and renamed when complete; the hidden
  *   progress file `.sieve-reshard.json` records the plan's identity and each finished shard's bytes.
  *   A rerun with the same plan keeps finished shards (their size checked) and continues.

@@ -104,6 +104,32 @@ export class Db {
     }
   }
 
+  /**
+   * A query's result chunk by chunk (up to 2048 rows each): `typed(c)` is a numeric column's
+   * vector as its typed array (Int32Array for INTEGER, Float64Array for DOUBLE, ...; a view into
+   * DuckDB's chunk, valid until the next chunk is fetched: copy what you keep), `values(c)` any
+   * column as JS values. One ordered query read in a single pass, where one query per slice
+   * would repeat the planning, scan and sort (the reshard plan).
+   */
+  async *typedChunks(
+    sql: string,
+    params?: SqlValue[],
+  ): AsyncGenerator<{ rows: number; typed: <A extends Float32Array | Float64Array | Int32Array | Uint8Array | BigUint64Array>(c: number) => A; values: (c: number) => unknown[] }> {
+    const result = await this.conn.stream(sql, params);
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) return;
+      const rows = chunk.rowCount;
+      yield {
+        rows,
+        // the backing typed array: see numericColumn
+        typed: <A extends Float32Array | Float64Array | Int32Array | Uint8Array | BigUint64Array>(c: number) =>
+          (chunk.getColumnVector(c) as unknown as { items: A }).items.subarray(0, rows) as A,
+        values: (c: number) => chunk.getColumnValues(c) as unknown[],
+      };
+    }
+  }
+
   close(): void {
     this.conn.closeSync();
     this.instance.closeSync();

@@ -6,10 +6,10 @@
  *   the order of the source tars (`order: 'source'`); every member of the sample's key (`.jpg`,
  *   `.json`, `.txt`, ... as in the source, in the source's order, bytes untouched) written as ustar
  *   with fixed mode, owner and mtime. Same pool, subset, shard size and order: the same bytes.
- * - Streaming, constant memory: the plan (which member of which tar goes where) lives in DuckDB and
- *   is fetched one shard at a time; copy-members.ts reads the members straight into their place in
- *   1 MB output chunks (one read per run of members adjacent in the source; in source order, the
- *   tars are read sequentially); a tar is never loaded whole.
+ * - Streaming, constant memory: the plan (which member of which tar goes where) is one DuckDB
+ *   query, streamed and cut into shards as it comes (see shardPlans); copy-members.ts reads the
+ *   members straight into their place in 1 MB output chunks (one read per run of members adjacent
+ *   in the source; in source order, the tars are read sequentially); a tar is never loaded whole.
  * - Resumable: each shard is written to `.NNNNNNNN.tar.tmp` and renamed when complete; the hidden
  *   progress file `.sieve-reshard.json` records the plan's identity and each finished shard's bytes.
  *   A rerun with the same plan keeps finished shards (their size checked) and continues.
@@ -85,40 +85,65 @@ function memberKey(name: string): string {
 }
 
 const MEMBER_TABLE = 'export_tar_members';
+/** Pools whose member index is known complete: the catalog query (tens of ms on a busy machine) is asked once per open pool. */
+const indexed = new WeakSet<Pool>();
 
 /**
- * Every regular member of every tar of the pool, by key: `export_tar_members(tar, key, member, name,
- * data_offset, size)`. Built once per workspace (headers only: a few reads per sample), under a
- * temporary name and renamed when complete.
+ * Every regular member of every tar of the pool, by key, with the pool row whose image has that
+ * key: `export_tar_members(row, tar, key, member, name, data_offset, size)` (`row` NULL for a member
+ * of no row). The row is there so that a reshard's plan joins its rows on integers instead of the
+ * `(tar, key)` strings. Built once per workspace (headers only: a few reads per sample), under a
+ * temporary name and renamed when complete; an index from before the `row` column keeps its
+ * members and gets the column.
  */
 export async function ensureMemberIndex(pool: Pool, onProgress?: (e: ProgressEvent) => void): Promise<void> {
-  const have = await pool.db.value<bigint>(`SELECT count(*) FROM duckdb_tables() WHERE table_name = '${MEMBER_TABLE}' AND NOT temporary`);
-  if (Number(have)) return;
+  if (indexed.has(pool)) return;
+  const columns = await pool.db.rows<{ column_name: string }>(
+    `SELECT column_name FROM duckdb_columns() WHERE table_name = '${MEMBER_TABLE}' AND database_name = current_database()`,
+  );
+  if (columns.some((c) => c.column_name === 'row')) {
+    indexed.add(pool);
+    return;
+  }
+  const scanned = `${MEMBER_TABLE}_scan`;
   const build = `${MEMBER_TABLE}_build`;
   await pool.db.run(`DROP TABLE IF EXISTS ${build}`);
-  await pool.db.run(`CREATE TABLE ${build} (tar INTEGER, key VARCHAR, member INTEGER, name VARCHAR, data_offset BIGINT, size BIGINT)`);
-  const tars = pool.tarPaths();
-  const appender = await pool.db.conn.createAppender(build);
-  try {
-    for (let t = 0; t < tars.length; t++) {
-      const members = scanTar(tars[t]);
-      for (let j = 0; j < members.length; j++) {
-        const m = members[j];
-        appender.appendInteger(t);
-        appender.appendVarchar(memberKey(m.name));
-        appender.appendInteger(j);
-        appender.appendVarchar(m.name);
-        appender.appendBigInt(BigInt(m.dataOffset));
-        appender.appendBigInt(BigInt(m.size));
-        appender.endRow();
+  await pool.db.run(`DROP TABLE IF EXISTS ${scanned}`);
+  if (columns.length) {
+    // an index of an earlier version: its members are right, only the row is missing
+    await pool.db.run(`ALTER TABLE ${MEMBER_TABLE} RENAME TO ${scanned}`);
+  } else {
+    await pool.db.run(`CREATE TABLE ${scanned} (tar INTEGER, key VARCHAR, member INTEGER, name VARCHAR, data_offset BIGINT, size BIGINT)`);
+    const tars = pool.tarPaths();
+    const appender = await pool.db.conn.createAppender(scanned);
+    try {
+      for (let t = 0; t < tars.length; t++) {
+        const members = scanTar(tars[t]);
+        for (let j = 0; j < members.length; j++) {
+          const m = members[j];
+          appender.appendInteger(t);
+          appender.appendVarchar(memberKey(m.name));
+          appender.appendInteger(j);
+          appender.appendVarchar(m.name);
+          appender.appendBigInt(BigInt(m.dataOffset));
+          appender.appendBigInt(BigInt(m.size));
+          appender.endRow();
+        }
+        onProgress?.({ job: 'export', done: t + 1, total: tars.length, message: 'indexing the members of the tars' });
+        if (t % 8 === 7) await new Promise((r) => setImmediate(r));
       }
-      onProgress?.({ job: 'export', done: t + 1, total: tars.length, message: 'indexing the members of the tars' });
-      if (t % 8 === 7) await new Promise((r) => setImmediate(r));
+    } finally {
+      appender.closeSync();
     }
-  } finally {
-    appender.closeSync();
   }
+  // the one string join, done once here rather than in every reshard
+  await pool.db.run(`CREATE TABLE ${build} AS
+    SELECT i.row, m.tar, m.key, m.member, m.name, m.data_offset, m.size
+    FROM ${scanned} m LEFT JOIN images i ON i.tar = m.tar AND i.key = m.key
+    ORDER BY i.row, m.member`);
+  await pool.db.run(`DROP TABLE ${scanned}`);
   await pool.db.run(`ALTER TABLE ${build} RENAME TO ${MEMBER_TABLE}`);
+  indexed.add(pool);
 }
 
 /** `uid`: samples in uid order; `source`: in the order of the source tars (sequential reads, faster). */
@@ -150,22 +175,107 @@ function shardDelayMs(): number {
   return Number.isFinite(v) && v > 0 ? v : 0;
 }
 
+/** A growable typed array: `grow(a, need)` returns `a` or a copy at least twice as long. */
+function grow<A extends Int32Array | Float64Array>(a: A, need: number): A {
+  if (need <= a.length) return a;
+  const b = new (a.constructor as new (n: number) => A)(Math.max(need, 2 * a.length));
+  b.set(a);
+  return b;
+}
+
+/** Member names come in one string per block of this many samples (see shardPlans). */
+const NAME_BLOCK = 1024;
+
 /**
- * The members of output shard `k`, in output order (sample n, then the source's member order), as
- * typed columns (DuckDB's fast path: no JS value per number) and the names as one joined string.
+ * The plan, as ONE ordered query read in a single pass and cut into output shards as it streams:
+ * every member of every written sample, in output order (sample n, then the source's member
+ * order), the numbers as typed columns (no JS value per number). One query rather than several
+ * per shard: DuckDB joins and sorts once. `rowsTable(row, n)` numbers the written samples in uid
+ * order; for source order they are renumbered by (tar, position of the image). Samples before
+ * `from` are left out (the shards a resumed run keeps); so are later shards `skip(k)` names.
+ *
+ * The names: a VARCHAR read value by value costs ~3 µs a name here (decoding, garbage), more than
+ * the rest of the plan; so each block of NAME_BLOCK samples gets one extra row (tar = -1) holding
+ * its members' names joined by NUL (tar names never hold one), sorted just before the block's
+ * members, and one split gives the block's names. Memory: one shard's members (DuckDB holds the
+ * sorted result, spilling to disk if it must).
  */
-async function shardPlan(db: Db, plan: string, k: number): Promise<ShardMembers> {
-  const where = `FROM ${plan} WHERE shard = ${k} ORDER BY n, member`;
-  const count = Number(await db.value<bigint>(`SELECT count(*) FROM ${plan} WHERE shard = ${k}`));
-  const ns = await db.int32Column(`SELECT n ${where}`, count);
-  const tarIdx = await db.int32Column(`SELECT tar ${where}`, count);
-  const offsets = await db.float64Column(`SELECT data_offset::DOUBLE ${where}`, count);
-  const sizes = await db.float64Column(`SELECT size::DOUBLE ${where}`, count);
-  // member names never hold a NUL (tar names are NUL-terminated): one string for the shard
-  const joined = count ? await db.value<string>(`SELECT string_agg(name, chr(0) ORDER BY n, member) FROM ${plan} WHERE shard = ${k}`) : '';
-  const names = count ? joined.split('\0') : [];
-  if (names.length !== count) throw new Error(`reshard: shard ${k} has ${count} members but ${names.length} names`);
-  return { ns, names, offsets, sizes, tarIdx };
+async function* shardPlans(
+  db: Db,
+  rowsTable: string,
+  order: ReshardOrder,
+  shardSize: number,
+  from: number,
+  skip: (k: number) => boolean,
+): AsyncGenerator<{ k: number; members: ShardMembers }> {
+  const numbered =
+    order === 'uid'
+      ? rowsTable
+      : `(SELECT r.row, (row_number() OVER (ORDER BY i.tar, i.img_offset) - 1)::INTEGER AS n FROM ${rowsTable} r JOIN images i USING (row))`;
+  const sql = `WITH p AS (
+      SELECT w.n, m.member, m.tar, m.data_offset, m.size, m.name
+      FROM ${numbered} w JOIN ${MEMBER_TABLE} m USING (row) WHERE w.n >= ${from})
+    SELECT n, tar, data_offset::DOUBLE AS data_offset, size::DOUBLE AS size, NULL::VARCHAR AS names,
+      n // ${NAME_BLOCK} AS block, 1 AS kind, member FROM p
+    UNION ALL
+    SELECT min(n)::INTEGER, -1::INTEGER, 0::DOUBLE, 0::DOUBLE, string_agg(name, chr(0) ORDER BY n, member),
+      n // ${NAME_BLOCK}, 0, 0 FROM p GROUP BY n // ${NAME_BLOCK}
+    ORDER BY block, kind, n, member`;
+  let k = -1;
+  let count = 0;
+  let ns = new Int32Array(4 * Math.min(shardSize, 1 << 16));
+  let tarIdx = new Int32Array(ns.length);
+  let offsets = new Float64Array(ns.length);
+  let sizes = new Float64Array(ns.length);
+  let names: string[] = [];
+  let blockNames: string[] = [];
+  let b = 0; // the next name of the block
+  const take = (): { k: number; members: ShardMembers } => ({
+    k,
+    members: { ns: ns.slice(0, count), tarIdx: tarIdx.slice(0, count), offsets: offsets.slice(0, count), sizes: sizes.slice(0, count), names },
+  });
+  for await (const chunk of db.typedChunks(sql)) {
+    const cn = chunk.typed<Int32Array>(0);
+    const ct = chunk.typed<Int32Array>(1);
+    const co = chunk.typed<Float64Array>(2);
+    const cs = chunk.typed<Float64Array>(3);
+    let cnames: unknown[] | null = null;
+    for (let i = 0; i < chunk.rows; i++) {
+      if (ct[i] < 0) {
+        if (b !== blockNames.length) throw new Error(`reshard: the plan's block before sample ${cn[i]} has ${blockNames.length} names for ${b} members`);
+        cnames ??= chunk.values(4);
+        blockNames = (cnames[i] as string).split('\0');
+        b = 0;
+        continue;
+      }
+      if (b >= blockNames.length) throw new Error(`reshard: the plan has no name for a member of sample ${cn[i]}`);
+      const shard = Math.floor(cn[i] / shardSize);
+      if (shard !== k) {
+        if (k >= 0 && !skip(k)) yield take();
+        k = shard;
+        count = 0;
+        names = [];
+      }
+      if (skip(k)) {
+        b++;
+        continue;
+      }
+      if (count === ns.length) {
+        ns = grow(ns, count + 1);
+        tarIdx = grow(tarIdx, count + 1);
+        offsets = grow(offsets, count + 1);
+        sizes = grow(sizes, count + 1);
+      }
+      ns[count] = cn[i];
+      tarIdx[count] = ct[i];
+      offsets[count] = co[i];
+      sizes[count] = cs[i];
+      names.push(blockNames[b++]);
+      count++;
+    }
+  }
+  if (b !== blockNames.length) throw new Error(`reshard: the plan's last block has ${blockNames.length} names for ${b} members`);
+  if (k >= 0 && !skip(k)) yield take();
 }
 
 /** Reshard the kept samples of a decision into `opts.dir`. */
@@ -233,9 +343,6 @@ export async function reshard(pool: Pool, decision: { summary: DecisionSummary; 
   const emit = opts.onProgress;
   const tars = new TarFiles(pool.tarPaths());
   const db = pool.db;
-  const tag = crypto.randomBytes(4).toString('hex');
-  const written = `reshard_written_${tag}`;
-  const plan = `reshard_plan_${tag}`;
   try {
     // which kept uids have an image: those are written, the others listed in missing_uids.txt
     const imageRows = await db.int32Column('SELECT row FROM images WHERE tar >= 0', Number(await db.value<bigint>('SELECT count(*) FROM images WHERE tar >= 0')));
@@ -255,17 +362,9 @@ export async function reshard(pool: Pool, decision: { summary: DecisionSummary; 
       w++;
     }
     return await withRowsTable(pool, writtenRows, async (rowsTable) => {
-      // Samples with an image, numbered n = 0, 1, ... in output order; shard = n / shardSize.
-      const orderBy = order === 'uid' ? 's.uid' : 'i.tar, i.img_offset';
-      await db.run(`CREATE TEMP TABLE ${written} AS
-        SELECT s.uid, i.tar, i.key, (row_number() OVER (ORDER BY ${orderBy}) - 1)::INTEGER AS n
-        FROM ${rowsTable} r JOIN samples s USING (row) JOIN images i USING (row)`);
-      await db.run(`CREATE TEMP TABLE ${plan} AS
-        SELECT (w.n // ${shardSize})::INTEGER AS shard, w.n, m.member, m.name, m.data_offset, m.size, w.tar
-        FROM ${written} w JOIN ${MEMBER_TABLE} m ON m.tar = w.tar AND m.key = w.key
-        ORDER BY w.n, m.member`);
+      // Samples with an image, numbered n = 0, 1, ... in output order (rowsTable's n: uid order);
+      // shard k holds samples k * shardSize ..
       const shards = Math.ceil(writtenCount / shardSize);
-
       let done = 0;
       let skipped = 0;
       let lastEmit = 0;
@@ -281,20 +380,28 @@ export async function reshard(pool: Pool, decision: { summary: DecisionSummary; 
       const shardInfo: { name: string; count: number; bytes: number }[] = [];
       const delay = shardDelayMs();
 
-      const tCopy = performance.now();
+      // the shards an earlier run finished (same count, same size on disk) are kept
+      const kept = new Uint8Array(shards);
       for (let k = 0; k < shards; k++) {
-        const name = shardName(k);
-        const tarFile = path.join(dir, `${name}.tar`);
-        const count = Math.min(shardSize, writtenCount - k * shardSize);
-        const had = state.shards[name];
-        if (had && had.count === count) {
-          let size = -1;
-          try {
-            size = fs.statSync(tarFile).size;
-          } catch {
-            // gone: write it again
-          }
-          if (size === had.bytes) {
+        const had = state.shards[shardName(k)];
+        if (!had || had.count !== Math.min(shardSize, writtenCount - k * shardSize)) continue;
+        try {
+          kept[k] = fs.statSync(path.join(dir, `${shardName(k)}.tar`)).size === had.bytes ? 1 : 0;
+        } catch {
+          // gone: write it again
+        }
+      }
+      const first = kept.indexOf(0); // the plan starts at the first shard to write (-1: none)
+      const plans = first < 0 ? null : shardPlans(db, rowsTable, order, shardSize, first * shardSize, (k) => kept[k] === 1);
+
+      const tCopy = performance.now();
+      try {
+        for (let k = 0; k < shards; k++) {
+          const name = shardName(k);
+          const tarFile = path.join(dir, `${name}.tar`);
+          const count = Math.min(shardSize, writtenCount - k * shardSize);
+          const had = state.shards[name];
+          if (kept[k]) {
             writeStats(dir, name, had);
             shardInfo.push({ name: `${name}.tar`, count, bytes: had.bytes });
             skipped++;
@@ -302,36 +409,40 @@ export async function reshard(pool: Pool, decision: { summary: DecisionSummary; 
             report(`shard ${k + 1} of ${shards} (kept from an earlier run)`);
             continue;
           }
+          if (opts.signal?.aborted) throw new SieveError('cancelled', 'the reshard was cancelled; run it again to resume');
+          const next = await plans!.next();
+          if (next.done || next.value.k !== k) throw new Error(`reshard: the plan has no shard ${name} where it was expected`);
+          const members = next.value.members;
+          let samples = 0;
+          for (let q = 0; q < members.ns.length; q++) if (q === 0 || members.ns[q] !== members.ns[q - 1]) samples++;
+          if (samples !== count) throw new Error(`reshard: shard ${name} planned ${count} samples, found ${samples}`);
+          const before = done;
+          const bytes = await writeAtomic(tarFile, async (tmp) => {
+            const fd = fs.openSync(tmp, 'w');
+            try {
+              const bytes = await copier.copy(fd, members, {
+                signal: opts.signal,
+                onChunk: (n) => {
+                  done = before + n;
+                  report(`shard ${k + 1} of ${shards}`);
+                },
+              });
+              // recorded before the rename: a shard found at its name is always in the progress file
+              // (killed between the two, the rerun finds it listed but absent and writes it again)
+              state.shards[name] = { count, bytes };
+              writeProgress(dir, state);
+              return bytes;
+            } finally {
+              fs.closeSync(fd);
+            }
+          });
+          writeStats(dir, name, { count, bytes });
+          shardInfo.push({ name: `${name}.tar`, count, bytes });
+          report(`shard ${k + 1} of ${shards}`, true);
+          if (delay) await new Promise((r) => setTimeout(r, delay));
         }
-        if (opts.signal?.aborted) throw new SieveError('cancelled', 'the reshard was cancelled; run it again to resume');
-        const members = await shardPlan(db, plan, k);
-        let samples = 0;
-        for (let q = 0; q < members.ns.length; q++) if (q === 0 || members.ns[q] !== members.ns[q - 1]) samples++;
-        if (samples !== count) throw new Error(`reshard: shard ${name} planned ${count} samples, found ${samples}`);
-        const before = done;
-        const bytes = await writeAtomic(tarFile, async (tmp) => {
-          const fd = fs.openSync(tmp, 'w');
-          try {
-            const bytes = await copier.copy(fd, members, {
-              signal: opts.signal,
-              onChunk: (n) => {
-                done = before + n;
-                report(`shard ${k + 1} of ${shards}`);
-              },
-            });
-            // recorded before the rename: a shard found at its name is always in the progress file
-            // (killed between the two, the rerun finds it listed but absent and writes it again)
-            state.shards[name] = { count, bytes };
-            writeProgress(dir, state);
-            return bytes;
-          } finally {
-            fs.closeSync(fd);
-          }
-        });
-        writeStats(dir, name, { count, bytes });
-        shardInfo.push({ name: `${name}.tar`, count, bytes });
-        report(`shard ${k + 1} of ${shards}`, true);
-        if (delay) await new Promise((r) => setTimeout(r, delay));
+      } finally {
+        await plans?.return(undefined); // ends the query's stream (after an error too)
       }
 
       const copySeconds = (performance.now() - tCopy) / 1000;
@@ -403,13 +514,11 @@ export async function reshard(pool: Pool, decision: { summary: DecisionSummary; 
         meta: metaFile,
         sidecar: side,
       };
-    });
+    }, /* ordinal: the table's n numbers the rows in uid order */ true);
   } catch (e) {
     throw diskError(dir, e);
   } finally {
     tars.close();
-    await db.run(`DROP TABLE IF EXISTS ${plan}`).catch(() => undefined);
-    await db.run(`DROP TABLE IF EXISTS ${written}`).catch(() => undefined);
   }
 }
 

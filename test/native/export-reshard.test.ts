@@ -291,6 +291,43 @@ test('order source: the same samples and bytes per sample, in the tars\' order; 
   }
 });
 
+test('the member index: each member carries the row whose image has its key; an index without that column is completed, same output', async () => {
+  const { dir, pool: poolDir } = await demoPool();
+  const ws = path.join(dir, 'ws-index');
+  let pool = await Pool.open(poolDir, { workspace: ws });
+  try {
+    const d = await runFilter(pool, SPEC);
+    const a = await reshard(pool, d, { dir: path.join(dir, 'index-a'), shardSize: 50 });
+    // independently: each tar's member names from its headers, the key up to the basename's first
+    // dot (webdataset), the row from the pool's images table
+    const rowOf = new Map<string, number>();
+    for (const r of await pool.db.rows<{ row: number; tar: number; key: string }>('SELECT row, tar, key FROM images WHERE tar >= 0')) rowOf.set(`${r.tar}/${r.key}`, r.row);
+    const expected: (number | null)[] = [];
+    pool.tarPaths().forEach((t, tar) => {
+      for (const m of scanTar(t)) {
+        const base = m.name.slice(m.name.lastIndexOf('/') + 1);
+        const key = base.includes('.') ? m.name.slice(0, m.name.length - base.length + base.indexOf('.')) : m.name;
+        expected.push(rowOf.get(`${tar}/${key}`) ?? null);
+      }
+    });
+    const got = await pool.db.rows<{ row: number | null }>('SELECT row FROM export_tar_members ORDER BY tar, member');
+    assert.deepEqual(
+      got.map((r) => r.row),
+      expected,
+    );
+    assert.ok(expected.filter((r) => r !== null).length >= 3 * 300, 'most samples have their .jpg, .json and .txt indexed to a row');
+    // an index as an earlier Sieve built it (no row column): the next reshard adds the column
+    await pool.db.run('ALTER TABLE export_tar_members DROP COLUMN row');
+    pool.close();
+    pool = await Pool.open(poolDir, { workspace: ws });
+    const b = await reshard(pool, d, { dir: path.join(dir, 'index-b'), shardSize: 50 });
+    assertSameFiles(a.dir, b.dir);
+    assert.deepEqual((await pool.db.rows<{ row: number | null }>('SELECT row FROM export_tar_members ORDER BY tar, member')).map((r) => r.row), expected);
+  } finally {
+    pool.close();
+  }
+});
+
 test('the member copier: runs, pax and prefix names, a member larger than a chunk, source padding ignored; the same bytes as TarWriter', async () => {
   const dir = tmpDir('copier');
   const long = `${'d'.repeat(60)}/${'e'.repeat(70)}/${'f'.repeat(90)}.jpg`; // splits into ustar prefix + name

@@ -96,9 +96,16 @@ describe('sieve filter --engine slurm on a real one-node Slurm equals inproc', {
     // kill one running task of the clip_score fraction run (its first map, or whichever runs then)
     const clipWork = path.join(tmp, 'work-clip');
     let killed: string | undefined;
+    // Slurm lists a task as running before its script has written its first line; kill it only once
+    // its log says it started, so the log can show both attempts.
+    const started = (task: string) => {
+      const logs = path.join(clipWork, 'logs');
+      if (!fs.existsSync(logs)) return false;
+      return fs.readdirSync(logs).some((f) => fs.readFileSync(path.join(logs, f), 'utf8').includes(`task ${task} started`));
+    };
     for (let i = 0; i < 600 && !killed; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      killed = runningTasksOf(clipWork)[0];
+      killed = runningTasksOf(clipWork).find(started);
     }
     assert.ok(killed, 'a task of the clip_score run was seen running');
     execFileSync('scancel', [killed]);

@@ -170,17 +170,23 @@ interface ChunkAcc {
   sizes: Uint32Array;
 }
 
-async function embedImages(pool: Pool, model: ClipModel, feature: string, opts: EmbedOptions, batch: number, timings: EmbedTimings): Promise<EmbedPart> {
-  const t0 = performance.now();
-  const spec = model.spec;
-  const dim = spec.embedding_dim;
+/** Open (or resume) a feature's chunked store and the part report that the run fills in. */
+function openPart(pool: Pool, model: ClipModel, feature: string, kind: EmbedPart['kind'], opts: EmbedOptions) {
+  const dim = model.spec.embedding_dim;
   const chunkRows = Math.max(1, opts.chunkRows ?? 4096);
   const store = FeatureStore.open(pool.workspace, { name: feature, poolFingerprint: pool.fingerprint, modelId: model.id, rows: pool.rows, dim, chunkRows });
   const part: EmbedPart = {
-    kind: 'image', feature, dim, rows: pool.rows, embedded: 0, missing: 0, failed: 0, failures: [],
+    kind, feature, dim, rows: pool.rows, embedded: 0, missing: 0, failed: 0, failures: [],
     chunks: store.chunks, resumedChunks: store.resumed, upToDate: false, seconds: 0, rate: 0,
   };
   if (store.resumed) opts.log?.(`${feature}: resuming, ${store.resumed} of ${store.chunks} chunks already done`);
+  return { store, part, dim };
+}
+
+async function embedImages(pool: Pool, model: ClipModel, feature: string, opts: EmbedOptions, batch: number, timings: EmbedTimings): Promise<EmbedPart> {
+  const t0 = performance.now();
+  const spec = model.spec;
+  const { store, part, dim } = openPart(pool, model, feature, 'image', opts);
   const sizesFile = path.join(pool.workspace, 'embed', `${feature}.sizes.u32`);
   if (!store.resumed || !fs.existsSync(sizesFile)) {
     const fd = fs.openSync(sizesFile, 'w');
@@ -329,14 +335,7 @@ async function fillImageSizes(pool: Pool, sizesFile: string): Promise<void> {
 
 async function embedTexts(pool: Pool, model: ClipModel, feature: string, opts: EmbedOptions, batch: number, timings: EmbedTimings): Promise<EmbedPart> {
   const t0 = performance.now();
-  const dim = model.spec.embedding_dim;
-  const chunkRows = Math.max(1, opts.chunkRows ?? 4096);
-  const store = FeatureStore.open(pool.workspace, { name: feature, poolFingerprint: pool.fingerprint, modelId: model.id, rows: pool.rows, dim, chunkRows });
-  const part: EmbedPart = {
-    kind: 'text', feature, dim, rows: pool.rows, embedded: 0, missing: 0, failed: 0, failures: [],
-    chunks: store.chunks, resumedChunks: store.resumed, upToDate: false, seconds: 0, rate: 0,
-  };
-  if (store.resumed) opts.log?.(`${feature}: resuming, ${store.resumed} of ${store.chunks} chunks already done`);
+  const { store, part, dim } = openPart(pool, model, feature, 'text', opts);
   let rowsDone = store.rowsDone();
   const progress = new Progress('embed', pool.rows, rowsDone, opts.onProgress);
   for (const chunk of store.pendingChunks()) {

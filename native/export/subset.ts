@@ -87,11 +87,6 @@ export function exportColumns(format: ExportFormat, columns: readonly string[] |
   return ['uid', ...new Set(picked.filter((c) => c !== 'uid'))];
 }
 
-/** Kept uids as interleaved (hi, lo) pairs, sorted and de-duplicated: one pass in uid order. */
-export async function sortedKeptUids(pool: Pool, keep: Uint8Array): Promise<BigUint64Array> {
-  return (await keptRepresentatives(pool, keep)).pairs;
-}
-
 /**
  * One row per distinct kept uid, in uid order (the first row of the uid among the kept ones), and
  * the uids as interleaved (hi, lo) pairs.

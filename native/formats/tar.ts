@@ -6,8 +6,9 @@
  * skipping over the data, so listing a multi-GB shard reads a few MB. Writing produces
  * deterministic ustar: fixed mode, owner and mtime, so the same members give the same bytes.
  */
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { badInput } from '../errors.js';
+import { writeAll } from '../export/atomic.js';
 
 export interface TarMember {
   /** full path inside the archive (prefix + name, or the GNU/pax long name) */
@@ -363,11 +364,6 @@ export class TarWriter {
     if (this.fill) writeAll(this.fd, this.buf.subarray(0, this.fill));
     this.fill = 0;
   }
-}
-
-function writeAll(fd: number, data: Uint8Array): void {
-  let done = 0;
-  while (done < data.length) done += writeSync(fd, data, done, data.length - done);
 }
 
 /** Where to split a long name into ustar prefix (<= 155 bytes) and name (<= 100 bytes), or -1. */

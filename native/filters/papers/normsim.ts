@@ -27,7 +27,6 @@ import {
   SHARE_ONE_OF,
   SHARE_PARAMS,
   featureName,
-  forEachNpyChunk,
   npyMatrixShape,
   poolFeature,
   readNpyMatrix,
@@ -35,8 +34,8 @@ import {
   type Arch,
   type Share,
 } from './vas-shared.js';
-import { FactorNorm, QuadForm, SecondMoment, type RowScorer } from './vas-sigma.js';
-import { CHUNK_ROWS } from './vas.js';
+import type { RowScorer } from './vas-sigma.js';
+import { CHUNK_ROWS, targetGramScorer } from './vas.js';
 
 const TILE_ROWS = 2048;
 const TARGET_BLOCK = 8192;
@@ -152,14 +151,7 @@ export async function normsimFilter(params: Record<string, unknown>, ctx: Filter
   let chunkRows = CHUNK_ROWS;
   let finish: (v: number) => number;
   if (p.p === 2) {
-    if (2 * m < D) {
-      scorer = await FactorNorm.create((await readNpyMatrix(p.target, 'target')).data, m, D, 1);
-    } else {
-      const sm = await SecondMoment.create(D);
-      await forEachNpyChunk(p.target, 'target', CHUNK_ROWS, (x, c) => sm.add(x, c));
-      await sm.release();
-      scorer = (await QuadForm.create(D)).setMatrix(sm.sum);
-    }
+    scorer = await targetGramScorer(p.target, m, D, false);
     finish = (v) => Math.sqrt(Math.max(0, v));
   } else {
     const pn = inf ? Infinity : (p.p as number);

@@ -12,12 +12,8 @@ import { SieveError } from '../../errors.js';
 import type { PresetInfo } from '../../api.js';
 import { DEFAULT_ENTRIES_FILE } from './metaclip-entries.js';
 
-export interface Preset {
-  name: string;
-  title: string;
-  citation: string;
-  /** what the paper reports, at which scale */
-  reports: string;
+/** A recipe as stored: what it tells the user is PresetInfo's, the spec is before any scaling to a pool. */
+export interface Preset extends Pick<PresetInfo, 'name' | 'title' | 'citation' | 'reports'> {
   /** the spec, with `{"asset": NAME}` where a user file goes (see presetSpec) */
   spec: unknown;
   /** params that need a user file, by asset name */

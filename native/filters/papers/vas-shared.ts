@@ -238,6 +238,21 @@ export class FeatureFile {
   }
 
   /**
+   * The windows that hold ascending `rows`, read: each starts at the first row not yet covered, and
+   * holds rows[from..to).
+   */
+  private *rowWindows(fd: number, rows: ArrayLike<number>) {
+    for (let from = 0; from < rows.length; ) {
+      const start = rows[from];
+      const count = Math.min(this.window, this.rows - start);
+      let to = from;
+      while (to < rows.length && rows[to] < start + count) to++;
+      yield { start, from, to, ...this.readWindow(fd, start, count) };
+      from = to;
+    }
+  }
+
+  /**
    * Gather the features of ascending `rows` (which must have features or are returned as NaN) into
    * `out` (float32, row-major), reading windows that start at each not yet read row.
    */
@@ -246,11 +261,8 @@ export class FeatureFile {
     const lut = f16Table();
     const fd = fs.openSync(this.file, 'r');
     try {
-      for (let i = 0; i < rows.length; ) {
-        const start = rows[i];
-        const count = Math.min(this.window, this.rows - start);
-        const { h, f } = this.readWindow(fd, start, count);
-        for (; i < rows.length && rows[i] < start + count; i++) {
+      for (const { start, from, to, h, f } of this.rowWindows(fd, rows)) {
+        for (let i = from; i < to; i++) {
           const b = (rows[i] - start) * D;
           if (h) for (let j = 0; j < D; j++) out[i * D + j] = lut[h[b + j]];
           else out.set((f as Float32Array).subarray(b, b + D), i * D);
@@ -267,11 +279,8 @@ export class FeatureFile {
     const ok = new Uint8Array(rows.length);
     const fd = fs.openSync(this.file, 'r');
     try {
-      for (let i = 0; i < rows.length; ) {
-        const start = rows[i];
-        const count = Math.min(this.window, this.rows - start);
-        const { h, f } = this.readWindow(fd, start, count);
-        for (; i < rows.length && rows[i] < start + count; i++) {
+      for (const { start, from, to, h, f } of this.rowWindows(fd, rows)) {
+        for (let i = from; i < to; i++) {
           const b = (rows[i] - start) * D;
           ok[i] = (h ? isNanHalf(h[b]) : Number.isNaN((f as Float32Array)[b])) ? 0 : 1;
         }

@@ -83,15 +83,24 @@ async function targetScorer(p: VasParams, D: number, feature: string): Promise<{
   if (shape.dim !== D) throw badInput(p.target, `has ${shape.dim} columns but the pool's ${feature} features have ${D}`);
   const m = shape.rows;
   const square = m === D ? '; a square file is read as embeddings unless target_kind is "matrix"' : '';
+  const scorer = await targetGramScorer(p.target, m, D, true);
+  return { scorer, text: 2 * m < D ? `Σ of ${m} target embeddings, as ‖G f‖² / m` : `Σ of ${m} target embeddings${square}` };
+}
+
+/**
+ * fᵀ (GᵀG) f over the m x D target file G (its mean, (1/m) GᵀG, with `mean`), as a row scorer: vas's Σ
+ * and NormSim_2's Σ_j (g_j·f)².
+ */
+export async function targetGramScorer(target: string, m: number, D: number, mean: boolean): Promise<RowScorer> {
   if (2 * m < D) {
-    // Σ = (1/m) GᵀG has rank m < D/2: ‖G f‖² / m costs m·D a row instead of ~D²/2
-    const { data } = await readNpyMatrix(p.target, 'target');
-    return { scorer: await FactorNorm.create(data, m, D, 1 / m), text: `Σ of ${m} target embeddings, as ‖G f‖² / m` };
+    // GᵀG has rank m < D/2: ‖G f‖² costs m·D a row instead of ~D²/2
+    const { data } = await readNpyMatrix(target, 'target');
+    return FactorNorm.create(data, m, D, mean ? 1 / m : 1);
   }
   const sm = await SecondMoment.create(D);
-  await forEachNpyChunk(p.target, 'target', CHUNK_ROWS, (x, n) => sm.add(x, n));
+  await forEachNpyChunk(target, 'target', CHUNK_ROWS, (x, n) => sm.add(x, n));
   await sm.release();
-  return { scorer: (await QuadForm.create(D)).setMatrix(sm.mean()), text: `Σ of ${m} target embeddings${square}` };
+  return (await QuadForm.create(D)).setMatrix(mean ? sm.mean() : sm.sum);
 }
 
 export async function vasFilter(params: Record<string, unknown>, ctx: FilterContext, active: Uint8Array | null): Promise<RowResult> {

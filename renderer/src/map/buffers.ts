@@ -50,12 +50,16 @@ function hiddenPositions(positions: Float32Array, c: Coloring): Float32Array {
   return out;
 }
 
-function paint(b: Omit<MapBuffers, 'colors' | 'drawPositions' | 'coloring'>, c: Coloring): MapBuffers {
+function paint(b: Omit<MapBuffers, 'colors' | 'drawPositions' | 'coloring'> & Partial<Pick<MapBuffers, 'drawPositions' | 'coloring'>>, c: Coloring): MapBuffers {
   // Group or query colours replace the cluster colours (and a cluster's focus, which means nothing there).
   const g = c.byCode && c.byCode.codes.length === b.clusters.length ? c.byCode : null;
   const colors = g ? colorize(g.codes, g.count, { ...c, focus: null }, g.rgb) : colorize(b.clusters, b.clusterCount, c);
   testHook.colorsVersion++;
-  return { ...b, coloring: c, colors, drawPositions: hiddenPositions(b.positions, c) };
+  // The hidden rows depend on the masks and hideDropped only: a recolour by focus, theme, picked rows
+  // or groups keeps the same array (no new copy of the positions, nothing new for the density worker).
+  const prev = b.coloring;
+  const sameHidden = b.drawPositions && prev && prev.hideDropped === c.hideDropped && prev.keep === c.keep && prev.keepB === c.keepB;
+  return { ...b, coloring: c, colors, drawPositions: sameHidden ? b.drawPositions! : hiddenPositions(b.positions, c) };
 }
 
 export function setMapBuffers(map: MapData | null, theme: Theme): MapBuffers | null {

@@ -1,6 +1,6 @@
 /**
  * The density image's binning, off the UI thread: the worker keeps a copy of the map's positions and
- * colours (sent again when they change) and answers each view with the image's pixels (transferred).
+ * colours (each sent again only when it changes) and answers each view with the image's pixels (transferred).
  */
 import { densityImage } from './density.js';
 
@@ -15,11 +15,12 @@ let colors: Uint8Array | null = null;
 
 scope.onmessage = (e: MessageEvent) => {
   const m = e.data as
-    | { type: 'data'; positions: Float32Array; colors: Uint8Array }
+    | { type: 'data'; positions: Float32Array | null; colors: Uint8Array | null }
     | { type: 'bin'; id: number; view: { minX: number; maxX: number; minY: number; maxY: number }; width: number; height: number };
   if (m.type === 'data') {
-    positions = m.positions;
-    colors = m.colors;
+    // null: that array did not change
+    positions = m.positions ?? positions;
+    colors = m.colors ?? colors;
     return;
   }
   if (!positions || !colors) return;

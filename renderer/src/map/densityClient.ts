@@ -1,7 +1,8 @@
 /**
- * The UI side of the density worker: one worker, made on first use; the map's arrays are copied to
- * it when they change (by reference: a recolour makes new arrays), and a request for a view answers
- * with the image. Only the latest request matters: an older answer is dropped.
+ * The UI side of the density worker: one worker, made on first use; each of the map's arrays is
+ * copied to it when it changes (by reference: a recolour makes a new colour array but keeps the
+ * positions, so only the colours travel), and a request for a view answers with the image. Only the
+ * latest request matters: an older answer is dropped.
  */
 import type { DensityImage } from './density.js';
 
@@ -34,8 +35,8 @@ export function binInWorker(
 ): Promise<(DensityImage & { ms: number }) | null> {
   const w = get();
   if (positions !== sentPositions || colors !== sentColors) {
-    // copied (not transferred): deck.gl keeps drawing from these arrays
-    w.postMessage({ type: 'data', positions, colors });
+    // copied (not transferred): deck.gl keeps drawing from these arrays; an unchanged one stays behind
+    w.postMessage({ type: 'data', positions: positions !== sentPositions ? positions : null, colors: colors !== sentColors ? colors : null });
     sentPositions = positions;
     sentColors = colors;
   }

@@ -11,7 +11,7 @@ import { errorMessage } from '../format.js';
 import { getColoring, recolor } from '../map/buffers.js';
 import { testHook } from '../testHook.js';
 import { useDecision } from './decision.js';
-import { useMap } from './map.js';
+import { bumpMapVersion } from './map.js';
 import { reportError } from './ui.js';
 
 export interface FourWay {
@@ -29,8 +29,6 @@ function countFourWay(a: Uint8Array, b: Uint8Array): FourWay {
   return { neither: n[0], onlyB: n[1], onlyA: n[2], both: n[3] };
 }
 
-const bump = () => useMap.setState((m) => ({ version: m.version + 1 }));
-
 let ticket = 0;
 
 /** Colour the map by the current decision against `id` (null: back to the current decision alone). */
@@ -40,7 +38,7 @@ export async function compareWith(id: string | null): Promise<void> {
   if (id === null || !a) {
     useCompare.setState({ other: null, counts: null, forA: null });
     testHook.fourWay = null;
-    if (recolor({ keepB: null })) bump();
+    if (recolor({ keepB: null })) bumpMapVersion();
     return;
   }
   try {
@@ -51,7 +49,7 @@ export async function compareWith(id: string | null): Promise<void> {
     const keepB = new Uint8Array(d.keep);
     if (!keepA || keepA.length !== keepB.length) throw new Error(`decision ${id} has a mask of ${keepB.length} rows; the map's decision has ${keepA?.length ?? 0}`);
     const counts = countFourWay(keepA, keepB);
-    if (recolor({ keepB })) bump();
+    if (recolor({ keepB })) bumpMapVersion();
     testHook.lastRecolorMs = performance.now() - t0;
     testHook.fourWay = { ...counts };
     useCompare.setState({ other: d.summary, counts, forA: a.id });

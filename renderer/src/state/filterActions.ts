@@ -21,7 +21,7 @@ import {
 } from '../filters/draft.js';
 import { useDecision } from './decision.js';
 import { useFilters, type FiltersState } from './filters.js';
-import { useMap } from './map.js';
+import { bumpMapVersion } from './map.js';
 import { usePool } from './pool.js';
 import { clearProgress, reportError, updateProgress, useUi } from './ui.js';
 
@@ -29,8 +29,6 @@ import { clearProgress, reportError, updateProgress, useUi } from './ui.js';
 export const CHECK_DELAY_MS = 250;
 /** The kind the form opens on: DataComp's best small-scale baseline. */
 const FIRST_KIND = 'clip_score';
-
-const bumpMap = () => useMap.setState((s) => ({ version: s.version + 1 }));
 
 // ---- the catalogue and the add-filter form ----
 
@@ -259,7 +257,7 @@ function setHook(id: string | null, kept: number | null) {
 export async function showDecision(id: string | null): Promise<void> {
   const ticket = ++showTicket;
   if (id === null) {
-    if (recolor({ keep: null })) bumpMap();
+    if (recolor({ keep: null })) bumpMapVersion();
     useDecision.setState({ current: null, loading: null, keptOnMap: null, droppedOnMap: null });
     setHook(null, null);
     return;
@@ -279,7 +277,7 @@ export async function showDecision(id: string | null): Promise<void> {
     for (let i = 0; i < keep.length; i++) kept += keep[i];
     const dropped = new Array<number>(summary.rules.length).fill(0);
     for (let i = 0; i < reason.length; i++) if (reason[i] > 0 && reason[i] <= dropped.length) dropped[reason[i] - 1]++;
-    if (recolor({ keep })) bumpMap();
+    if (recolor({ keep })) bumpMapVersion();
     useDecision.setState({ current: summary, loading: null, keptOnMap: kept, droppedOnMap: dropped });
     setHook(id, kept);
   } catch (e) {
@@ -292,7 +290,7 @@ export async function showDecision(id: string | null): Promise<void> {
 export function toggleHideDropped(): void {
   const hideDropped = !useDecision.getState().hideDropped;
   useDecision.setState({ hideDropped });
-  if (recolor({ hideDropped })) bumpMap();
+  if (recolor({ hideDropped })) bumpMapVersion();
 }
 
 /** A pool opened: its decisions are others; the map returns to cluster colours. */

@@ -17,7 +17,7 @@ import { client } from '../client/client.js';
 import { errorMessage } from '../format.js';
 import { recolor } from '../map/buffers.js';
 import { NO_CLUSTER } from '../map/palette.js';
-import { useMap } from './map.js';
+import { bumpMapVersion } from './map.js';
 import { usePool } from './pool.js';
 
 /** Groups with their own colour; one fewer than the palette, so no colour repeats. */
@@ -61,8 +61,6 @@ export const useGroupColor = create<GroupColorState>(() => ({
   error: null,
 }));
 
-const bump = () => useMap.setState((m) => ({ version: m.version + 1 }));
-
 let ticket = 0;
 /** the grouping shown, kept to colour another of its labels */
 let shownInfo: GroupingInfo | null = null;
@@ -77,7 +75,7 @@ export function forgetGroupColors(): void {
 /** Back to the cluster colours. */
 export function stopGroupColors(): void {
   forgetGroupColors();
-  if (recolor({ byCode: null })) bump();
+  if (recolor({ byCode: null })) bumpMapVersion();
 }
 
 /**
@@ -117,7 +115,7 @@ export async function colorByGroups(info: GroupingInfo, label?: string): Promise
       rows: info.rows,
       status: 'ready',
     });
-    if (recolor({ byCode: { codes, count: shown.length } })) bump();
+    if (recolor({ byCode: { codes, count: shown.length } })) bumpMapVersion();
   } catch (e) {
     if (mine === ticket) useGroupColor.setState({ status: 'error', error: `colouring by ${info.title}: ${errorMessage(e)}` });
   }

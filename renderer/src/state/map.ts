@@ -36,3 +36,6 @@ export const useMap = create<MapState>(() => ({
   tool: 'pan',
   fitBounds: null,
 }));
+
+/** The map's arrays changed (map/buffers.ts recolor): say so to the components that draw them. */
+export const bumpMapVersion = () => useMap.setState((m) => ({ version: m.version + 1 }));

@@ -14,7 +14,7 @@ import { errorMessage } from '../format.js';
 import { recolor } from '../map/buffers.js';
 import { NO_CLUSTER, type Rgb } from '../map/palette.js';
 import { forgetGroupColors, useGroupColor } from './groupColor.js';
-import { useMap } from './map.js';
+import { bumpMapVersion } from './map.js';
 import { usePool } from './pool.js';
 
 /** Steps of the ramp: finer than the eye tells apart on a scatter of points. */
@@ -84,8 +84,6 @@ export const useQueryColor = create<QueryColorState>(() => ({
   missing: 0,
 }));
 
-const bump = () => useMap.setState((m) => ({ version: m.version + 1 }));
-
 let ticket = 0;
 
 export const setQueryText = (text: string) => useQueryColor.setState({ text });
@@ -102,7 +100,7 @@ export function setQueryModel(model: string): void {
 export function stopQueryColors(): void {
   ticket++;
   useQueryColor.setState({ shown: null, status: 'idle', error: null });
-  if (recolor({ byCode: null })) bump();
+  if (recolor({ byCode: null })) bumpMapVersion();
 }
 
 /** Colour the map by the similarity of each row's image to the slice's text, with its model. */
@@ -139,7 +137,7 @@ export async function colorByText(): Promise<void> {
     }
     if (useGroupColor.getState().grouping) forgetGroupColors();
     useQueryColor.setState({ shown: text, status: 'ready', min, max, feature: q.feature, provider: q.provider, missing });
-    if (recolor({ byCode: { codes, count: QUERY_BINS, rgb: binRgb } })) bump();
+    if (recolor({ byCode: { codes, count: QUERY_BINS, rgb: binRgb } })) bumpMapVersion();
   } catch (e) {
     if (mine === ticket) useQueryColor.setState({ status: 'error', error: errorMessage(e) });
   }

@@ -6,6 +6,8 @@
  * node sees) and writing its outputs there atomically, so any task can be rerun at any time.
  */
 import fs from 'node:fs';
+import path from 'node:path';
+import { PACKAGE_ROOT } from '../paths.js';
 
 export interface StageSpec {
   /** unique within a plan; also the file-name stem of its tasks' outputs */
@@ -67,6 +69,11 @@ export function readProgress(work: string, stage: string, task: number): { done:
   } catch {
     return null;
   }
+}
+
+/** The argv that starts this very CLI in a child process or on a node (the default ctx.sieve). */
+export function sieveArgv(): string[] {
+  return [process.execPath, path.join(PACKAGE_ROOT, 'bin', 'sieve.js')];
 }
 
 /** The argv (after ctx.sieve) of one task. */

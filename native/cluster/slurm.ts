@@ -13,6 +13,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SieveError } from '../errors.js';
 import { missingTasks, readProgress, type Executor, type ExecutorContext, type StageProgress, type StageSpec } from './executor.js';
 import {
@@ -116,7 +117,8 @@ export class SlurmExecutor implements Executor {
       }
       let squeueFailures = 0;
       while (![...state.values()].every((s) => s.complete)) {
-        await sleep(this.opts.pollMs ?? 3000, ctx.signal);
+        // an abort rejects here; the catch below turns it into the 'cancelled' error
+        await sleep(this.opts.pollMs ?? 3000, undefined, { signal: ctx.signal });
         let queue: Map<string, QueueEntry[]>;
         try {
           queue = await this.queue();
@@ -298,21 +300,6 @@ function lastLine(file: string): string {
   } catch {
     return ' (no log was written)';
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new SieveError('cancelled', 'cancelled'));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new SieveError('cancelled', 'cancelled'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**

@@ -56,7 +56,7 @@ import { nearestRows } from './similar/nearest.js';
 import type { SlurmClusterConfig } from './api.js';
 import { runOnCluster } from './cluster/submit.js';
 import { createSlurmExecutor } from './cluster/slurm.js';
-import { PACKAGE_ROOT } from './paths.js';
+import { sieveArgv } from './cluster/executor.js';
 import nodePath from 'node:path';
 
 export interface EngineOptions {
@@ -193,7 +193,7 @@ export class Engine implements SieveApi {
         executor,
         groups: c.tasks ?? workers,
         work: c.work,
-        sieve: c.sieve ?? [process.execPath, nodePath.join(PACKAGE_ROOT, 'bin', 'sieve.js')],
+        sieve: c.sieve ?? sieveArgv(),
         signal: controller.signal,
         onStage: (p) => this.emit({ job: 'cluster', done: p.done, total: p.tasks, message: `${p.stage}${p.note ? `: ${p.note}` : ''}` }),
         onProgress: this.emit,

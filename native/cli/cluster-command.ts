@@ -7,10 +7,9 @@
  */
 import path from 'node:path';
 import { SieveError } from '../errors.js';
-import { PACKAGE_ROOT } from '../paths.js';
 import type { Pool } from '../pool/pool.js';
 import type { Spec } from '../filters/spec.js';
-import type { Executor } from '../cluster/executor.js';
+import { sieveArgv, type Executor } from '../cluster/executor.js';
 import { LocalExecutor } from '../cluster/local.js';
 import { runOnCluster, type ClusterRun } from '../cluster/submit.js';
 import { runTask } from '../cluster/task.js';
@@ -54,11 +53,6 @@ async function executorFor(o: ReturnType<typeof engineOptions>): Promise<Executo
   if (!m.createSlurmExecutor) throw new SieveError('internal', 'native/cluster/slurm.js does not export createSlurmExecutor');
   // on --dry-run it prints its job scripts and submits nothing
   return m.createSlurmExecutor({ partition: o.partition, workers: o.workers, retries: o.retries, dryRun: o.dryRun });
-}
-
-/** The argv that starts this very CLI in a child process or on a node. */
-export function sieveArgv(): string[] {
-  return [process.execPath, path.join(PACKAGE_ROOT, 'bin', 'sieve.js')];
 }
 
 /** Run a spec with a cluster engine; `pool` is closed, the returned one is open. */

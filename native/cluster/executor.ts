@@ -5,6 +5,9 @@
  * `sieve cluster-task --work WORK --stage NAME --task I`, reading its inputs from WORK (storage every
  * node sees) and writing its outputs there atomically, so any task can be rerun at any time.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { PACKAGE_ROOT } from '../paths.js';
 
 export interface StageSpec {
   /** unique within a plan; also the file-name stem of its tasks' outputs */
@@ -50,6 +53,27 @@ export function doneMarker(work: string, stage: string, task: number): string {
 /** Where a running task writes its own progress ({done, total} JSON), read by executors for bars. */
 export function progressFile(work: string, stage: string, task: number): string {
   return `${work}/progress/${stage}.${task}.json`;
+}
+
+/** A stage's tasks without a done marker, in index order: what an executor still has to run. */
+export function missingTasks(work: string, stage: StageSpec): number[] {
+  const missing: number[] = [];
+  for (let t = 0; t < stage.tasks; t++) if (!fs.existsSync(doneMarker(work, stage.name, t))) missing.push(t);
+  return missing;
+}
+
+/** A running task's last {done, total}, or null when it has written none yet (or it is being replaced). */
+export function readProgress(work: string, stage: string, task: number): { done: number; total: number } | null {
+  try {
+    return JSON.parse(fs.readFileSync(progressFile(work, stage, task), 'utf8')) as { done: number; total: number };
+  } catch {
+    return null;
+  }
+}
+
+/** The argv that starts this very CLI in a child process or on a node (the default ctx.sieve). */
+export function sieveArgv(): string[] {
+  return [process.execPath, path.join(PACKAGE_ROOT, 'bin', 'sieve.js')];
 }
 
 /** The argv (after ctx.sieve) of one task. */

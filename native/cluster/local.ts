@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { SieveError } from '../errors.js';
-import { doneMarker, progressFile, taskArgv, type Executor, type ExecutorContext, type StageSpec } from './executor.js';
+import { doneMarker, missingTasks, readProgress, taskArgv, type Executor, type ExecutorContext, type StageSpec } from './executor.js';
 
 export interface LocalOptions {
   /** tasks at once (default 1) */
@@ -28,12 +28,9 @@ export function logFile(work: string, stage: string, task: number): string {
 function stageFraction(work: string, stage: string, running: Iterable<number>): number {
   let f = 0;
   for (const t of running) {
-    try {
-      const p = JSON.parse(fs.readFileSync(progressFile(work, stage, t), 'utf8')) as { done: number; total: number };
-      if (p.total > 0) f += Math.min(1, p.done / p.total);
-    } catch {
-      // not written yet (or being replaced): counts as no progress
-    }
+    // not written yet (or being replaced): counts as no progress
+    const p = readProgress(work, stage, t);
+    if (p && p.total > 0) f += Math.min(1, p.done / p.total);
   }
   return f;
 }
@@ -89,8 +86,7 @@ export class LocalExecutor implements Executor {
   }
 
   private async runStage(stage: StageSpec, ctx: ExecutorContext): Promise<void> {
-    const pending: number[] = [];
-    for (let t = 0; t < stage.tasks; t++) if (!fs.existsSync(doneMarker(ctx.work, stage.name, t))) pending.push(t);
+    const pending = missingTasks(ctx.work, stage);
     let done = stage.tasks - pending.length;
     const running = new Set<number>();
     const children = new Set<ChildProcess>();

@@ -13,8 +13,9 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SieveError } from '../errors.js';
-import { doneMarker, progressFile, type Executor, type ExecutorContext, type StageProgress, type StageSpec } from './executor.js';
+import { missingTasks, readProgress, type Executor, type ExecutorContext, type StageProgress, type StageSpec } from './executor.js';
 import {
   arraySpec,
   checkStages,
@@ -108,7 +109,7 @@ export class SlurmExecutor implements Executor {
     try {
       // Submit the whole plan up front, chained: Slurm runs it on its own from here.
       for (const s of stages) {
-        const missing = this.missingTasks(ctx.work, s);
+        const missing = missingTasks(ctx.work, s);
         const st = state.get(s.name)!;
         if (missing.length === 0) st.complete = true;
         else await this.submit(st, missing, state, ctx.work, 'plan');
@@ -116,7 +117,8 @@ export class SlurmExecutor implements Executor {
       }
       let squeueFailures = 0;
       while (![...state.values()].every((s) => s.complete)) {
-        await sleep(this.opts.pollMs ?? 3000, ctx.signal);
+        // an abort rejects here; the catch below turns it into the 'cancelled' error
+        await sleep(this.opts.pollMs ?? 3000, undefined, { signal: ctx.signal });
         let queue: Map<string, QueueEntry[]>;
         try {
           queue = await this.queue();
@@ -156,7 +158,7 @@ export class SlurmExecutor implements Executor {
       if (inQueue) {
         // It waits on a job that failed (afterok can never hold): cancel, chain to the new job.
         await this.slurm(['scancel', st.job!]);
-        await this.submit(st, this.missingTasks(ctx.work, spec), state, ctx.work, 'rechain');
+        await this.submit(st, missingTasks(ctx.work, spec), state, ctx.work, 'rechain');
         resubmitted.add(spec.name);
         this.report(st, ctx, neverSatisfied && !upstreamResubmitted ? 'resubmitted (its dependency failed in Slurm but every task is done)' : `resubmitted after '${spec.after.filter((a) => resubmitted.has(a)).join("', '")}'`);
         continue;
@@ -165,7 +167,7 @@ export class SlurmExecutor implements Executor {
       // just before the job left has time to show up on shared storage.
       if (++st.goneFor < 2 && !upstreamResubmitted) continue;
       st.goneFor = 0;
-      const missing = this.missingTasks(ctx.work, spec);
+      const missing = missingTasks(ctx.work, spec);
       if (missing.length === 0) {
         st.complete = true;
         this.report(st, ctx, 'done', doneNames);
@@ -217,26 +219,17 @@ export class SlurmExecutor implements Executor {
     return jobs;
   }
 
-  private missingTasks(work: string, spec: StageSpec): number[] {
-    const missing: number[] = [];
-    for (let t = 0; t < spec.tasks; t++) if (!fs.existsSync(doneMarker(work, spec.name, t))) missing.push(t);
-    return missing;
-  }
-
   /** Rows done / rows in all of the running tasks' progress files (the bar moves within a task too). */
   private taskRows(work: string, spec: StageSpec, entries: QueueEntry[]): { done: number; total: number } {
     let done = 0;
     let total = 0;
     for (const e of entries) {
       if (e.state !== 'R' || e.task === null) continue;
-      try {
-        const p = JSON.parse(fs.readFileSync(progressFile(work, spec.name, e.task), 'utf8')) as { done: number; total: number };
-        if (Number.isFinite(p.done) && Number.isFinite(p.total)) {
-          done += p.done;
-          total += p.total;
-        }
-      } catch {
-        // not written yet, or being replaced: this look simply has no rows for that task
+      // not written yet, or being replaced: this look simply has no rows for that task
+      const p = readProgress(work, spec.name, e.task);
+      if (p && Number.isFinite(p.done) && Number.isFinite(p.total)) {
+        done += p.done;
+        total += p.total;
       }
     }
     return { done, total };
@@ -307,21 +300,6 @@ function lastLine(file: string): string {
   } catch {
     return ' (no log was written)';
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new SieveError('cancelled', 'cancelled'));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new SieveError('cancelled', 'cancelled'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**

@@ -15,7 +15,7 @@ import { runFilter } from '../../native/filters/decisions.js';
 import { canonicalSpec } from '../../native/filters/spec.js';
 import { LocalExecutor, logFile } from '../../native/cluster/local.js';
 import { runOnCluster } from '../../native/cluster/submit.js';
-import { sieveArgv } from '../../native/cli/cluster-command.js';
+import { sieveArgv } from '../../native/cluster/executor.js';
 import { tmpDir } from './fixtures/tiny-pool.js';
 
 const SIEVE = path.resolve('bin/sieve.js');

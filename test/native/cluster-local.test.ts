@@ -18,7 +18,7 @@ import { mulberry32 } from '../../native/map/linalg.js';
 import { LocalExecutor } from '../../native/cluster/local.js';
 import { runOnCluster } from '../../native/cluster/submit.js';
 import { describePlan } from '../../native/cluster/plan.js';
-import { sieveArgv } from '../../native/cli/cluster-command.js';
+import { sieveArgv } from '../../native/cluster/executor.js';
 import { tmpDir } from './fixtures/tiny-pool.js';
 
 const SIEVE = path.resolve('bin/sieve.js');

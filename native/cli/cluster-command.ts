@@ -2,8 +2,8 @@
  * The cluster side of the command line: `sieve filter --engine local|slurm` (plan, run, merge: see
  * native/cluster) and `sieve cluster-task`, the one command every task of a plan is.
  *
- * `--engine slurm` loads native/cluster/slurm.js, which exports
- * `createSlurmExecutor({ partition, workers, retries, dryRun }): Executor`.
+ * `--engine slurm` loads native/cluster/slurm.js (sbatch/squeue/scancel, scontrol) only then: the
+ * other engines and every other command never load it.
  */
 import path from 'node:path';
 import { SieveError } from '../errors.js';
@@ -20,39 +20,41 @@ export const CLUSTER_USAGE = `        --engine inproc|local|slurm (default inpro
           same result bit for bit: [--workers N] tasks at once (local) or array throttle (slurm),
           [--tasks T] shard groups (default: --workers), [--work DIR] shared work folder (default
           in the workspace), [--retries K] reruns of a failed task (default 2), [--partition P]
-          (slurm), [--dry-run] print the plan and stop
+          (slurm), [--max-array-size N] plan with Slurm's MaxArraySize N instead of the
+          cluster's (slurm), [--dry-run] print the plan and stop
   cluster-task --work DIR --stage NAME --task I
         run one task of a cluster plan (what the local and slurm engines start)`;
 
 /** The flags `sieve filter` takes for its engines. */
-export const ENGINE_FLAGS: Record<string, FlagType> = { engine: 'string', workers: 'int', tasks: 'int', work: 'string', retries: 'int', partition: 'string', 'dry-run': 'bool' };
+export const ENGINE_FLAGS: Record<string, FlagType> = { engine: 'string', workers: 'int', tasks: 'int', work: 'string', retries: 'int', partition: 'string', 'dry-run': 'bool', 'max-array-size': 'int' };
 
 export type EngineName = 'inproc' | 'local' | 'slurm';
 
 /** The engine and its options, checked before any work. */
-export function engineOptions(flags: Record<string, string | number | boolean>): { engine: EngineName; workers: number; tasks: number; retries: number; work?: string; partition?: string; dryRun: boolean } {
+export function engineOptions(flags: Record<string, string | number | boolean>): { engine: EngineName; workers: number; tasks: number; retries: number; work?: string; partition?: string; maxArraySize?: number; dryRun: boolean } {
   const engine = (flags.engine as string | undefined) ?? 'inproc';
   if (engine !== 'inproc' && engine !== 'local' && engine !== 'slurm') throw new SieveError('bad_input', `sieve filter: --engine must be inproc, local or slurm, got ${JSON.stringify(engine)}`);
   const given = Object.keys(ENGINE_FLAGS).filter((f) => f !== 'engine' && flags[f] !== undefined);
   if (engine === 'inproc' && given.length) throw new SieveError('bad_input', `sieve filter: --${given[0]} needs --engine local or slurm`);
   if (flags.partition !== undefined && engine !== 'slurm') throw new SieveError('bad_input', 'sieve filter: --partition is for --engine slurm');
+  if (flags['max-array-size'] !== undefined && engine !== 'slurm') throw new SieveError('bad_input', 'sieve filter: --max-array-size is for --engine slurm');
+  const maxArraySize = flags['max-array-size'] as number | undefined;
+  if (maxArraySize !== undefined && maxArraySize < 1) throw new SieveError('bad_input', `sieve filter: --max-array-size must be at least 1, got ${maxArraySize}`);
   const workers = (flags.workers as number | undefined) ?? 1;
   if (workers < 1) throw new SieveError('bad_input', `sieve filter: --workers must be at least 1, got ${workers}`);
   const tasks = (flags.tasks as number | undefined) ?? workers;
   if (tasks < 1) throw new SieveError('bad_input', `sieve filter: --tasks must be at least 1, got ${tasks}`);
   const retries = (flags.retries as number | undefined) ?? 2;
   if (retries < 0) throw new SieveError('bad_input', `sieve filter: --retries must be 0 or more, got ${retries}`);
-  return { engine, workers, tasks, retries, work: flags.work as string | undefined, partition: flags.partition as string | undefined, dryRun: Boolean(flags['dry-run']) };
+  return { engine, workers, tasks, retries, work: flags.work as string | undefined, partition: flags.partition as string | undefined, maxArraySize, dryRun: Boolean(flags['dry-run']) };
 }
 
 async function executorFor(o: ReturnType<typeof engineOptions>): Promise<Executor> {
   if (o.engine === 'local') return new LocalExecutor({ workers: o.workers, retries: o.retries });
-  // a variable specifier: the Slurm executor is a module of its own, loaded only when asked for
-  const slurmModule = '../cluster/slurm.js';
-  const m = (await import(slurmModule)) as { createSlurmExecutor?: (opts: { partition?: string; workers: number; retries: number; dryRun: boolean }) => Executor };
-  if (!m.createSlurmExecutor) throw new SieveError('internal', 'native/cluster/slurm.js does not export createSlurmExecutor');
+  // loaded here, for this engine only (a type-checked dynamic import, not a static one)
+  const { createSlurmExecutor } = await import('../cluster/slurm.js');
   // on --dry-run it prints its job scripts and submits nothing
-  return m.createSlurmExecutor({ partition: o.partition, workers: o.workers, retries: o.retries, dryRun: o.dryRun });
+  return createSlurmExecutor({ partition: o.partition, workers: o.workers, retries: o.retries, maxArraySize: o.maxArraySize, dryRun: o.dryRun });
 }
 
 /** Run a spec with a cluster engine; `pool` is closed, the returned one is open. */

@@ -25,6 +25,15 @@ export interface StageProgress {
   tasks: number;
   /** free text from the executor: queue state, resubmissions */
   note?: string;
+  /** what the queue shows (Slurm): tasks running, tasks pending and Slurm's reason for the wait */
+  running?: number;
+  pending?: number;
+  reason?: string;
+  /** rows done / rows in the running tasks' progress files */
+  rowsDone?: number;
+  rowsTotal?: number;
+  /** the job ids holding the stage's tasks (Slurm) */
+  jobs?: string[];
 }
 
 export interface ExecutorContext {

@@ -9,6 +9,11 @@
  * there: only those indices are resubmitted (`--array=3,5`), and every stage still waiting on the
  * old job (its afterok can never be satisfied now) is cancelled and resubmitted chained to the new
  * one. After `retries` resubmissions of a stage the run fails, naming the stage, task and log file.
+ *
+ * Slurm's MaxArraySize (`scontrol show config`; 1001 by default, i.e. indices 0..1000) bounds an array
+ * index, so a stage of more tasks is several arrays (slurm-script.ts arrayParts): each runs indices
+ * 0..count-1 with its first task as the script's argument, the stages after it wait for all of them,
+ * and failed tasks are resubmitted within their own part.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,9 +22,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SieveError } from '../errors.js';
 import { missingTasks, readProgress, type Executor, type ExecutorContext, type StageProgress, type StageSpec } from './executor.js';
 import {
+  arrayParts,
   arraySpec,
   checkStages,
+  DEFAULT_MAX_ARRAY_SIZE,
+  parseMaxArraySize,
   shellQuote,
+  slurmLogPath,
   stageScript,
   stageScriptPath,
   submitScript,
@@ -38,6 +47,11 @@ export interface SlurmOptions extends SlurmScriptOptions {
   retries?: number;
   /** milliseconds between two looks at the queue (default 3000) */
   pollMs?: number;
+  /**
+   * Slurm's MaxArraySize to plan with instead of the cluster's (`scontrol show config`): a stage of
+   * more tasks is submitted as several arrays. Lower than the cluster's only to try the splitting.
+   */
+  maxArraySize?: number;
   /** print the scripts and the submissions through `print`, submit nothing, write nothing */
   dryRun?: boolean;
   print?: (text: string) => void;
@@ -47,7 +61,10 @@ export interface SlurmOptions extends SlurmScriptOptions {
 export interface SlurmSubmission {
   stage: string;
   job: string;
+  /** the stage's task indices this job runs (its array indices plus `offset`) */
   indices: number[];
+  /** the first task of the array's part of the stage (0 unless the stage is past MaxArraySize) */
+  offset: number;
   /** Date.now() just before sbatch was called */
   submittedAt: number;
   /** why: 'plan' for the first submission, 'retry' for failed tasks, 'rechain' after an upstream retry */
@@ -60,9 +77,16 @@ const ACTIVE_STATES = new Set(['PD', 'R', 'CG', 'CF', 'S', 'ST', 'RQ', 'RS', 'RH
 /** Consecutive squeue failures tolerated (a busy controller times out now and then) before giving up. */
 const SQUEUE_FAILURES = 10;
 
+/** One submitted job array of a stage: array index i is the stage's task offset + i. */
+interface ArrayJob {
+  job: string;
+  offset: number;
+}
+
 interface StageState {
   spec: StageSpec;
-  job: string | null;
+  /** the arrays holding the stage's unfinished tasks now: one per part (after a retry, per part with failures) */
+  jobs: ArrayJob[];
   complete: boolean;
   retries: number;
   /** polls in a row that found the current job gone from the queue (acted on at 2, for slow shared storage) */
@@ -80,31 +104,52 @@ export class SlurmExecutor implements Executor {
     if (opts.partition !== undefined && !/^[A-Za-z0-9_.,-]+$/.test(opts.partition)) {
       throw new SieveError('bad_input', `slurm: --partition '${opts.partition}' is not a partition name`);
     }
+    if (opts.maxArraySize !== undefined && (!Number.isInteger(opts.maxArraySize) || opts.maxArraySize < 1)) {
+      throw new SieveError('bad_input', `slurm: --max-array-size must be a positive integer, got ${opts.maxArraySize}`);
+    }
   }
+
+  /** The MaxArraySize this run plans with: the option, else the cluster's, else Slurm's default. */
+  private maxArraySize = DEFAULT_MAX_ARRAY_SIZE;
 
   /** The stage scripts, as [path, text]: what run() writes into WORK and --dry-run prints. */
   scripts(stages: StageSpec[], ctx: Pick<ExecutorContext, 'work' | 'sieve'>): Array<[string, string]> {
     checkStages(stages);
-    return stages.map((s) => [stageScriptPath(ctx.work, s.name), stageScript(s, ctx.work, ctx.sieve, this.opts)]);
+    return stages.map((s) => [stageScriptPath(ctx.work, s.name), stageScript(s, ctx.work, ctx.sieve, { ...this.opts, maxArraySize: this.maxArraySize })]);
+  }
+
+  /**
+   * The cluster's MaxArraySize from `scontrol show config` (through the login prefix). A cluster that
+   * does not say (or a dry run where Slurm cannot be reached) gets Slurm's default, 1001.
+   */
+  private async readMaxArraySize(): Promise<number> {
+    if (this.opts.maxArraySize !== undefined) return this.opts.maxArraySize;
+    try {
+      return parseMaxArraySize(await this.slurm(['scontrol', 'show', 'config'])) ?? DEFAULT_MAX_ARRAY_SIZE;
+    } catch {
+      return DEFAULT_MAX_ARRAY_SIZE;
+    }
   }
 
   async run(stages: StageSpec[], ctx: ExecutorContext): Promise<void> {
     if (!path.isAbsolute(ctx.work)) throw new Error(`slurm: the work folder must be an absolute path, got ${ctx.work}`);
+    checkStages(stages);
+    this.maxArraySize = await this.readMaxArraySize();
     const scripts = this.scripts(stages, ctx);
     if (this.opts.dryRun) {
       const print = this.opts.print ?? ((t: string) => process.stdout.write(t));
       for (const [file, text] of scripts) print(`# ---- ${file}\n${text}`);
-      print(`# ---- submission order (sbatch on the login node)\n${submitScript(stages, ctx.work)}`);
+      print(`# ---- submission order (sbatch on the login node)\n${submitScript(stages, ctx.work, { workers: this.opts.workers, maxArraySize: this.maxArraySize })}`);
       return;
     }
-    for (const dir of ['slurm', 'logs', 'done', 'progress']) fs.mkdirSync(path.join(ctx.work, dir), { recursive: true });
+    for (const dir of ['slurm', 'logs', 'logs/slurm', 'done', 'progress']) fs.mkdirSync(path.join(ctx.work, dir), { recursive: true });
     for (const [file, text] of scripts) {
       fs.writeFileSync(`${file}.tmp`, text, { mode: 0o755 });
       fs.renameSync(`${file}.tmp`, file);
     }
 
     const state = new Map<string, StageState>(
-      stages.map((s) => [s.name, { spec: s, job: null, complete: false, retries: 0, goneFor: 0, lastNote: '' }]),
+      stages.map((s) => [s.name, { spec: s, jobs: [], complete: false, retries: 0, goneFor: 0, lastNote: '' }]),
     );
     try {
       // Submit the whole plan up front, chained: Slurm runs it on its own from here.
@@ -144,7 +189,8 @@ export class SlurmExecutor implements Executor {
       const st = state.get(spec.name)!;
       if (st.complete) continue;
       const upstreamResubmitted = spec.after.some((a) => resubmitted.has(a));
-      const entries = queue.get(st.job!) ?? [];
+      // the arrays' entries, their array indices turned into the stage's task indices
+      const entries = st.jobs.flatMap((j) => (queue.get(j.job) ?? []).map((e) => ({ ...e, task: e.task === null ? null : e.task + j.offset })));
       const inQueue = entries.some((e) => ACTIVE_STATES.has(e.state));
       // A task killed after its done marker was written leaves its stage complete for Sieve but
       // failed for Slurm: the stages after it wait forever unless they are submitted again.
@@ -152,12 +198,12 @@ export class SlurmExecutor implements Executor {
         entries.some((e) => e.reason === 'DependencyNeverSatisfied') && spec.after.every((a) => state.get(a)!.complete);
       if (inQueue && !upstreamResubmitted && !neverSatisfied) {
         st.goneFor = 0;
-        this.report(st, ctx, queueNote(entries, this.taskRows(ctx.work, spec, entries)), doneNames);
+        this.report(st, ctx, queueCounts(entries, this.taskRows(ctx.work, spec, entries)), doneNames);
         continue;
       }
       if (inQueue) {
         // It waits on a job that failed (afterok can never hold): cancel, chain to the new job.
-        await this.slurm(['scancel', st.job!]);
+        await this.slurm(['scancel', ...st.jobs.map((j) => j.job)]);
         await this.submit(st, missingTasks(ctx.work, spec), state, ctx.work, 'rechain');
         resubmitted.add(spec.name);
         this.report(st, ctx, neverSatisfied && !upstreamResubmitted ? 'resubmitted (its dependency failed in Slurm but every task is done)' : `resubmitted after '${spec.after.filter((a) => resubmitted.has(a)).join("', '")}'`);
@@ -176,10 +222,14 @@ export class SlurmExecutor implements Executor {
       const ranForReal = spec.after.every((a) => state.get(a)!.complete) && !upstreamResubmitted;
       if (ranForReal && ++st.retries > (this.opts.retries ?? 2)) {
         const log = taskLogPath(ctx.work, spec.name, missing[0]);
+        // what Slurm itself said about the last attempt (time limit, out of memory), when anything
+        const last = st.jobs.filter((j) => j.offset <= missing[0]).pop();
+        const slurmLog = last ? slurmLogPath(ctx.work, spec.name, last.job, missing[0] - last.offset) : null;
+        const slurmSaid = slurmLog && fs.existsSync(slurmLog) && fs.statSync(slurmLog).size > 0 ? `; Slurm's log: ${slurmLog}${lastLine(slurmLog)}` : '';
         throw new SieveError(
           'internal',
           `slurm: stage '${spec.name}' task ${missing[0]} failed ${st.retries} times` +
-            `${missing.length > 1 ? ` (tasks ${missing.join(', ')} have no done marker)` : ''}; its log: ${log}${lastLine(log)}`,
+            `${missing.length > 1 ? ` (tasks ${missing.join(', ')} have no done marker)` : ''}; its log: ${log}${lastLine(log)}${slurmSaid}`,
         );
       }
       await this.submit(st, missing, state, ctx.work, ranForReal ? 'retry' : 'rechain');
@@ -188,21 +238,29 @@ export class SlurmExecutor implements Executor {
     }
   }
 
+  /** Submit these tasks of a stage: one array per part of the stage they fall in, each after every upstream array. */
   private async submit(st: StageState, indices: number[], state: Map<string, StageState>, work: string, reason: SlurmSubmission['reason']): Promise<void> {
-    const deps = st.spec.after.map((a) => state.get(a)!).filter((a) => !a.complete).map((a) => a.job!);
-    const args = ['sbatch', '--parsable', `--array=${arraySpec(indices, this.opts.workers)}`];
-    if (deps.length) args.push(`--dependency=afterok:${deps.join(':')}`);
-    args.push(stageScriptPath(work, st.spec.name));
-    const submittedAt = Date.now();
-    const out = (await this.slurm(args)).trim();
-    const job = out.split(';')[0];
-    if (!/^\d+$/.test(job)) throw new Error(`slurm: sbatch printed '${out}', expected a job id`);
-    st.job = job;
+    const deps = st.spec.after.map((a) => state.get(a)!).filter((a) => !a.complete).flatMap((a) => a.jobs.map((j) => j.job));
+    const jobs: ArrayJob[] = [];
+    for (const { offset, count } of arrayParts(st.spec.tasks, this.maxArraySize)) {
+      const mine = indices.filter((i) => i >= offset && i < offset + count);
+      if (!mine.length) continue;
+      const args = ['sbatch', '--parsable', `--array=${arraySpec(mine.map((i) => i - offset), this.opts.workers)}`];
+      if (deps.length) args.push(`--dependency=afterok:${deps.join(':')}`);
+      args.push(stageScriptPath(work, st.spec.name), String(offset));
+      const submittedAt = Date.now();
+      const out = (await this.slurm(args)).trim();
+      const job = out.split(';')[0];
+      if (!/^\d+$/.test(job)) throw new Error(`slurm: sbatch printed '${out}', expected a job id`);
+      jobs.push({ job, offset });
+      // known before the next part's sbatch, so a failure there still cancels this one
+      st.jobs = jobs;
+      const submission: SlurmSubmission = { stage: st.spec.name, job, indices: mine, offset, submittedAt, reason };
+      this.submissions.push(submission);
+      // the run's record in WORK, next to the scripts: which job ran which indices, when and why
+      fs.appendFileSync(submissionsLog(work), `${JSON.stringify(submission)}\n`);
+    }
     st.goneFor = 0;
-    const submission: SlurmSubmission = { stage: st.spec.name, job, indices, submittedAt, reason };
-    this.submissions.push(submission);
-    // the run's record in WORK, next to the scripts: which job ran which indices, when and why
-    fs.appendFileSync(submissionsLog(work), `${JSON.stringify(submission)}\n`);
   }
 
   /** Every job of this user in the queue, array tasks one per entry, keyed by the array's job id. */
@@ -214,7 +272,8 @@ export class SlurmExecutor implements Executor {
       if (!job || !state) continue;
       let list = jobs.get(job);
       if (!list) jobs.set(job, (list = []));
-      list.push({ task: /^\d+$/.test(task) ? Number(task) : null, state, reason: reason ?? '' });
+      const one = /^\d+$/.test(task);
+      list.push({ task: one ? Number(task) : null, count: one ? 1 : arrayCount(task ?? ''), state, reason: reason ?? '' });
     }
     return jobs;
   }
@@ -235,20 +294,25 @@ export class SlurmExecutor implements Executor {
     return { done, total };
   }
 
-  private report(st: StageState, ctx: ExecutorContext, note: string, doneNames?: string[]): void {
+  /** Tell the caller about a stage: a note, or the queue's counts (running, pending and why, rows). */
+  private report(st: StageState, ctx: ExecutorContext, what: string | QueueCounts, doneNames?: string[]): void {
     const prefix = `${st.spec.name}.`;
     const done = st.complete
       ? st.spec.tasks
       : (doneNames ?? listDir(path.join(ctx.work, 'done'))).filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length))).length;
+    const note = typeof what === 'string' ? what : queueNote(what);
     const key = `${done}|${note}`;
     if (key === st.lastNote) return;
     st.lastNote = key;
-    const p: StageProgress = { stage: st.spec.name, done, tasks: st.spec.tasks, note: st.job ? `job ${st.job}: ${note}` : note };
+    const jobs = st.jobs.map((j) => j.job);
+    const p: StageProgress = { stage: st.spec.name, done, tasks: st.spec.tasks, note: jobs.length ? `job ${jobs.join(', ')}: ${note}` : note };
+    if (jobs.length) p.jobs = jobs;
+    if (typeof what !== 'string') Object.assign(p, what);
     ctx.onProgress?.(p);
   }
 
   private async cancelAll(state: Map<string, StageState>): Promise<void> {
-    const jobs = [...state.values()].filter((s) => !s.complete && s.job).map((s) => s.job!);
+    const jobs = [...state.values()].filter((s) => !s.complete).flatMap((s) => s.jobs.map((j) => j.job));
     if (jobs.length) await this.slurm(['scancel', ...jobs]).catch(() => undefined);
   }
 
@@ -271,16 +335,41 @@ export function submissionsLog(work: string): string {
 }
 
 interface QueueEntry {
+  /** the array index (the stage's task index once the part's offset is added); null for a pending range */
   task: number | null;
+  /** array tasks the entry stands for: 1, or the size of a pending range such as `2-7%2` */
+  count: number;
   state: string;
   reason: string;
 }
 
-function queueNote(entries: QueueEntry[], rows: { done: number; total: number }): string {
-  const running = entries.filter((e) => e.state === 'R').length;
+/** How many indices squeue's %K of a not-yet-expanded array holds: `2-7%2` -> 6, `0,3,5-6` -> 4. */
+export function arrayCount(indices: string): number {
+  let n = 0;
+  for (const part of indices.replace(/%\d+$/, '').split(',')) {
+    const m = /^(\d+)(?:-(\d+))?(?::\d+)?$/.exec(part.trim());
+    if (m) n += m[2] === undefined ? 1 : Number(m[2]) - Number(m[1]) + 1;
+  }
+  return Math.max(1, n);
+}
+
+/** A stage's tasks as the queue shows them: the structured half of StageProgress. */
+type QueueCounts = Required<Pick<StageProgress, 'running' | 'pending' | 'reason' | 'rowsDone' | 'rowsTotal'>>;
+
+function queueCounts(entries: QueueEntry[], rows: { done: number; total: number }): QueueCounts {
   const pending = entries.filter((e) => e.state === 'PD');
-  const parts = [`${running} running`, `${pending.length} pending${pending.length && pending[0].reason ? ` (${pending[0].reason})` : ''}`];
-  if (rows.total > 0) parts.push(`${rows.done}/${rows.total} rows in running tasks`);
+  return {
+    running: entries.filter((e) => e.state === 'R').length,
+    pending: pending.reduce((n, e) => n + e.count, 0),
+    reason: pending.find((e) => e.reason)?.reason ?? '',
+    rowsDone: rows.done,
+    rowsTotal: rows.total,
+  };
+}
+
+function queueNote(c: QueueCounts): string {
+  const parts = [`${c.running} running`, `${c.pending} pending${c.pending && c.reason ? ` (${c.reason})` : ''}`];
+  if (c.rowsTotal > 0) parts.push(`${c.rowsDone}/${c.rowsTotal} rows in running tasks`);
   return parts.join(', ');
 }
 

@@ -93,6 +93,11 @@ describe('sieve filter --engine slurm on a real one-node Slurm equals inproc', {
         '--engine', 'slurm', '--workers', '3', '--work', path.join(tmp, `work-${name}`)]).then((r) => [name, r] as const),
     );
 
+    // the clip_score fraction again as 8 tasks per stage with MaxArraySize lowered to 3: every map
+    // stage is three job arrays (tasks 0-2, 3-5, 6-7), each after all arrays of the stages it reads
+    const split = sieve(['filter', pool, '--spec', JSON.stringify(SPECS.clip), '--out', path.join(tmp, 'clip-split.slurm.npy'), '--workspace', path.join(tmp, 'ws-slurm-clip-split'),
+      '--engine', 'slurm', '--workers', '2', '--tasks', '8', '--max-array-size', '3', '--work', path.join(tmp, 'work-clip-split')]);
+
     // kill one running task of the clip_score fraction run (its first map, or whichever runs then)
     const clipWork = path.join(tmp, 'work-clip');
     let killed: string | undefined;
@@ -101,7 +106,7 @@ describe('sieve filter --engine slurm on a real one-node Slurm equals inproc', {
     const started = (task: string) => {
       const logs = path.join(clipWork, 'logs');
       if (!fs.existsSync(logs)) return false;
-      return fs.readdirSync(logs).some((f) => fs.readFileSync(path.join(logs, f), 'utf8').includes(`task ${task} started`));
+      return fs.readdirSync(logs).some((f) => f.endsWith('.out') && fs.readFileSync(path.join(logs, f), 'utf8').includes(`task ${task} started`));
     };
     for (let i = 0; i < 600 && !killed; i++) {
       await new Promise((r) => setTimeout(r, 100));
@@ -127,6 +132,13 @@ describe('sieve filter --engine slurm on a real one-node Slurm equals inproc', {
       assert.deepEqual([line.kept, line.total, line.reused], [ref.kept, ref.total, false], name);
       assert.ok(line.kept > 0 && line.kept < 4000, `${name} keeps some rows, not all: ${line.kept}`);
     }
+
+    const splitRun = await split;
+    assert.equal(splitRun.code, 0, `slurm clip, split arrays: ${splitRun.stderr.slice(-2000)}`);
+    assert.ok(fs.readFileSync(path.join(tmp, 'clip.inproc.npy')).equals(fs.readFileSync(path.join(tmp, 'clip-split.slurm.npy'))), 'the split run equals inproc');
+    const submissions = fs.readFileSync(path.join(tmp, 'work-clip-split', 'slurm', 'submissions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { stage: string; offset: number; indices: number[]; reason: string });
+    const hist = submissions.filter((s) => s.stage === 'leaf0-hist' && s.reason === 'plan');
+    assert.deepEqual(hist.map((s) => [s.offset, s.indices.join(',')]), [[0, '0,1,2'], [3, '3,4,5'], [6, '6,7']]);
 
     // the killed index went back alone, and its log holds both attempts
     const [, index] = killed.split('_');
@@ -159,6 +171,9 @@ describe('sieve filter --engine slurm on a real one-node Slurm equals inproc', {
       assert.ok(Buffer.from(da.reason).equals(Buffer.from(db.reason)), 'reason');
       const cluster = events.filter((e) => e.job === 'cluster');
       assert.ok(cluster.some((e) => e.done === e.total && e.total === 3), 'the map stage reported 3/3');
+      // the stage's numbers come apart too, for the app's per-stage view
+      assert.ok(cluster.every((e) => e.stage?.name && e.stage.tasks === e.total && e.stage.done === e.done), 'each event names its stage');
+      assert.ok(cluster.some((e) => e.stage?.name === 'leaf0-map' && e.stage.running !== undefined && e.stage.pending !== undefined), 'the queue counts of a stage');
       assert.ok((await remote.currentPool())?.rows === 4000, 'the pool is open again after the run');
       assert.ok(fs.existsSync(path.join(tmp, 'work-api', 'slurm', 'leaf0-map.sbatch')));
     } finally {

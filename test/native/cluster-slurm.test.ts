@@ -13,8 +13,8 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { doneMarker, type StageProgress, type StageSpec } from '../../native/cluster/executor.js';
-import { SlurmExecutor } from '../../native/cluster/slurm.js';
-import { arrayList, arraySpec, shellQuote } from '../../native/cluster/slurm-script.js';
+import { arrayCount, SlurmExecutor } from '../../native/cluster/slurm.js';
+import { arrayList, arrayParts, arraySpec, parseMaxArraySize, shellQuote } from '../../native/cluster/slurm-script.js';
 import { slurmUnavailable } from './fixtures/slurm.js';
 
 const TOY_TASK = fileURLToPath(new URL('./fixtures/cluster-toy-task.js', import.meta.url));
@@ -130,6 +130,58 @@ describe('slurm executor on a real one-node Slurm', { skip: unavailable }, () =>
     assert.deepEqual(ourJobsInQueue(exec.submissions.map((s) => s.job)), [], 'the waiting reduce was cancelled');
     assert.ok(!fs.existsSync(path.join(work, 'out', 'total')));
   });
+
+  test('a stage past MaxArraySize (lowered to 3) runs as arrays of 3, 3 and 2 tasks; the reduce waits for all three; a failure is retried in its own part', async () => {
+    const work = toyWork('split', 8);
+    fs.mkdirSync(path.join(work, 'fail'));
+    fs.writeFileSync(path.join(work, 'fail', 'squares.7'), '1'); // task 7 = index 1 of the third array
+    // slow enough that a reduce chained to only one part would start (and sum too little) before the others end
+    fs.writeFileSync(path.join(work, 'sleep-ms'), '400');
+    const progress: StageProgress[] = [];
+    const exec = new SlurmExecutor({ workers: 2, pollMs: 300, maxArraySize: 3 });
+    await exec.run(toyPlan(8, 2), { work, sieve: SIEVE, onProgress: (p) => progress.push(p) });
+
+    assert.equal(fs.readFileSync(path.join(work, 'out', 'total'), 'utf8'), String(expectedTotal(8, 2)));
+    const plan = exec.submissions.filter((s) => s.reason === 'plan').map((s) => [s.stage, s.offset, s.indices.join(',')]);
+    assert.deepEqual(plan, [['squares', 0, '0,1,2'], ['squares', 3, '3,4,5'], ['squares', 6, '6,7'], ['cubes', 0, '0,1'], ['total', 0, '0']]);
+    const again = exec.submissions.filter((s) => s.reason !== 'plan').map((s) => [s.stage, s.reason, s.offset, s.indices.join(',')]);
+    assert.deepEqual(again, [['squares', 'retry', 6, '7'], ['total', 'rechain', 0, '0']]);
+    // every task ran under its own stage index: each log names it, task 7's holds both attempts
+    for (let t = 0; t < 8; t++) {
+      const log = fs.readFileSync(path.join(work, 'logs', `squares.${t}.out`), 'utf8');
+      assert.match(log, new RegExp(`started \\d+\\.\\d+ on .* as task ${t}\n`), `squares.${t}.out: ${log}`);
+    }
+    assert.equal(fs.readFileSync(path.join(work, 'logs', 'squares.7.out'), 'utf8').match(/as task 7/g)?.length, 2);
+    // the progress of the split stage names its three arrays while they are queued
+    assert.ok(progress.some((p) => p.stage === 'squares' && p.jobs?.length === 3), 'a squares progress event names three jobs');
+    assert.equal(progress.filter((p) => p.stage === 'squares').pop()?.done, 8);
+  });
+
+  test("--dry-run's submission script, run by hand on Slurm, submits a split stage as three arrays and gives the same total", async () => {
+    const work = toyWork('dry-split-by-hand', 8);
+    let printed = '';
+    const exec = new SlurmExecutor({ dryRun: true, workers: 2, maxArraySize: 3, print: (t) => (printed += t) });
+    await exec.run(toyPlan(8, 2), { work, sieve: SIEVE });
+    // write what was printed where its header says, then run the submission order with bash
+    const files = [...printed.matchAll(/^# ---- (.*)\n([\s\S]*?)(?=^# ---- |$(?![\s\S]))/gm)];
+    assert.equal(files.length, 4);
+    let submit = '';
+    for (const [, header, text] of files) {
+      if (header.startsWith('submission order')) submit = text;
+      else {
+        fs.mkdirSync(path.dirname(header), { recursive: true });
+        fs.writeFileSync(header, text, { mode: 0o755 });
+      }
+    }
+    const r = spawnSync('bash', ['-c', `${submit}\necho "$job_squares $job_squares_1 $job_squares_2 $job_cubes $job_total"`], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const jobs = r.stdout.trim().split(/\s+/).map((j) => j.split(';')[0]);
+    assert.equal(jobs.length, 5, r.stdout);
+    for (let i = 0; i < 600 && ourJobsInQueue(jobs).length; i++) await new Promise((res) => setTimeout(res, 200));
+    assert.deepEqual(ourJobsInQueue(jobs), []);
+    assert.equal(fs.readFileSync(path.join(work, 'out', 'total'), 'utf8'), String(expectedTotal(8, 2)));
+    for (let t = 0; t < 8; t++) assert.ok(fs.existsSync(doneMarker(work, 'squares', t)), `squares.${t} done`);
+  });
 });
 
 test('--dry-run (no Slurm needed) prints valid bash naming only the work folder and the CLI, and submits nothing', async () => {
@@ -160,10 +212,45 @@ test('--dry-run (no Slurm needed) prints valid bash naming only the work folder 
   assert.match(printed, /--dependency=afterok:\$\{job_squares%%;\*\}:\$\{job_cubes%%;\*\}/);
 });
 
+test('--dry-run with MaxArraySize 3: an 8-task stage is three sbatch calls (offsets 0, 3, 6) and the reduce waits for all of them', async () => {
+  const work = path.join(tmp, 'dry split');
+  let printed = '';
+  const exec = new SlurmExecutor({ dryRun: true, workers: 2, maxArraySize: 3, print: (t) => (printed += t) });
+  await exec.run(toyPlan(8, 2), { work, sieve: SIEVE });
+  assert.equal(exec.submissions.length, 0);
+  assert.ok(!fs.existsSync(work), 'a dry run writes nothing');
+  const script = (file: string) => printed.split(`# ---- ${path.join(work, 'slurm', file)}\n`)[1].split('# ---- ')[0];
+  // the script's own array is the first part; the task index is the argument plus the array index
+  assert.match(script('squares.sbatch'), /^#SBATCH --array=0-2%2$/m);
+  assert.match(script('squares.sbatch'), /^task=\$\(\( \$\{1:-0\} \+ SLURM_ARRAY_TASK_ID \)\)$/m);
+  assert.match(script('squares.sbatch'), /--task "\$task"$/m);
+  assert.match(script('cubes.sbatch'), /^#SBATCH --array=0-1$/m);
+  const order = printed.split(/^# ---- submission order.*\n/m)[1];
+  const sbatch = order.split('\n').filter((l) => l.includes('sbatch'));
+  const q = (f: string) => shellQuote(path.join(work, 'slurm', f));
+  assert.deepEqual(sbatch, [
+    `job_squares=$(sbatch --parsable --array=0-2%2 ${q('squares.sbatch')} 0)`,
+    `job_squares_1=$(sbatch --parsable --array=0-2%2 ${q('squares.sbatch')} 3)`,
+    `job_squares_2=$(sbatch --parsable --array=0-1 ${q('squares.sbatch')} 6)`,
+    `job_cubes=$(sbatch --parsable ${q('cubes.sbatch')})`,
+    `job_total=$(sbatch --parsable --dependency=afterok:\${job_squares%%;*}:\${job_squares_1%%;*}:\${job_squares_2%%;*}:\${job_cubes%%;*} ${q('total.sbatch')})`,
+  ]);
+  const f = path.join(tmp, 'check-split.sh');
+  fs.writeFileSync(f, order);
+  assert.equal(spawnSync('bash', ['-n', f]).status, 0);
+});
+
 test('array lists and shell words (hand-worked)', () => {
   assert.equal(arrayList([9, 1, 2, 3, 5, 7, 8, 2]), '1-3,5,7-9');
   assert.equal(arraySpec([0, 1, 2, 3, 4, 5, 6, 7], 3), '0-7%3');
   assert.equal(arraySpec([3, 5], 3), '3,5', 'no throttle above the task count');
+  assert.deepEqual(arrayParts(8, 3), [{ offset: 0, count: 3 }, { offset: 3, count: 3 }, { offset: 6, count: 2 }]);
+  assert.deepEqual(arrayParts(1001, 1001), [{ offset: 0, count: 1001 }]);
+  assert.deepEqual(arrayParts(1002, 1001), [{ offset: 0, count: 1001 }, { offset: 1001, count: 1 }]);
+  assert.equal(parseMaxArraySize('MaxArraySize            = 1001\nMaxJobCount             = 10000\n'), 1001);
+  assert.equal(parseMaxArraySize('MaxJobCount = 10000\n'), null);
+  assert.equal(arrayCount('2-7%2'), 6);
+  assert.equal(arrayCount('0,3,5-6'), 4);
   assert.equal(shellQuote('/a/b c'), "'/a/b c'");
   assert.equal(shellQuote("it's"), `'it'\\''s'`);
   const r = spawnSync('bash', ['-c', `printf %s ${shellQuote("a 'b' $HOME \\")}`], { encoding: 'utf8' });

@@ -120,6 +120,8 @@ export interface ProgressEvent {
   /** units per second, when known */
   rate?: number;
   message?: string;
+  /** job `cluster`: the stage this event is about, with the queue's view of its tasks */
+  stage?: ClusterStageProgress;
 }
 
 /** An error the user can act on: names the file, row or field, and what is wrong. */
@@ -470,6 +472,26 @@ export interface RowExplanation {
   rule: DecisionRule | null;
   /** the value the rule looked at (score, word count, side...), when it has one */
   value: number | null;
+}
+
+/** One stage of a cluster run as job `cluster` progress events carry it (ProgressEvent.stage). */
+export interface ClusterStageProgress {
+  /** the stage's name in the plan, e.g. `leaf0-hist` (docs/cluster.md) */
+  name: string;
+  tasks: number;
+  /** tasks finished (their done marker is written) */
+  done: number;
+  /** tasks Slurm runs now, and tasks waiting in its queue with Slurm's reason (Dependency, Resources, Priority...) */
+  running?: number;
+  pending?: number;
+  reason?: string;
+  /** rows done / rows of the running tasks */
+  rowsDone?: number;
+  rowsTotal?: number;
+  /** the Slurm job ids holding the stage's tasks (one array per MaxArraySize part) */
+  jobs?: string[];
+  /** the executor's words: submitted, the queue's state, resubmissions, done */
+  note?: string;
 }
 
 /** A configured Slurm cluster, as the app keeps it (runFilterOnSlurm). */

@@ -55,7 +55,6 @@ import { importSubset, storedSubsetReport } from './export/import.js';
 import { nearestRows } from './similar/nearest.js';
 import type { SlurmClusterConfig } from './api.js';
 import { runOnCluster } from './cluster/submit.js';
-import { createSlurmExecutor } from './cluster/slurm.js';
 import { sieveArgv } from './cluster/executor.js';
 import nodePath from 'node:path';
 
@@ -82,6 +81,7 @@ export class Engine implements SieveApi {
   };
 
   private requirePool(): Pool {
+    if (!this.pool && this.onCluster) throw new SieveError('not_found', 'the pool is closed while its run on the cluster goes (the tasks open it): wait for the run, or cancel it');
     if (!this.pool) throw new SieveError('not_found', 'no pool is open: open a pool folder first');
     return this.pool;
   }
@@ -144,6 +144,8 @@ export class Engine implements SieveApi {
   }
 
   private running: AbortController | null = null;
+  /** a runFilterOnSlurm is under way: the pool is closed meanwhile */
+  private onCluster = false;
 
   /** Run a spec, one at a time; the decision is also what later calls by id read. */
   async decide(spec: unknown): Promise<Decision> {
@@ -178,15 +180,23 @@ export class Engine implements SieveApi {
     const c = cluster ?? ({} as SlurmClusterConfig);
     if (typeof c.work !== 'string' || !nodePath.isAbsolute(c.work)) throw new SieveError('bad_input', `runFilterOnSlurm: cluster.work must be an absolute path on shared storage, got ${JSON.stringify(c.work)}`);
     if (c.sieve !== undefined && !(Array.isArray(c.sieve) && c.sieve.length && c.sieve.every((a) => typeof a === 'string'))) throw new SieveError('bad_input', 'runFilterOnSlurm: cluster.sieve must be a non-empty list of strings (node and bin/sieve.js)');
+    if (c.login !== undefined && typeof c.login !== 'string') throw new SieveError('bad_input', 'runFilterOnSlurm: cluster.login must be a command line (text), e.g. "ssh login"');
+    for (const [field, min] of [['workers', 1], ['tasks', 1], ['retries', 0]] as const) {
+      const v = c[field];
+      if (v !== undefined && (!Number.isInteger(v) || v < min)) throw new SieveError('bad_input', `runFilterOnSlurm: cluster.${field} must be an integer of at least ${min}, got ${JSON.stringify(v)}`);
+    }
     // in Electron this process is not a Node the nodes could run: the app must say which one
     if (!c.sieve && process.versions.electron) throw new SieveError('bad_input', 'runFilterOnSlurm: cluster.sieve (the node and bin/sieve.js paths on the nodes) is required in the app');
     const workers = c.workers ?? 16;
+    // the Slurm executor is loaded by the first run on a cluster, not by every engine
+    const { createSlurmExecutor } = await import('./cluster/slurm.js');
     const executor = createSlurmExecutor({ login: (c.login ?? '').split(/\s+/).filter(Boolean), partition: c.partition, workers, retries: c.retries ?? 2 });
     const controller = new AbortController();
     this.running = controller;
     // the tasks open the pool's workspace themselves: close it here (after any map computation)
     await this.mapPromise?.catch(() => null);
     this.pool = null;
+    this.onCluster = true;
     let reopened: Pool | null = null;
     try {
       const run = await runOnCluster(pool, canonical, {
@@ -195,7 +205,7 @@ export class Engine implements SieveApi {
         work: c.work,
         sieve: c.sieve ?? sieveArgv(),
         signal: controller.signal,
-        onStage: (p) => this.emit({ job: 'cluster', done: p.done, total: p.tasks, message: `${p.stage}${p.note ? `: ${p.note}` : ''}` }),
+        onStage: ({ stage, ...rest }) => this.emit({ job: 'cluster', done: rest.done, total: rest.tasks, message: `${stage}${rest.note ? `: ${rest.note}` : ''}`, stage: { name: stage, ...rest } }),
         onProgress: this.emit,
       });
       reopened = run.pool;
@@ -203,6 +213,7 @@ export class Engine implements SieveApi {
       return run.decision!.summary;
     } finally {
       this.running = null;
+      this.onCluster = false;
       // a failed run may have closed the pool or not (closing twice is harmless): open it again
       if (!reopened) pool.close();
       this.pool = reopened ?? (await Pool.open(pool.dir, { workspace: pool.workspace, onProgress: this.emit }));

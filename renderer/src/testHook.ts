@@ -49,6 +49,8 @@ export interface SieveTestHook {
   lastRecolorMs: number | null;
   /** the RGBA the map draws a row with (empty before the map) */
   rowColor?: (row: number) => number[];
+  /** the run on a Slurm cluster: whether one is under way, and its stages as the view shows them */
+  cluster?: () => { running: boolean; stages: import('./state/cluster.js').StageView[] };
 }
 
 declare global {

@@ -2,6 +2,7 @@
 import { AddFilter } from './AddFilter.js';
 import { SpecEditor } from './SpecEditor.js';
 import { DecisionList } from './DecisionList.js';
+import { ClusterRun } from './ClusterRun.js';
 
 export function FilterPanel() {
   return (
@@ -14,6 +15,9 @@ export function FilterPanel() {
       </section>
       <section>
         <SpecEditor />
+      </section>
+      <section>
+        <ClusterRun />
       </section>
       <section>
         <DecisionList />

@@ -22,6 +22,7 @@ import {
 } from '../state/filterActions.js';
 import { COMBINATORS, specLabel, type Combinator } from './draft.js';
 import { Presets } from './Presets.js';
+import { RunOnSlurmButton } from './ClusterRun.js';
 
 const COMBINATOR_HELP: Record<Combinator, string> = {
   single: 'one filter, as it is',
@@ -169,6 +170,7 @@ export function SpecEditor() {
         >
           {s.running ? 'Running…' : 'Run'}
         </button>
+        <RunOnSlurmButton />
         {s.running && (
           <button onClick={() => void cancelRun()} data-testid="cancel-filter" title="stop the filter; nothing is stored">
             Cancel

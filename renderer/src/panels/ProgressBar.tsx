@@ -28,7 +28,7 @@ export function ProgressBar() {
               </span>
             )}
             {p.message && <span className="progress-message">{p.message}</span>}
-            {p.job === 'filter' && filterRunning && (
+            {(p.job === 'filter' || p.job === 'cluster') && filterRunning && (
               <button className="tiny-button" onClick={() => void cancelRun()} data-testid="progress-cancel-filter" title="stop the filter; nothing is stored">
                 Cancel
               </button>

@@ -3,7 +3,7 @@
  * engine check it (debounced), run it with progress and cancel, list the stored decisions, and make
  * one the current decision that colours the map.
  */
-import type { DecisionSummary } from '../../../native/api.js';
+import type { DecisionSummary, SlurmClusterConfig } from '../../../native/api.js';
 import { client, SieveClientError } from '../client/client.js';
 import { errorMessage, fmtInt, fmtSeconds } from '../format.js';
 import { recolor } from '../map/buffers.js';
@@ -197,15 +197,21 @@ export function canRun(s: FiltersState): boolean {
 
 // ---- running ----
 
-export async function runSpec(): Promise<void> {
+/**
+ * Run the spec here, or on a Slurm cluster (`cluster`, state/clusterActions.ts): either way the
+ * decision is stored under the same id, listed, and colours the map; a failure's message shows
+ * beside Run.
+ */
+export async function runSpec(cluster?: SlurmClusterConfig): Promise<void> {
   const s = useFilters.getState();
   if (!canRun(s)) return; // nothing runs for a spec the engine has not accepted
   const text = specText(s)!;
+  const job = cluster ? 'cluster' : 'filter';
   useFilters.setState({ running: true, runMessage: null });
   // An indeterminate bar until the engine reports (filters that are quick report nothing).
-  updateProgress({ job: 'filter', done: 0, total: 0, message: 'running' });
+  updateProgress({ job, done: 0, total: 0, message: cluster ? 'planning and submitting' : 'running' });
   try {
-    const summary = await client().runFilter(JSON.parse(text));
+    const summary = cluster ? await client().runFilterOnSlurm(JSON.parse(text), cluster) : await client().runFilter(JSON.parse(text));
     useFilters.setState((f) => {
       const reused = { ...f.reused };
       if (summary.reused) reused[summary.id] = true;
@@ -220,8 +226,8 @@ export async function runSpec(): Promise<void> {
     useFilters.setState({ runMessage: { text: cancelled ? 'cancelled' : errorMessage(e), error: !cancelled } });
   } finally {
     useFilters.setState({ running: false });
-    const p = useUi.getState().progress.filter;
-    if (p && !(p.total > 0 && p.done >= p.total)) clearProgress('filter');
+    const p = useUi.getState().progress[job];
+    if (p && !(p.total > 0 && p.done >= p.total)) clearProgress(job);
   }
 }
 

@@ -135,8 +135,9 @@ describe('slurm executor on a real one-node Slurm', { skip: unavailable }, () =>
     const work = toyWork('split', 8);
     fs.mkdirSync(path.join(work, 'fail'));
     fs.writeFileSync(path.join(work, 'fail', 'squares.7'), '1'); // task 7 = index 1 of the third array
-    // slow enough that a reduce chained to only one part would start (and sum too little) before the others end
-    fs.writeFileSync(path.join(work, 'sleep-ms'), '400');
+    // one slow task in the last part: a reduce chained to fewer than all parts would start on the
+    // free CPU while it sleeps (Slurm frees the other parts' and cubes' slots first) and sum too little
+    fs.writeFileSync(path.join(work, 'sleep-ms.squares.6'), '5000');
     const progress: StageProgress[] = [];
     const exec = new SlurmExecutor({ workers: 2, pollMs: 300, maxArraySize: 3 });
     await exec.run(toyPlan(8, 2), { work, sieve: SIEVE, onProgress: (p) => progress.push(p) });
@@ -226,7 +227,8 @@ test('--dry-run with MaxArraySize 3: an 8-task stage is three sbatch calls (offs
   assert.match(script('squares.sbatch'), /--task "\$task"$/m);
   assert.match(script('cubes.sbatch'), /^#SBATCH --array=0-1$/m);
   const order = printed.split(/^# ---- submission order.*\n/m)[1];
-  const sbatch = order.split('\n').filter((l) => l.includes('sbatch'));
+  assert.match(order, /^# Slurm's MaxArraySize: 3 /m);
+  const sbatch = order.split('\n').filter((l) => l.startsWith('job_'));
   const q = (f: string) => shellQuote(path.join(work, 'slurm', f));
   assert.deepEqual(sbatch, [
     `job_squares=$(sbatch --parsable --array=0-2%2 ${q('squares.sbatch')} 0)`,

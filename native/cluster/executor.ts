@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../paths.js';
+import type { ClusterStageProgress } from '../api.js';
 
 export interface StageSpec {
   /** unique within a plan; also the file-name stem of its tasks' outputs */
@@ -18,22 +19,12 @@ export interface StageSpec {
   after: string[];
 }
 
-export interface StageProgress {
+/**
+ * A stage's progress as an executor reports it: the contract's ClusterStageProgress (tasks done,
+ * and for Slurm the queue's running/pending/reason, rows, job ids), the stage's name as `stage`.
+ */
+export interface StageProgress extends Omit<ClusterStageProgress, 'name'> {
   stage: string;
-  /** tasks finished (their done marker exists) */
-  done: number;
-  tasks: number;
-  /** free text from the executor: queue state, resubmissions */
-  note?: string;
-  /** what the queue shows (Slurm): tasks running, tasks pending and Slurm's reason for the wait */
-  running?: number;
-  pending?: number;
-  reason?: string;
-  /** rows done / rows in the running tasks' progress files */
-  rowsDone?: number;
-  rowsTotal?: number;
-  /** the job ids holding the stage's tasks (Slurm) */
-  jobs?: string[];
 }
 
 export interface ExecutorContext {

@@ -161,6 +161,8 @@ describe('sieve filter --engine slurm on a real one-node Slurm equals inproc', {
       const events: ProgressEvent[] = [];
       remote.onProgress((e) => events.push(e));
       await assert.rejects(remote.runFilterOnSlurm(spec, { login: 'sh -c', work: 'relative/work' }), /cluster.work must be an absolute path/);
+      await assert.rejects(remote.runFilterOnSlurm(spec, { login: 'sh -c', work: path.join(tmp, 'work-api'), workers: 0 }), /cluster\.workers must be an integer of at least 1, got 0/);
+      await assert.rejects(remote.runFilterOnSlurm(spec, { login: 'sh -c', work: path.join(tmp, 'work-api'), retries: 1.5 }), /cluster\.retries must be an integer of at least 0, got 1\.5/);
       const a = await local.runFilter(spec);
       const b = await remote.runFilterOnSlurm(spec, { login: 'sh -c', work: path.join(tmp, 'work-api'), workers: 3 });
       assert.equal(b.id, a.id);

@@ -107,6 +107,8 @@ test('the app runs a spec on Slurm: settings, refused relative work dir, stage p
     const started = Date.now();
     await p.locator('[data-testid=run-slurm]').click();
     await p.locator('[data-testid=cluster-stage]').first().waitFor({ timeout: 60_000 });
+    // submitted: the settings fold into one line so the stages show
+    assert.match(norm(await p.locator('[data-testid=cluster-summary]').textContent()), new RegExp(`via sh -c · ${work}`));
     await p.waitForFunction(() => (globalThis as any).__sieve.decisionId !== null && (globalThis as any).__sieve.cluster?.().running === false, undefined, { timeout: 480_000 });
     t.diagnostic(`the Slurm run took ${((Date.now() - started) / 1000).toFixed(1)} s (load ${(await import('node:os')).loadavg()[0].toFixed(1)})`);
     assert.equal(norm(await message.textContent()).includes('kept'), true, `run message: ${await message.textContent()}`);
@@ -136,7 +138,7 @@ test('the app runs a spec on Slurm: settings, refused relative work dir, stage p
     // The settings outlive the page.
     await p.reload();
     await gotoMap(app!);
-    if (!(await p.locator('[data-testid=cluster-form]').count())) await p.locator('[data-testid=cluster-settings-toggle]').click();
+    await p.locator('[data-testid=cluster-settings-toggle]').click();
     assert.equal(await p.locator('[data-testid=cluster-work]').inputValue(), work);
     assert.equal(await p.locator('[data-testid=cluster-login]').inputValue(), 'sh -c');
     assert.equal(await p.locator('[data-testid=cluster-tasks]').inputValue(), '8');

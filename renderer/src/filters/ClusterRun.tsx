@@ -1,7 +1,8 @@
 /**
  * Running the spec on a Slurm cluster: the "Run on Slurm" button (beside Run), the cluster's
- * settings (kept in this browser's or app's storage), and the run's stages as Slurm runs them:
- * tasks done of each stage, running, pending with Slurm's reason, and rows inside running tasks.
+ * settings (kept in this browser's or app's storage; folded away once a run is submitted), and the
+ * run's stages as Slurm runs them: tasks done of each stage, running, pending with Slurm's reason,
+ * and rows inside running tasks.
  * docs/cluster-slurm.md says what each setting means to the engine.
  */
 import { useCluster, setClusterField, toggleClusterForm, type ClusterForm, type StageView } from '../state/cluster.js';
@@ -29,6 +30,7 @@ export function RunOnSlurmButton() {
   const runnable = canRun(f) && work !== '';
   return (
     <button
+      className="run-slurm"
       onClick={() => void runOnSlurm()}
       disabled={!runnable}
       data-testid="run-slurm"

@@ -22,7 +22,10 @@ export async function runOnSlurm(): Promise<void> {
   if (!listening) {
     listening = true;
     client().onProgress((p) => {
-      if (p.job === 'cluster' && p.stage) trackStage(p.stage);
+      if (p.job !== 'cluster' || !p.stage) return;
+      // the engine took the settings and submitted: fold them away so the stages show
+      if (useCluster.getState().stages.length === 0) useCluster.setState({ formOpen: false });
+      trackStage(p.stage);
     });
   }
   useCluster.setState({ running: true, stages: [], formError: null });

@@ -16,6 +16,8 @@ import { doneMarker, type StageProgress, type StageSpec } from '../../native/clu
 import { arrayCount, SlurmExecutor } from '../../native/cluster/slurm.js';
 import { arrayList, arrayParts, arraySpec, parseMaxArraySize, shellQuote } from '../../native/cluster/slurm-script.js';
 import { slurmUnavailable } from './fixtures/slurm.js';
+import { engineOptions } from '../../native/cli/cluster-command.js';
+import { PACKAGE_ROOT } from '../../native/paths.js';
 
 const TOY_TASK = fileURLToPath(new URL('./fixtures/cluster-toy-task.js', import.meta.url));
 const SIEVE = [process.execPath, TOY_TASK];
@@ -257,4 +259,27 @@ test('array lists and shell words (hand-worked)', () => {
   assert.equal(shellQuote("it's"), `'it'\\''s'`);
   const r = spawnSync('bash', ['-c', `printf %s ${shellQuote("a 'b' $HOME \\")}`], { encoding: 'utf8' });
   assert.equal(r.stdout, "a 'b' $HOME \\");
+});
+
+test('--max-array-size: for the slurm engine only, a positive integer', () => {
+  assert.equal(engineOptions({ engine: 'slurm', 'max-array-size': 3 }).maxArraySize, 3);
+  assert.equal(engineOptions({ engine: 'slurm' }).maxArraySize, undefined, "the cluster's own by default");
+  assert.throws(() => engineOptions({ engine: 'local', 'max-array-size': 3 }), /--max-array-size is for --engine slurm/);
+  assert.throws(() => engineOptions({ engine: 'slurm', 'max-array-size': 0 }), /--max-array-size must be at least 1, got 0/);
+  assert.throws(() => new SlurmExecutor({ maxArraySize: 0 }), /--max-array-size must be a positive integer, got 0/);
+});
+
+test('the CLI loads the Slurm executor for --engine slurm only (not for --help, not for --engine local)', () => {
+  // a resolve hook that says so on stderr whenever native/cluster/slurm.js is imported
+  const hook = `data:text/javascript,import {register} from "node:module"; register(${JSON.stringify(
+    'data:text/javascript,export async function resolve(s, c, next) { const r = await next(s, c); if (r.url.endsWith("/cluster/slurm.js")) console.error("SLURM MODULE LOADED"); return r; }',
+  )})`;
+  const cli = path.join(PACKAGE_ROOT, 'bin', 'sieve.js');
+  const loads = (...args: string[]) => spawnSync(process.execPath, ['--import', hook, cli, ...args], { encoding: 'utf8' }).stderr.includes('SLURM MODULE LOADED');
+  const pool = path.join(tmp, 'cli-pool');
+  assert.equal(spawnSync(process.execPath, [cli, 'demo', pool, '--samples', '100', '--no-images']).status, 0);
+  const filter = (engine: string) => ['filter', pool, '--spec', '{"filter":"basic"}', '--out', path.join(tmp, 'cli.npy'), '--engine', engine, '--dry-run', '--work', path.join(tmp, `cli-work-${engine}`)];
+  assert.equal(loads('--help'), false);
+  assert.equal(loads(...filter('local')), false);
+  assert.equal(loads(...filter('slurm')), true, 'the hook sees the module when it is loaded');
 });

@@ -118,13 +118,23 @@ const cancelled = () => new SieveError('cancelled', 'the reshard was cancelled; 
  * leave the cache between the read and the write, copied at half the speed here (measured).
  */
 export const CHUNK_BYTES = 1 << 20;
-/** Runs are read in pieces of at most this, so that even one long run is read by several threads. */
+/** Asynchronous reads are made in pieces of at most this, so that even one long run is read by several threads. */
 const PIECE = 256 << 10;
+/**
+ * A sync read is "slow" (the disk, not the page cache) when it takes over SLOW_READ_MIN_MS and
+ * moves under SLOW_READ_BYTES_PER_MS (1 GB/s; page-cache reads run at 1.5-5 GB/s here, a
+ * host-cached virtual disk at 0.2-1.6, a real disk's random 8 KB reads far less).
+ */
+const SLOW_READ_MIN_MS = 0.5;
+const SLOW_READ_BYTES_PER_MS = 1e6;
+const ASYNC_CHUNKS = 16;
 
 /** Copies shards; its two chunk buffers are reused from shard to shard (constant memory). */
 export class MemberCopier {
   private readonly bufs: Buffer[];
   private readonly headers: UstarHeaders;
+  /** chunks still to read asynchronously before sync reads are tried again (see readRun) */
+  private asyncChunksLeft = 0;
 
   constructor(
     private readonly tars: TarFiles,
@@ -173,17 +183,16 @@ export class MemberCopier {
           q++;
           continue;
         }
-        // one read per run of members adjacent in the source as in the output, in pieces
+        // one read per run of members adjacent in the source as in the output
         const reads: Promise<void>[] = [];
         for (let r = q0; r < q; ) {
           const first = r++;
           while (r < q && tarIdx[r] === tarIdx[first] && offsets[r] - offsets[r - 1] === padded(sizes[r - 1]) + hdr[r]) r++;
           const length = offsets[r - 1] + sizes[r - 1] - offsets[first];
-          for (let at = 0; at < length; at += PIECE) {
-            reads.push(this.tars.read(tarIdx[first], b, pos[first] + hdr[first] + at, Math.min(PIECE, length - at), offsets[first] + at));
-          }
+          this.readRun(reads, tarIdx[first], b, pos[first] + hdr[first], length, offsets[first]);
         }
         await Promise.all(reads);
+        if (this.asyncChunksLeft > 0 && reads.length) this.asyncChunksLeft--;
         // Sieve's headers over the source's, and zero padding (a JS loop: Buffer.fill costs ~1 µs a call)
         for (let i = q0; i < q; i++) {
           this.headers.write(b, pos[i], names[i], sizes[i]);
@@ -210,6 +219,26 @@ export class MemberCopier {
       await Promise.allSettled(writes);
     }
     return outPos;
+  }
+
+  /**
+   * Read one run into the chunk: synchronously while reads run at page-cache speed (a warm tar:
+   * a sync read costs a few µs, an asynchronous one ~10-20 µs of promise and thread-pool hops,
+   * which in uid order, one run per sample, was the main thread's largest cost); asynchronously in
+   * pieces once they do not (a cold disk: libuv's threads keep several reads in flight, where sync
+   * reads would wait for each in turn). The mode is judged on the reads themselves: a sync read
+   * slower than SLOW_READ_BYTES_PER_MS switches to async for the next ASYNC_CHUNKS chunks, then
+   * sync is tried again.
+   */
+  private readRun(reads: Promise<void>[], tar: number, b: Buffer, at: number, length: number, position: number): void {
+    if (this.asyncChunksLeft === 0 && reads.length === 0) {
+      const t = performance.now();
+      this.tars.readSync(tar, b, at, length, position);
+      const ms = performance.now() - t;
+      if (ms > SLOW_READ_MIN_MS && length < ms * SLOW_READ_BYTES_PER_MS) this.asyncChunksLeft = ASYNC_CHUNKS;
+      return;
+    }
+    for (let done = 0; done < length; done += PIECE) reads.push(this.tars.read(tar, b, at + done, Math.min(PIECE, length - done), position + done));
   }
 
   /** A member that does not fit a chunk: its header, then its data through the chunk buffer. */

@@ -140,6 +140,8 @@ export class MemberCopier {
     private readonly tars: TarFiles,
     mtime: number,
     chunkBytes = CHUNK_BYTES,
+    /** `async`: never read synchronously (the path a cold disk takes; for tests) */
+    private readonly reads: 'auto' | 'async' = 'auto',
   ) {
     this.headers = new UstarHeaders(mtime);
     // every byte of a chunk is written before it is used (headers, read data, zeroed padding)
@@ -231,7 +233,7 @@ export class MemberCopier {
    * sync is tried again.
    */
   private readRun(reads: Promise<void>[], tar: number, b: Buffer, at: number, length: number, position: number): void {
-    if (this.asyncChunksLeft === 0 && reads.length === 0) {
+    if (this.reads === 'auto' && this.asyncChunksLeft === 0 && reads.length === 0) {
       const t = performance.now();
       this.tars.readSync(tar, b, at, length, position);
       const ms = performance.now() - t;

@@ -121,11 +121,12 @@ export const CHUNK_BYTES = 1 << 20;
 /** Asynchronous reads are made in pieces of at most this, so that even one long run is read by several threads. */
 const PIECE = 256 << 10;
 /**
- * A sync read is "slow" (the disk, not the page cache) when it takes over SLOW_READ_MIN_MS and
- * moves under SLOW_READ_BYTES_PER_MS (1 GB/s; page-cache reads run at 1.5-5 GB/s here, a
- * host-cached virtual disk at 0.2-1.6, a real disk's random 8 KB reads far less).
+ * A chunk's sync reads are "slow" (the disk, not the page cache) once they took over
+ * SLOW_READ_MIN_MS and moved under SLOW_READ_BYTES_PER_MS (1 GB/s; page-cache reads run at 1.5-5
+ * GB/s here, so a warm 1 MB chunk takes well under 1 ms; a host-cached virtual disk reads at
+ * 0.2-1.6 GB/s, a cold 7 KB sample at random in 0.1-1 ms, a real disk's far slower).
  */
-const SLOW_READ_MIN_MS = 0.5;
+const SLOW_READ_MIN_MS = 2;
 const SLOW_READ_BYTES_PER_MS = 1e6;
 const ASYNC_CHUNKS = 16;
 
@@ -135,6 +136,9 @@ export class MemberCopier {
   private readonly headers: UstarHeaders;
   /** chunks still to read asynchronously before sync reads are tried again (see readRun) */
   private asyncChunksLeft = 0;
+  /** this chunk's sync reads: time (ms) and bytes */
+  private syncMs = 0;
+  private syncBytes = 0;
 
   constructor(
     private readonly tars: TarFiles,
@@ -187,6 +191,8 @@ export class MemberCopier {
         }
         // one read per run of members adjacent in the source as in the output
         const reads: Promise<void>[] = [];
+        this.syncMs = 0;
+        this.syncBytes = 0;
         for (let r = q0; r < q; ) {
           const first = r++;
           while (r < q && tarIdx[r] === tarIdx[first] && offsets[r] - offsets[r - 1] === padded(sizes[r - 1]) + hdr[r]) r++;
@@ -228,16 +234,17 @@ export class MemberCopier {
    * a sync read costs a few µs, an asynchronous one ~10-20 µs of promise and thread-pool hops,
    * which in uid order, one run per sample, was the main thread's largest cost); asynchronously in
    * pieces once they do not (a cold disk: libuv's threads keep several reads in flight, where sync
-   * reads would wait for each in turn). The mode is judged on the reads themselves: a sync read
-   * slower than SLOW_READ_BYTES_PER_MS switches to async for the next ASYNC_CHUNKS chunks, then
-   * sync is tried again.
+   * reads would wait for each in turn). Judged on the chunk's sync reads so far: past
+   * SLOW_READ_MIN_MS at under SLOW_READ_BYTES_PER_MS, the rest of the chunk and the next
+   * ASYNC_CHUNKS chunks are read asynchronously, then sync is tried again.
    */
   private readRun(reads: Promise<void>[], tar: number, b: Buffer, at: number, length: number, position: number): void {
-    if (this.reads === 'auto' && this.asyncChunksLeft === 0 && reads.length === 0) {
+    if (this.reads === 'auto' && this.asyncChunksLeft === 0) {
       const t = performance.now();
       this.tars.readSync(tar, b, at, length, position);
-      const ms = performance.now() - t;
-      if (ms > SLOW_READ_MIN_MS && length < ms * SLOW_READ_BYTES_PER_MS) this.asyncChunksLeft = ASYNC_CHUNKS;
+      this.syncMs += performance.now() - t;
+      this.syncBytes += length;
+      if (this.syncMs > SLOW_READ_MIN_MS && this.syncBytes < this.syncMs * SLOW_READ_BYTES_PER_MS) this.asyncChunksLeft = ASYNC_CHUNKS;
       return;
     }
     for (let done = 0; done < length; done += PIECE) reads.push(this.tars.read(tar, b, at + done, Math.min(PIECE, length - done), position + done));

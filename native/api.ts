@@ -340,6 +340,12 @@ export interface ReshardResult {
   seconds: number;
   /** of which copying members into the shards (the rest: planning, sample ids, metadata) */
   copySeconds: number;
+  /**
+   * Where the seconds went: `prepare` (checks, the kept uids, the plan's hash, the output folder),
+   * `index` (loading the tar member index; 0 once loaded for the open pool), `plan` (each shard's
+   * members gathered), `copy` (reading and writing the shards), `finish` (sample ids, metadata).
+   */
+  phases?: { prepare: number; index: number; plan: number; copy: number; finish: number };
   meta: string;
   sidecar: string;
 }

@@ -111,6 +111,9 @@ function writeAt(fd: number, buf: Buffer, length: number, position: number): Pro
   });
 }
 
+/** Uint8Array's own fill, without Buffer.fill's argument handling. */
+const zeroFill = Uint8Array.prototype.fill;
+
 const cancelled = () => new SieveError('cancelled', 'the reshard was cancelled; run it again to resume');
 
 /**
@@ -118,18 +121,34 @@ const cancelled = () => new SieveError('cancelled', 'the reshard was cancelled; 
  * leave the cache between the read and the write, copied at half the speed here (measured).
  */
 export const CHUNK_BYTES = 1 << 20;
-/** Runs are read in pieces of at most this, so that even one long run is read by several threads. */
+/** Asynchronous reads are made in pieces of at most this, so that even one long run is read by several threads. */
 const PIECE = 256 << 10;
+/**
+ * A chunk's sync reads are "slow" (the disk, not the page cache) once they took over
+ * SLOW_READ_MIN_MS and moved under SLOW_READ_BYTES_PER_MS (1 GB/s; page-cache reads run at 1.5-5
+ * GB/s here, so a warm 1 MB chunk takes well under 1 ms; a host-cached virtual disk reads at
+ * 0.2-1.6 GB/s, a cold 7 KB sample at random in 0.1-1 ms, a real disk's far slower).
+ */
+const SLOW_READ_MIN_MS = 2;
+const SLOW_READ_BYTES_PER_MS = 1e6;
+const ASYNC_CHUNKS = 16;
 
 /** Copies shards; its two chunk buffers are reused from shard to shard (constant memory). */
 export class MemberCopier {
   private readonly bufs: Buffer[];
   private readonly headers: UstarHeaders;
+  /** chunks still to read asynchronously before sync reads are tried again (see readRun) */
+  private asyncChunksLeft = 0;
+  /** this chunk's sync reads: time (ms) and bytes */
+  private syncMs = 0;
+  private syncBytes = 0;
 
   constructor(
     private readonly tars: TarFiles,
     mtime: number,
     chunkBytes = CHUNK_BYTES,
+    /** `async`: never read synchronously (the path a cold disk takes; for tests) */
+    private readonly reads: 'auto' | 'async' = 'auto',
   ) {
     this.headers = new UstarHeaders(mtime);
     // every byte of a chunk is written before it is used (headers, read data, zeroed padding)
@@ -173,23 +192,26 @@ export class MemberCopier {
           q++;
           continue;
         }
-        // one read per run of members adjacent in the source as in the output, in pieces
+        // one read per run of members adjacent in the source as in the output
         const reads: Promise<void>[] = [];
+        this.syncMs = 0;
+        this.syncBytes = 0;
         for (let r = q0; r < q; ) {
           const first = r++;
           while (r < q && tarIdx[r] === tarIdx[first] && offsets[r] - offsets[r - 1] === padded(sizes[r - 1]) + hdr[r]) r++;
           const length = offsets[r - 1] + sizes[r - 1] - offsets[first];
-          for (let at = 0; at < length; at += PIECE) {
-            reads.push(this.tars.read(tarIdx[first], b, pos[first] + hdr[first] + at, Math.min(PIECE, length - at), offsets[first] + at));
-          }
+          this.readRun(reads, tarIdx[first], b, pos[first] + hdr[first], length, offsets[first]);
         }
         await Promise.all(reads);
-        // Sieve's headers over the source's, and zero padding (a JS loop: Buffer.fill costs ~1 µs a call)
+        if (this.asyncChunksLeft > 0 && reads.length) this.asyncChunksLeft--;
+        // Sieve's headers over the source's, and zero padding (TypedArray fill: Buffer.fill's checks
+        // cost ~1 µs a call; a JS loop runs ~15 MB of byte stores unoptimized until V8 compiles it,
+        // which on a busy machine made a process's first reshard copy 2-3x slower than the next)
         for (let i = q0; i < q; i++) {
           this.headers.write(b, pos[i], names[i], sizes[i]);
           const dataEnd = (pos[i] + hdr[i] + sizes[i]) | 0;
           const end = (pos[i] + hdr[i] + padded(sizes[i])) | 0;
-          for (let j = dataEnd; j < end; j++) b[j] = 0;
+          if (dataEnd < end) zeroFill.call(b, 0, dataEnd, end);
         }
         if (q === count && fill + 1024 <= b.length) {
           b.fill(0, fill, fill + 1024);
@@ -210,6 +232,27 @@ export class MemberCopier {
       await Promise.allSettled(writes);
     }
     return outPos;
+  }
+
+  /**
+   * Read one run into the chunk: synchronously while reads run at page-cache speed (a warm tar:
+   * a sync read costs a few µs, an asynchronous one ~10-20 µs of promise and thread-pool hops,
+   * which in uid order, one run per sample, was the main thread's largest cost); asynchronously in
+   * pieces once they do not (a cold disk: libuv's threads keep several reads in flight, where sync
+   * reads would wait for each in turn). Judged on the chunk's sync reads so far: past
+   * SLOW_READ_MIN_MS at under SLOW_READ_BYTES_PER_MS, the rest of the chunk and the next
+   * ASYNC_CHUNKS chunks are read asynchronously, then sync is tried again.
+   */
+  private readRun(reads: Promise<void>[], tar: number, b: Buffer, at: number, length: number, position: number): void {
+    if (this.reads === 'auto' && this.asyncChunksLeft === 0) {
+      const t = performance.now();
+      this.tars.readSync(tar, b, at, length, position);
+      this.syncMs += performance.now() - t;
+      this.syncBytes += length;
+      if (this.syncMs > SLOW_READ_MIN_MS && this.syncBytes < this.syncMs * SLOW_READ_BYTES_PER_MS) this.asyncChunksLeft = ASYNC_CHUNKS;
+      return;
+    }
+    for (let done = 0; done < length; done += PIECE) reads.push(this.tars.read(tar, b, at + done, Math.min(PIECE, length - done), position + done));
   }
 
   /** A member that does not fit a chunk: its header, then its data through the chunk buffer. */

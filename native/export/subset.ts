@@ -138,13 +138,10 @@ export function writeUidNpy(file: string, pairs: BigUint64Array): void {
   }
 }
 
-/**
- * Row numbers as a CSV, formatted straight into bytes (a JS join of 1M numbers is slow); with
- * `ordinal`, a second column `n` holds each row's position in `rows` (0, 1, ...).
- */
-function rowsCsv(rows: Int32Array, ordinal = false): Buffer {
-  const buf = Buffer.allocUnsafe(6 + rows.length * (ordinal ? 22 : 11));
-  let p = buf.write(ordinal ? 'row,n\n' : 'row\n', 0, 'latin1');
+/** Row numbers as a CSV, formatted straight into bytes (a JS join of 1M numbers is slow). */
+function rowsCsv(rows: Int32Array): Buffer {
+  const buf = Buffer.allocUnsafe(4 + rows.length * 11);
+  let p = buf.write('row\n', 0, 'latin1');
   const digits = new Uint8Array(12);
   const put = (v: number) => {
     if (v === 0) buf[p++] = 48;
@@ -159,10 +156,6 @@ function rowsCsv(rows: Int32Array, ordinal = false): Buffer {
   };
   for (let i = 0; i < rows.length; i++) {
     put(rows[i]);
-    if (ordinal) {
-      buf[p++] = 44;
-      put(i);
-    }
     buf[p++] = 10;
   }
   return buf.subarray(0, p);
@@ -171,23 +164,17 @@ function rowsCsv(rows: Int32Array, ordinal = false): Buffer {
 /**
  * Run `fn` with a DuckDB temp table `name(row INTEGER)` holding `rows`, loaded from a scratch CSV in
  * the workspace; both are removed afterwards. (Callers order by `samples.uid`: the rows are distinct
- * uids, and 32-digit lower-case hex sorts as text the way the uids sort as numbers.) With
- * `ordinal`, the table is `name(row INTEGER, n INTEGER)`, `n` the row's position in `rows`: an
- * order known in JS carried into SQL without a sort.
+ * uids, and 32-digit lower-case hex sorts as text the way the uids sort as numbers.)
  */
-export async function withRowsTable<T>(pool: Pool, rows: Int32Array, fn: (table: string) => Promise<T>, ordinal = false): Promise<T> {
+export async function withRowsTable<T>(pool: Pool, rows: Int32Array, fn: (table: string) => Promise<T>): Promise<T> {
   const id = crypto.randomBytes(6).toString('hex');
   const table = `export_rows_${id}`;
   const scratch = path.join(pool.workspace, 'tmp');
   fs.mkdirSync(scratch, { recursive: true });
   const csv = path.join(scratch, `${table}.csv`);
-  fs.writeFileSync(csv, rowsCsv(rows, ordinal));
+  fs.writeFileSync(csv, rowsCsv(rows));
   try {
-    await pool.db.run(
-      ordinal
-        ? `CREATE TEMP TABLE ${table} AS SELECT row, n FROM read_csv(${sqlString(csv)}, header = true, columns = {'row': 'INTEGER', 'n': 'INTEGER'})`
-        : `CREATE TEMP TABLE ${table} AS SELECT row FROM read_csv(${sqlString(csv)}, header = true, columns = {'row': 'INTEGER'})`,
-    );
+    await pool.db.run(`CREATE TEMP TABLE ${table} AS SELECT row FROM read_csv(${sqlString(csv)}, header = true, columns = {'row': 'INTEGER'})`);
     try {
       return await fn(table);
     } finally {

@@ -42,7 +42,8 @@ export interface UidColumns {
   order: Int32Array;
 }
 
-function readTyped<T extends BigUint64Array | Int32Array>(file: string, make: (b: ArrayBuffer) => T): T {
+/** A file of one typed array (as written from its bytes), into an array of its own. */
+export function readTyped<T extends BigUint64Array | Int32Array | Float64Array>(file: string, make: (b: ArrayBuffer) => T): T {
   const b = fs.readFileSync(file);
   return make(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
 }

@@ -88,7 +88,7 @@ export class Pool {
 
     // Rebuild from scratch: derived files of an older fingerprint are stale.
     fs.rmSync(manifestFile, { force: true });
-    for (const f of ['sieve.duckdb', 'sieve.duckdb.wal', 'features', 'map', 'probes', 'decisions', 'uids']) fs.rmSync(path.join(ws, f), { recursive: true, force: true });
+    for (const f of ['sieve.duckdb', 'sieve.duckdb.wal', 'features', 'map', 'probes', 'decisions', 'uids', 'export-members']) fs.rmSync(path.join(ws, f), { recursive: true, force: true });
     const db = await Db.open(dbFile);
     if (folder) {
       try {

@@ -19,6 +19,7 @@ import { keptRepresentatives, uidHex } from '../../native/export/subset.js';
 import { parseSubsetNpy } from '../../native/filters/leaves/subset.js';
 import { readTarMember, scanTar, TarWriter, type TarMember } from '../../native/formats/tar.js';
 import { MemberCopier, TarFiles, type ShardMembers } from '../../native/export/copy-members.js';
+import { memberIndex } from '../../native/export/member-index.js';
 import { SieveError } from '../../native/errors.js';
 import { Engine } from '../../native/engine.js';
 import { tmpDir } from './fixtures/tiny-pool.js';
@@ -291,7 +292,7 @@ test('order source: the same samples and bytes per sample, in the tars\' order; 
   }
 });
 
-test('the member index: each member carries the row whose image has its key; an index without that column is completed, same output', async () => {
+test('the member index: each member carries the row whose image has its key, in the table and in memory; an index without that column is completed, same output', async () => {
   const { dir, pool: poolDir } = await demoPool();
   const ws = path.join(dir, 'ws-index');
   let pool = await Pool.open(poolDir, { workspace: ws });
@@ -316,8 +317,42 @@ test('the member index: each member carries the row whose image has its key; an 
       expected,
     );
     assert.ok(expected.filter((r) => r !== null).length >= 3 * 300, 'most samples have their .jpg, .json and .txt indexed to a row');
-    // an index as an earlier Sieve built it (no row column): the next reshard adds the column
+    // the index in memory: each row's members (tar, offset, size, name) in the tar's order, and
+    // the rows with an image in the order of the tars, against the headers scanned here
+    const idx = await memberIndex(pool);
+    const byRow = new Map<number, string[]>();
+    const flat = pool.tarPaths().flatMap((t, tar) => scanTar(t).map((m) => `${tar} ${m.dataOffset} ${m.size} ${m.name}`));
+    flat.forEach((m, i) => {
+      const row = expected[i];
+      if (row !== null) byRow.set(row, [...(byRow.get(row) ?? []), m]);
+    });
+    assert.equal(idx.rowStart.length, pool.rows + 1);
+    for (let r = 0; r < pool.rows; r++) {
+      const got: string[] = [];
+      for (let m = idx.rowStart[r]; m < idx.rowStart[r + 1]; m++) got.push(`${idx.tar[m]} ${idx.offset[m]} ${idx.size[m]} ${idx.name[m]}`);
+      assert.deepEqual(got, byRow.get(r) ?? [], `row ${r}`);
+    }
+    const images = await pool.db.rows<{ row: number; tar: number; img_offset: bigint }>('SELECT row, tar, img_offset FROM images WHERE tar >= 0');
+    images.sort((x, y) => x.tar - y.tar || Number(x.img_offset) - Number(y.img_offset));
+    assert.deepEqual([...idx.sourceRows], images.map((i) => Number(i.row)));
+    // saved beside the table: a newly opened pool reads the same index from the files, without a
+    // query; files of another pool (fingerprint) are ignored and the index queried again
+    const saved = path.join(ws, 'export-members');
+    assert.ok(fs.existsSync(path.join(saved, 'meta.json')) && fs.existsSync(path.join(saved, 'names.txt')));
+    pool.close();
+    pool = await Pool.open(poolDir, { workspace: ws });
+    const again = await memberIndex(pool);
+    assert.deepEqual(again, idx);
+    const meta = JSON.parse(fs.readFileSync(path.join(saved, 'meta.json'), 'utf8'));
+    fs.writeFileSync(path.join(saved, 'meta.json'), JSON.stringify({ ...meta, fingerprint: 'another pool' }));
+    fs.writeFileSync(path.join(saved, 'tar.i32'), Buffer.alloc(4 * idx.tar.length, 0xff)); // would name tar -1
+    pool.close();
+    pool = await Pool.open(poolDir, { workspace: ws });
+    assert.deepEqual(await memberIndex(pool), idx);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(saved, 'meta.json'), 'utf8')).fingerprint, meta.fingerprint, 'saved again for this pool');
+    // an index as an earlier Sieve built it (no row column, no saved files): the next reshard adds the column
     await pool.db.run('ALTER TABLE export_tar_members DROP COLUMN row');
+    fs.rmSync(saved, { recursive: true });
     pool.close();
     pool = await Pool.open(poolDir, { workspace: ws });
     const b = await reshard(pool, d, { dir: path.join(dir, 'index-b'), shardSize: 50 });
@@ -328,7 +363,7 @@ test('the member index: each member carries the row whose image has its key; an 
   }
 });
 
-test('the member copier: runs, pax and prefix names, a member larger than a chunk, source padding ignored; the same bytes as TarWriter', async () => {
+test('the member copier: runs, pax and prefix names, a member larger than a chunk, source padding ignored; the same bytes as TarWriter, sync or async reads', async () => {
   const dir = tmpDir('copier');
   const long = `${'d'.repeat(60)}/${'e'.repeat(70)}/${'f'.repeat(90)}.jpg`; // splits into ustar prefix + name
   const noSlash = 'g'.repeat(130) + '.json'; // needs a pax path record
@@ -382,6 +417,12 @@ test('the member copier: runs, pax and prefix names, a member larger than a chun
     const out = fs.readFileSync(outFile);
     assert.equal(written, out.length);
     assert.ok(out.equals(fs.readFileSync(refFile)), 'byte-identical to TarWriter');
+    // the same through asynchronous reads only (the path a cold disk switches to)
+    const asyncFile = path.join(dir, 'out-async.tar');
+    const fdAsync = fs.openSync(asyncFile, 'w');
+    await new MemberCopier(tars, 1681000000, 64 << 10, 'async').copy(fdAsync, plan);
+    fs.closeSync(fdAsync);
+    assert.ok(fs.readFileSync(asyncFile).equals(out), 'async reads: the same bytes');
     assert.deepEqual(scanTar(outFile).map((m) => m.name), pick.map(([, j]) => members[j][0]));
     assert.ok(seen.length >= 2 && seen.at(-1) === 7 && seen.every((n, i) => i === 0 || n >= seen[i - 1]), `progress by chunk, ending at all 7 samples: ${seen}`);
     // the system tar reads it with Sieve's fixed mtime, whatever the sources had

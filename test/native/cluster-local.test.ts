@@ -98,6 +98,8 @@ function cases(f: { targets: string; entries: string }): [string, unknown, numbe
     ['vas pool_fraction after basic', { then: [{ filter: 'basic' }, { filter: 'vas', target: 'pool', pool_fraction: 0.25 }] }, 2, 2, false],
     ['dedup sha256', { filter: 'dedup', by: 'sha256' }, 3, 3, true],
     ['dedup sha256 after clip_score, b32 keeper', { then: [{ filter: 'clip_score', threshold: 0.2 }, { filter: 'dedup', by: 'sha256', arch: 'b32' }] }, 2, 2, true],
+    // batches of 50 per shard after basic: each shard's batches stay in its group
+    ['negclip per shard after basic', { then: [{ filter: 'basic' }, { filter: 'negclip', arch: 'b32', pool_fraction: 0.2, batch: 50, scope: 'shard', seed: 1 }] }, 3, 2, true],
   ];
 }
 
@@ -132,6 +134,25 @@ test('--engine local equals inproc bit for bit, whatever the shard grouping', { 
       for (const field of ['count', 'kept', 'rowsSeen', 'rowsMatched', 'rowsKept', 'entries']) assert.deepEqual(cb[field], ca[field], `${name}: metaclip counts ${field}`);
     }
     assert.ok(a.summary.kept > 0 && a.summary.kept < a.summary.total, `${name}: the case keeps some rows and drops some (${a.summary.kept} of ${a.summary.total})`);
+  }
+});
+
+test('negclip: batches drawn per (seed, uid) span shard groups; --engine local equals inproc for 2 and 8 groups', { timeout: 900_000 }, async () => {
+  const f = await fixture();
+  // 480 rows, ~460 with both features: batches of 64 (the last a remainder) cut across the groups,
+  // two batchings averaged, and a clip_score stage first so the rows seen differ per group
+  const spec = { then: [{ filter: 'clip_score', arch: 'b32', threshold: 0.1 }, { filter: 'negclip', arch: 'l14', fraction: 0.4, batch: 64, average: 2, seed: 7 }] };
+  const ws = path.join(f.dir, 'ws-negclip');
+  const a = await inproc(f.pool, `${ws}-inproc`, spec);
+  assert.ok(a.summary.kept > 0 && a.summary.kept < a.summary.total);
+  // (3 groups: the per-shard case in cases(); 1 group is inproc's single batch order trivially)
+  for (const [groups, workers] of [
+    [2, 2],
+    [8, 3],
+  ]) {
+    const { d: b, plan } = await local(f.pool, `${ws}-local-${groups}`, spec, groups, workers);
+    assert.match(plan, new RegExp(`leaf1-negclip-loss: ${groups} tasks?\n`), 'a loss task per bucket, one bucket per group');
+    assertEqualDecisions(a, b, `negclip (${groups} groups, ${workers} workers)`);
   }
 });
 

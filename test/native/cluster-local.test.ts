@@ -15,7 +15,7 @@ import { runFilter, type Decision } from '../../native/filters/decisions.js';
 import { canonicalSpec } from '../../native/filters/spec.js';
 import { writeNpy } from '../../native/formats/npy.js';
 import { mulberry32 } from '../../native/map/linalg.js';
-import { LocalExecutor } from '../../native/cluster/local.js';
+import { LocalExecutor, logFile } from '../../native/cluster/local.js';
 import { runOnCluster } from '../../native/cluster/submit.js';
 import { describePlan } from '../../native/cluster/plan.js';
 import { sieveArgv } from '../../native/cluster/executor.js';
@@ -64,18 +64,22 @@ async function inproc(pool: string, ws: string, spec: unknown): Promise<Decision
   }
 }
 
-async function local(pool: string, ws: string, spec: unknown, groups: number, workers: number): Promise<{ d: Decision; plan: string }> {
+async function local(pool: string, ws: string, spec: unknown, groups: number, workers: number): Promise<{ d: Decision; plan: string; work: string }> {
   const p = await Pool.open(pool, { workspace: ws });
   let plan = '';
+  let work = '';
   const run = await runOnCluster(p, canonicalSpec(spec), {
     executor: new LocalExecutor({ workers, retries: 1 }),
     groups,
     sieve: sieveArgv(),
-    onPlan: (pl) => (plan = describePlan(pl)),
+    onPlan: (pl, _text, w) => {
+      plan = describePlan(pl);
+      work = w;
+    },
   });
   run.pool.close();
   assert.ok(run.decision && !run.decision.summary.reused, 'the cluster run computed the decision');
-  return { d: run.decision, plan };
+  return { d: run.decision, plan, work };
 }
 
 function assertEqualDecisions(a: Decision, b: Decision, what: string): void {
@@ -146,13 +150,28 @@ test('negclip: batches drawn per (seed, uid) span shard groups; --engine local e
   const a = await inproc(f.pool, `${ws}-inproc`, spec);
   assert.ok(a.summary.kept > 0 && a.summary.kept < a.summary.total);
   // (3 groups: the per-shard case in cases(); 1 group is inproc's single batch order trivially)
+  // with 2 groups, a task of each negclip stage is SIGKILLed after its first output file, once: the
+  // rerun writes the same bytes
+  const killed = ['leaf1-negclip-keys.1', 'leaf1-negclip-order.0', 'leaf1-negclip-scatter.0', 'leaf1-negclip-loss.1', 'leaf1-negclip-cut.0'];
   for (const [groups, workers] of [
     [2, 2],
     [8, 3],
   ]) {
-    const { d: b, plan } = await local(f.pool, `${ws}-local-${groups}`, spec, groups, workers);
-    assert.match(plan, new RegExp(`leaf1-negclip-loss: ${groups} tasks?\n`), 'a loss task per bucket, one bucket per group');
-    assertEqualDecisions(a, b, `negclip (${groups} groups, ${workers} workers)`);
+    if (groups === 2) process.env.SIEVE_CLUSTER_FAULT = killed.join(',');
+    try {
+      const { d: b, plan, work } = await local(f.pool, `${ws}-local-${groups}`, spec, groups, workers);
+      assert.match(plan, new RegExp(`leaf1-negclip-loss: ${groups} tasks?\n`), 'a loss task per bucket, one bucket per group');
+      assertEqualDecisions(a, b, `negclip (${groups} groups, ${workers} workers)`);
+      if (groups === 2) {
+        for (const k of killed) {
+          const [stage, task] = k.split('.');
+          const log = fs.readFileSync(logFile(work, stage, Number(task)), 'utf8').split('\n').filter((l) => /^--- (exit|killed)/.test(l));
+          assert.deepEqual(log, ['--- killed by SIGKILL', '--- exit 0'], `${k} was killed once, then rerun`);
+        }
+      }
+    } finally {
+      delete process.env.SIEVE_CLUSTER_FAULT;
+    }
   }
 });
 

@@ -14,7 +14,8 @@ import { canonicalSpec } from '../../native/filters/spec.js';
 import { writeNpy } from '../../native/formats/npy.js';
 import { topK } from '../../native/filters/papers/vas-shared.js';
 import { negclipTiles } from '../../native/filters/papers/negclip.js';
-import { drawUniform, entryKey, rowKeys, uidWords } from '../../native/filters/papers/draws.js';
+import { drawOrder, drawUniform, entryKey, rowKeys, uidWords } from '../../native/filters/papers/draws.js';
+import { mulberry32 } from '../../native/map/linalg.js';
 import { tmpDir } from './fixtures/tiny-pool.js';
 import { makeSelectionPool, randomUnitRows, N, NO_IMAGE_ROW, NO_TEXT_ROW, SHARDS, type SelectionPool } from '../fixtures/selection/pool.js';
 
@@ -363,6 +364,27 @@ function naiveBatched(sp: SelectionPool, spans: number[][], batch: number, avera
   }
   return new Map([...sum].map(([i, l]) => [i, diag.get(i)! - 0.5 * T * (l / average)]));
 }
+
+test('drawOrder (radix sort on the 53-bit draw) equals a comparator sort by (u, uid) over random uids with repeats', () => {
+  const rand = mulberry32(21);
+  const n = 20000;
+  const words = Uint32Array.from({ length: 4 * n }, () => (rand() * 2 ** 32) >>> 0);
+  // every 97th item repeats the uid before it: equal u, so the run of ties keeps item order
+  for (let k = 97; k < n; k += 97) words.copyWithin(4 * k, 4 * (k - 1), 4 * k);
+  for (const [seed, what, from, to] of [
+    [0, 'negclip batching 0', 0, n],
+    [5, 'vas_d sample 3', 1234, 17000],
+  ] as const) {
+    const e = entryKey(what);
+    const u = (k: number) => drawUniform(...rowKeys(seed, words[4 * k], words[4 * k + 1], words[4 * k + 2], words[4 * k + 3]), e);
+    const want = Array.from({ length: to - from }, (_, i) => from + i).sort((x, y) => {
+      if (u(x) !== u(y)) return u(x) - u(y);
+      for (let j = 0; j < 4; j++) if (words[4 * x + j] !== words[4 * y + j]) return words[4 * x + j] - words[4 * y + j];
+      return x - y;
+    });
+    assert.deepEqual(Array.from(drawOrder(seed, e, words, from, to)), want, `${what} over [${from}, ${to})`);
+  }
+});
 
 test('negclip with batches smaller than the set equals the naive formula over batches drawn per uid', async () => {
   const { sp, pool } = await shared();

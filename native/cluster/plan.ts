@@ -11,7 +11,9 @@
  * - image_based with k-means: the centroids once, on the whole pool, as inproc fits them; then a map;
  * - metaclip: match + entry counts, their sum, balancing, the kept counts' sum (metaclip.ts);
  * - dedup by sha256 (without eval): a shuffle by key (dedup.ts);
- * - every other kind (dedup by features or with eval, vas, vas_d, normsim, negclip): NOT yet sharded; one task runs the
+ * - negclip: batches drawn per (seed, uid), so a shuffle of the features into batch buckets, a loss
+ *   reduce per bucket, the cut once (negclip.ts);
+ * - every other kind (dedup by features or with eval, vas, vas_d, normsim): NOT yet sharded; one task runs the
  *   in-process implementation on the whole pool (the plan says so), so the result is still inproc's.
  */
 import fs from 'node:fs';
@@ -45,6 +47,12 @@ export type Step =
   | 'shuffle'
   | 'dedup'
   | 'drop'
+  /** negclip: candidates' keys, their batches, features shuffled to batch buckets, losses, the cut (negclip.ts) */
+  | 'negclip-keys'
+  | 'negclip-order'
+  | 'negclip-scatter'
+  | 'negclip-loss'
+  | 'negclip-cut'
   /** the in-process leaf on the whole pool (kinds not yet sharded) */
   | 'whole';
 
@@ -164,6 +172,19 @@ function planLeaf(leaf: Leaf, groups: number): { how: string; sharded: boolean; 
         { step: 'shuffle', tasks: groups },
         { step: 'dedup', tasks: groups },
         { step: 'drop', tasks: groups },
+      ],
+    };
+  }
+  if (leaf.filter === 'negclip') {
+    return {
+      how: 'shuffle into batches: map the candidates\' uid keys, reduce to every batching\'s batches (drawn per seed, uid), map the features into batch buckets, a loss reduce per bucket, reduce to the scores\' cut',
+      sharded: true,
+      steps: [
+        { step: 'negclip-keys', tasks: groups },
+        { step: 'negclip-order', tasks: 1 },
+        { step: 'negclip-scatter', tasks: groups },
+        { step: 'negclip-loss', tasks: groups },
+        { step: 'negclip-cut', tasks: 1 },
       ],
     };
   }

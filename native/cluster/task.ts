@@ -19,6 +19,8 @@ import { metaclipBalance, metaclipCounts, metaclipEntries, metaclipMatch } from 
 import type { MetaclipParams } from '../filters/papers/metaclip.js';
 import { dedupBucket, dedupDrop, dedupShuffle } from './dedup.js';
 import type { DedupParams } from '../filters/papers/dedup.js';
+import { negclipCut, negclipKeys, negclipLoss, negclipOrder, negclipScatter } from './negclip.js';
+import type { NegClipParams } from '../filters/papers/negclip.js';
 import { readPlan, type Plan, type PlannedStage } from './plan.js';
 import { activeRows, leafDir, readBuffer, readGroupResult, readWholeResult, writeArrayAtomic, writeGroupResult, writeWholeResult } from './results.js';
 import { bucketHistogram, chooseBucket, cutoffValue, f32Bits, fromF32Bits, histogram, type BucketChoice } from './fraction.js';
@@ -135,6 +137,12 @@ async function groupStep(work: string, plan: Plan, stage: PlannedStage, task: nu
       case 'drop':
         dedupDrop(work, plan, k, task, p as unknown as DedupParams, pool.rows, active, fault);
         return;
+      case 'negclip-keys':
+        await negclipKeys(work, plan, k, task, p as unknown as NegClipParams, ctx, active, fault);
+        return;
+      case 'negclip-scatter':
+        await negclipScatter(work, plan, k, task, p as unknown as NegClipParams, ctx, active, fault);
+        return;
       case 'apply': {
         const { n, tBits } = JSON.parse(fs.readFileSync(files.cutoff, 'utf8')) as { n: number; tBits: number };
         const t = fromF32Bits(tBits);
@@ -204,6 +212,9 @@ export async function runTask(work: string, stageName: string, task: number): Pr
   if (!Number.isInteger(task) || task < 0 || task >= stage.tasks) throw new SieveError('bad_input', `stage ${stageName} has tasks 0..${stage.tasks - 1}, got ${task}`);
   const fault = faultPoint(work, stageName, task);
   if (stage.step === 'dedup') dedupBucket(work, plan, stage.leaf, task, fault);
+  else if (stage.step === 'negclip-order') negclipOrder(work, plan, stage.leaf, plan.leaves[stage.leaf].spec as unknown as NegClipParams, fault);
+  else if (stage.step === 'negclip-loss') await negclipLoss(work, plan, stage.leaf, task, plan.leaves[stage.leaf].spec as unknown as NegClipParams, fault);
+  else if (stage.step === 'negclip-cut') negclipCut(work, plan, stage.leaf, plan.leaves[stage.leaf].spec as unknown as NegClipParams, fault);
   else if (REDUCE_STEPS.has(stage.step)) await reduceStep(work, plan, stage, fault);
   else if (stage.step === 'whole' || stage.step === 'centroids') await wholeStep(work, plan, stage, fault);
   else await groupStep(work, plan, stage, task, fault);

@@ -15,7 +15,7 @@ import { runFilter, type Decision } from '../../native/filters/decisions.js';
 import { canonicalSpec } from '../../native/filters/spec.js';
 import { writeNpy } from '../../native/formats/npy.js';
 import { mulberry32 } from '../../native/map/linalg.js';
-import { LocalExecutor } from '../../native/cluster/local.js';
+import { LocalExecutor, logFile } from '../../native/cluster/local.js';
 import { runOnCluster } from '../../native/cluster/submit.js';
 import { describePlan } from '../../native/cluster/plan.js';
 import { sieveArgv } from '../../native/cluster/executor.js';
@@ -64,18 +64,22 @@ async function inproc(pool: string, ws: string, spec: unknown): Promise<Decision
   }
 }
 
-async function local(pool: string, ws: string, spec: unknown, groups: number, workers: number): Promise<{ d: Decision; plan: string }> {
+async function local(pool: string, ws: string, spec: unknown, groups: number, workers: number): Promise<{ d: Decision; plan: string; work: string }> {
   const p = await Pool.open(pool, { workspace: ws });
   let plan = '';
+  let work = '';
   const run = await runOnCluster(p, canonicalSpec(spec), {
     executor: new LocalExecutor({ workers, retries: 1 }),
     groups,
     sieve: sieveArgv(),
-    onPlan: (pl) => (plan = describePlan(pl)),
+    onPlan: (pl, _text, w) => {
+      plan = describePlan(pl);
+      work = w;
+    },
   });
   run.pool.close();
   assert.ok(run.decision && !run.decision.summary.reused, 'the cluster run computed the decision');
-  return { d: run.decision, plan };
+  return { d: run.decision, plan, work };
 }
 
 function assertEqualDecisions(a: Decision, b: Decision, what: string): void {
@@ -98,6 +102,8 @@ function cases(f: { targets: string; entries: string }): [string, unknown, numbe
     ['vas pool_fraction after basic', { then: [{ filter: 'basic' }, { filter: 'vas', target: 'pool', pool_fraction: 0.25 }] }, 2, 2, false],
     ['dedup sha256', { filter: 'dedup', by: 'sha256' }, 3, 3, true],
     ['dedup sha256 after clip_score, b32 keeper', { then: [{ filter: 'clip_score', threshold: 0.2 }, { filter: 'dedup', by: 'sha256', arch: 'b32' }] }, 2, 2, true],
+    // batches of 50 per shard after basic: each shard's batches stay in its group
+    ['negclip per shard after basic', { then: [{ filter: 'basic' }, { filter: 'negclip', arch: 'b32', pool_fraction: 0.2, batch: 50, scope: 'shard', seed: 1 }] }, 3, 2, true],
   ];
 }
 
@@ -132,6 +138,40 @@ test('--engine local equals inproc bit for bit, whatever the shard grouping', { 
       for (const field of ['count', 'kept', 'rowsSeen', 'rowsMatched', 'rowsKept', 'entries']) assert.deepEqual(cb[field], ca[field], `${name}: metaclip counts ${field}`);
     }
     assert.ok(a.summary.kept > 0 && a.summary.kept < a.summary.total, `${name}: the case keeps some rows and drops some (${a.summary.kept} of ${a.summary.total})`);
+  }
+});
+
+test('negclip: batches drawn per (seed, uid) span shard groups; --engine local equals inproc for 2 and 8 groups', { timeout: 900_000 }, async () => {
+  const f = await fixture();
+  // 480 rows, ~460 with both features: batches of 64 (the last a remainder) cut across the groups,
+  // two batchings averaged, and a clip_score stage first so the rows seen differ per group
+  const spec = { then: [{ filter: 'clip_score', arch: 'b32', threshold: 0.1 }, { filter: 'negclip', arch: 'l14', fraction: 0.4, batch: 64, average: 2, seed: 7 }] };
+  const ws = path.join(f.dir, 'ws-negclip');
+  const a = await inproc(f.pool, `${ws}-inproc`, spec);
+  assert.ok(a.summary.kept > 0 && a.summary.kept < a.summary.total);
+  // (3 groups: the per-shard case in cases(); 1 group is inproc's single batch order trivially)
+  // with 2 groups, a task of each negclip stage is SIGKILLed after its first output file, once: the
+  // rerun writes the same bytes
+  const killed = ['leaf1-negclip-keys.1', 'leaf1-negclip-order.0', 'leaf1-negclip-scatter.0', 'leaf1-negclip-loss.1', 'leaf1-negclip-cut.0'];
+  for (const [groups, workers] of [
+    [2, 2],
+    [8, 3],
+  ]) {
+    if (groups === 2) process.env.SIEVE_CLUSTER_FAULT = killed.join(',');
+    try {
+      const { d: b, plan, work } = await local(f.pool, `${ws}-local-${groups}`, spec, groups, workers);
+      assert.match(plan, new RegExp(`leaf1-negclip-loss: ${groups} tasks?\n`), 'a loss task per bucket, one bucket per group');
+      assertEqualDecisions(a, b, `negclip (${groups} groups, ${workers} workers)`);
+      if (groups === 2) {
+        for (const k of killed) {
+          const [stage, task] = k.split('.');
+          const log = fs.readFileSync(logFile(work, stage, Number(task)), 'utf8').split('\n').filter((l) => /^--- (exit|killed)/.test(l));
+          assert.deepEqual(log, ['--- killed by SIGKILL', '--- exit 0'], `${k} was killed once, then rerun`);
+        }
+      }
+    } finally {
+      delete process.env.SIEVE_CLUSTER_FAULT;
+    }
   }
 });
 

@@ -14,6 +14,8 @@ import { canonicalSpec } from '../../native/filters/spec.js';
 import { writeNpy } from '../../native/formats/npy.js';
 import { topK } from '../../native/filters/papers/vas-shared.js';
 import { negclipTiles } from '../../native/filters/papers/negclip.js';
+import { drawOrder, drawUniform, entryKey, rowKeys, uidWords } from '../../native/filters/papers/draws.js';
+import { mulberry32 } from '../../native/map/linalg.js';
 import { tmpDir } from './fixtures/tiny-pool.js';
 import { makeSelectionPool, randomUnitRows, N, NO_IMAGE_ROW, NO_TEXT_ROW, SHARDS, type SelectionPool } from '../fixtures/selection/pool.js';
 
@@ -169,8 +171,35 @@ test('vas: bad targets are clear errors naming the file', async () => {
   assert.throws(() => canonicalSpec({ filter: 'normsim', target: wide, p: 'max', fraction: 0.3 }), /\$\.p: must be a number or one of "inf", got "max"/);
 });
 
-/** VAS-D by the book: exact Σ of the current set each round, drop the lowest `chunk`, last round to target. */
-function naiveVasD(X: Float32Array, D: number, start: number[], sigma0: Float64Array, target: number, iters: number): { kept: Set<number>; dropValue: Map<number, number> } {
+/**
+ * The fixture's rows in the random order of draw `what` under `seed`, as the docs define it: ascending
+ * u = drawUniform(rowKeys(seed, uid words), FNV-1a(what)), ties by uid (a plain sort of the rows).
+ */
+function drawnOrder(rows: number[], seed: number, what: string): number[] {
+  const e = entryKey(what);
+  const uid = (i: number) => (i + 1).toString(16).padStart(32, '0'); // the fixture's uids
+  const u = new Map(rows.map((i) => [i, drawUniform(...rowKeys(seed, ...uidWords(uid(i))), e)]));
+  return rows.slice().sort((a, b) => u.get(a)! - u.get(b)! || (uid(a) < uid(b) ? -1 : 1));
+}
+
+/** Σ of `share` of the rows drawn as vas_d draws sample `r`: the max(1, int(n share)) first in its order. */
+function sampledSigma(X: Float32Array, rows: number[], D: number, share: number, seed: number, r: number): Float64Array {
+  return sigmaOf(X, drawnOrder(rows, seed, `vas_d sample ${r}`).slice(0, Math.max(1, Math.floor(rows.length * share))), D);
+}
+
+/**
+ * VAS-D by the book: Σ of the current set each round (all of it, or with `sample`, the share drawn per
+ * uid, draw r + 1 after round r), drop the lowest `chunk`, last round to target.
+ */
+function naiveVasD(
+  X: Float32Array,
+  D: number,
+  start: number[],
+  sigma0: Float64Array,
+  target: number,
+  iters: number,
+  sample?: { share: number; seed: number },
+): { kept: Set<number>; dropValue: Map<number, number> } {
   let cur = start.slice();
   let S = sigma0;
   const chunk = Math.ceil((cur.length - target) / iters);
@@ -181,7 +210,7 @@ function naiveVasD(X: Float32Array, D: number, start: number[], sigma0: Float64A
     const keepCount = r === iters - 1 ? target : Math.max(target, cur.length - chunk);
     for (const { i, s } of scored.slice(keepCount)) dropValue.set(i, s);
     cur = scored.slice(0, keepCount).map((x) => x.i);
-    S = sigmaOf(X, cur, D);
+    S = sample ? sampledSigma(X, cur, D, sample.share, sample.seed, r + 1) : sigmaOf(X, cur, D);
   }
   return { kept: new Set(cur), dropValue };
 }
@@ -210,13 +239,23 @@ test('vas_d with sample 1.0 equals the naive loop that recomputes Σ and drops t
   for (const i of seen) assert.equal(s.keep[i], naiveS.kept.has(i) ? 1 : 0, `init seen row ${i}`);
 });
 
-test('vas_d with a sample is seeded: the same subset every time, of the target size', async () => {
-  const { pool } = await shared();
+test('vas_d with a sample draws it per (seed, uid): equal to the naive loop that draws the same way', async () => {
+  const { sp, pool } = await shared();
+  const D = sp.dim;
+  const all = Array.from({ length: N }, (_, i) => i).filter(hasImage);
   const spec = canonicalSpec({ filter: 'vas_d', fraction: 0.4, num_iters: 10, sample: 0.3, seed: 5 });
   const a = await evaluate(spec, { pool });
   const b = await evaluate(spec, { pool });
   assert.deepEqual(a.keep, b.keep);
   assert.equal(a.keep.reduce((s, k) => s + k, 0), 80);
+  const naive = naiveVasD(sp.img, D, all, sampledSigma(sp.img, all, D, 0.3, 5, 0), 80, 10, { share: 0.3, seed: 5 });
+  for (const i of all) assert.equal(a.keep[i], naive.kept.has(i) ? 1 : 0, `sampled row ${i}`);
+  assertScores(a.value, naive.dropValue, 'vas_d sampled drop values');
+  // inside a then, Σ₀ from a sample of the whole pool (init "pool")
+  const seen = all.filter((i) => i % 10 >= 4);
+  const t = await runFilter(pool, { then: [{ filter: 'clip_score', arch: 'l14', threshold: 0.35 }, { filter: 'vas_d', pool_fraction: 0.2, num_iters: 5, sample: 0.25, seed: 2 }] });
+  const naiveT = naiveVasD(sp.img, D, seen, sampledSigma(sp.img, all, D, 0.25, 2, 0), 40, 5, { share: 0.25, seed: 2 });
+  for (const i of seen) assert.equal(t.keep[i], naiveT.kept.has(i) ? 1 : 0, `sampled then row ${i}`);
   // more rounds than rows to drop: chunk = 1, the rounds stop once the target is reached
   const c = await evaluate(canonicalSpec({ filter: 'vas_d', fraction: 0.99, num_iters: 50, sample: 0.5 }), { pool });
   assert.equal(c.keep.reduce((s, k) => s + k, 0), 198);
@@ -301,6 +340,66 @@ test('negclip with one batch equals the naive formula; scope "shard" batches eac
   assert.deepEqual(x.value, y.value);
   assert.equal(x.keep.reduce((s2, k) => s2 + k, 0), 100);
   for (const i of both) assert.ok(Number.isFinite(x.value[i]));
+});
+
+/**
+ * negCLIPLoss over batchings drawn per (seed, uid), as the docs define them: batching a orders the
+ * rows by draw "negclip batching a" and cuts runs of `batch` (the last the remainder); a row's score
+ * averages its batchings' normalisers.
+ */
+function naiveBatched(sp: SelectionPool, spans: number[][], batch: number, average: number, seed: number, T: number): Map<number, number> {
+  const sum = new Map<number, number>();
+  const diag = new Map<number, number>();
+  for (let a = 0; a < average; a++) {
+    for (const span of spans) {
+      const order = drawnOrder(span, seed, `negclip batching ${a}`);
+      for (let s = 0; s < order.length; s += batch) {
+        for (const [i, v] of naiveNegClip(sp, order.slice(s, s + batch), T)) {
+          const d = dot(sp.img, i, sp.txt, i, sp.dim);
+          diag.set(i, d);
+          sum.set(i, (sum.get(i) ?? 0) + (v - d) / (-0.5 * T)); // the batch's two log-sum-exps
+        }
+      }
+    }
+  }
+  return new Map([...sum].map(([i, l]) => [i, diag.get(i)! - 0.5 * T * (l / average)]));
+}
+
+test('drawOrder (radix sort on the 53-bit draw) equals a comparator sort by (u, uid) over random uids with repeats', () => {
+  const rand = mulberry32(21);
+  const n = 20000;
+  const words = Uint32Array.from({ length: 4 * n }, () => (rand() * 2 ** 32) >>> 0);
+  // every 97th item repeats the uid before it: equal u, so the run of ties keeps item order
+  for (let k = 97; k < n; k += 97) words.copyWithin(4 * k, 4 * (k - 1), 4 * k);
+  for (const [seed, what, from, to] of [
+    [0, 'negclip batching 0', 0, n],
+    [5, 'vas_d sample 3', 1234, 17000],
+  ] as const) {
+    const e = entryKey(what);
+    const u = (k: number) => drawUniform(...rowKeys(seed, words[4 * k], words[4 * k + 1], words[4 * k + 2], words[4 * k + 3]), e);
+    const want = Array.from({ length: to - from }, (_, i) => from + i).sort((x, y) => {
+      if (u(x) !== u(y)) return u(x) - u(y);
+      for (let j = 0; j < 4; j++) if (words[4 * x + j] !== words[4 * y + j]) return words[4 * x + j] - words[4 * y + j];
+      return x - y;
+    });
+    assert.deepEqual(Array.from(drawOrder(seed, e, words, from, to)), want, `${what} over [${from}, ${to})`);
+  }
+});
+
+test('negclip with batches smaller than the set equals the naive formula over batches drawn per uid', async () => {
+  const { sp, pool } = await shared();
+  const both = Array.from({ length: N }, (_, i) => i).filter((i) => i !== NO_IMAGE_ROW && i !== NO_TEXT_ROW);
+  // 198 rows in batches of 64: 64, 64, 64 and a remainder of 6; averaged over 3 batchings
+  const d = await runFilter(pool, { filter: 'negclip', fraction: 0.4, batch: 64, average: 3, seed: 9, temperature: 0.07 });
+  const ref = naiveBatched(sp, [both], 64, 3, 9, 0.07);
+  assertScores(d.value, ref, 'negclip batches of 64');
+  assertTop(d.keep, ref, 80, 'negclip batches of 64');
+  // per shard, batches of 50: shard a's 118 rows as 50, 50, 18; shard b's 80 as 50, 30
+  const s = await runFilter(pool, { filter: 'negclip', threshold: -1, batch: 50, scope: 'shard', seed: 4 });
+  assertScores(s.value, naiveBatched(sp, [both.filter((i) => i < SHARDS[0]), both.filter((i) => i >= SHARDS[0])], 50, 1, 4, 0.01), 'negclip per shard, batches of 50');
+  // another seed draws other batches (so other scores)
+  const o = await runFilter(pool, { filter: 'negclip', fraction: 0.4, batch: 64, average: 3, seed: 10, temperature: 0.07 });
+  assert.ok(both.some((i) => o.value[i] !== d.value[i]), 'seed 10 batches differently from seed 9');
 });
 
 test('negclip and vas read float16 features as the pool stores them', async () => {

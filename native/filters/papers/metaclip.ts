@@ -13,12 +13,7 @@
  * every draw a function of (seed, uid, entry): the same spec gives the same subset, whatever the row
  * order or sharding. Since each (caption, entry) draw is independent, "kept as soon as one draw is
  * below its prob" is "kept when any draw is below its prob", so the walk order does not matter. The
- * draw, for the uid's 32 hex digits read as four big-endian 32-bit words w0..w3:
- *
- *     mix  = murmur3's fmix32;  E = FNV-1a 32-bit hash of the entry's UTF-8 bytes
- *     A    = mix(mix(mix(mix(mix(seed ^ 0x243f6a88) ^ w0) ^ w1) ^ w2) ^ w3)
- *     B    = the same from seed ^ 0x85a308d3
- *     u    = (mix(A ^ E) * 2^21 + (mix(B ^ mix(E ^ 0x13198a2e)) >>> 11)) / 2^53      in [0, 1)
+ * draw is draws.ts's u with E = FNV-1a 32-bit hash of the entry's UTF-8 bytes.
  *
  * Per-entry counts before and after balancing go to the workspace (`metaclip/<key>.json`, named in
  * the `metaclip.not_drawn` rule's text) for the app's head/tail plot: see `metaclipEntryCounts`.
@@ -30,11 +25,14 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Pool } from '../../pool/pool.js';
 import { writeFileAtomic } from '../../pool/workspace.js';
-import { uidColumns } from '../derived.js';
 import type { FilterContext, RowResult } from '../result.js';
 import { checkCancelled } from '../result.js';
 import { buildAutomaton, Matcher, type Automaton, type BatchMatches } from './metaclip-match.js';
 import { DEFAULT_ENTRIES_FILE, readEntries } from './metaclip-entries.js';
+import { drawUniform, entryKey, poolUidWords, rowKeys } from './draws.js';
+
+// the draws moved to draws.ts (negclip and vas_d draw with the same keyed hash); re-exported for callers
+export { drawUniform, entryKey, poolUidWords, rowKeys, uidWords } from './draws.js';
 
 export interface MetaclipParams {
   entries: string;
@@ -239,46 +237,6 @@ export async function matchPoolCaptions(
   return { start, ids };
 }
 
-// --- seeded draws ---------------------------------------------------------------------------------
-
-/** murmur3's 32-bit finaliser. */
-function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-/** FNV-1a (32-bit) of the entry's UTF-8 bytes. */
-export function entryKey(entry: string): number {
-  let h = 0x811c9dc5;
-  for (const b of Buffer.from(entry, 'utf8')) {
-    h ^= b;
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-/** The two per-row keys of a uid (four big-endian words of its 32 hex digits) and a seed. */
-export function rowKeys(seed: number, w0: number, w1: number, w2: number, w3: number): [number, number] {
-  const chain = (start: number) => mix(mix(mix(mix(mix(start) ^ w0) ^ w1) ^ w2) ^ w3);
-  return [chain((seed ^ 0x243f6a88) >>> 0), chain((seed ^ 0x85a308d3) >>> 0)];
-}
-
-/** The uniform draw in [0, 1) of (row keys, entry key): 53 bits. */
-export function drawUniform(a: number, b: number, e: number): number {
-  const hi = mix((a ^ e) >>> 0);
-  const lo = mix((b ^ mix((e ^ 0x13198a2e) >>> 0)) >>> 0) >>> 11;
-  return (hi * 2097152 + lo) / 9007199254740992;
-}
-
-/** A uid of 32 hex digits as its four big-endian 32-bit words. */
-export function uidWords(uid: string): [number, number, number, number] {
-  return [0, 8, 16, 24].map((o) => parseInt(uid.slice(o, o + 8), 16) >>> 0) as [number, number, number, number];
-}
-
 // --- balancing ----------------------------------------------------------------------------------
 
 export interface Balanced {
@@ -343,22 +301,6 @@ export function balance(matches: RowMatches, entryKeys: Uint32Array, t: number, 
     } else code[i] = 2;
   }
   return { keep, code, value, count, kept };
-}
-
-/** The pool's uids as four 32-bit words a row (w0..w3, big-endian reading of the 32 hex digits). */
-export async function poolUidWords(pool: Pool): Promise<Uint32Array> {
-  const { hi, lo } = await uidColumns(pool);
-  const n = pool.rows;
-  const out = new Uint32Array(4 * n);
-  for (let i = 0; i < n; i++) {
-    const h = hi[i];
-    const l = lo[i];
-    out[4 * i] = Number(h >> 32n);
-    out[4 * i + 1] = Number(h & 0xffffffffn);
-    out[4 * i + 2] = Number(l >> 32n);
-    out[4 * i + 3] = Number(l & 0xffffffffn);
-  }
-  return out;
 }
 
 // --- per-entry counts in the workspace ----------------------------------------------------------

@@ -16,7 +16,10 @@
  * column log-sum-exps are merged across tiles in float64.
  *
  * Deviations from the code, on purpose: the permutations are seeded (`seed`; the code's
- * `torch.randperm` is not); `scope: "pool"` draws batches from all the rows the stage sees, whereas
+ * `torch.randperm` is not) and a function of (seed, uid) only: batching a orders the candidates by
+ * the keyed draw of (seed, uid, "negclip batching a") (draws.ts), ties by uid, and cuts that order
+ * into batches, so the batches do not depend on row order or sharding (native/cluster/negclip.ts
+ * shards the leaf on that); `scope: "pool"` draws batches from all the rows the stage sees, whereas
  * the code draws them within each metadata file (one parquet/npz pair, whose rows are fewer than
  * 32,768 in DataComp's layout): `scope: "shard"` does that, per shard of the pool. The published
  * `load_uids_with_cs_new` also defaults to `downsampling_ratio = 0.03` (a random 3% of the metadata
@@ -25,10 +28,10 @@
 import type { FilterKind } from '../kind.js';
 import type { FilterContext, RowResult } from '../result.js';
 import { checkCancelled } from '../result.js';
-import { mulberry32 } from '../../map/linalg.js';
 import { graphSession, ort } from '../../tensor/session.js';
 import { badInput } from '../../errors.js';
-import { ARCH, ARCH_NAME, CITATION_NEGCLIP, SHARE_ONE_OF, SHARE_PARAMS, poolFeature, shareResult, type Arch, type Share } from './vas-shared.js';
+import { ARCH, ARCH_NAME, CITATION_NEGCLIP, SHARE_ONE_OF, SHARE_PARAMS, poolFeature, shareResult, type Arch, type LoadedRows, type Share } from './vas-shared.js';
+import { drawOrder, entryKey, poolUidWords, wordsOfRows } from './draws.js';
 
 const TILE = 512;
 
@@ -55,7 +58,7 @@ export const NEGCLIP_KIND: FilterKind = {
   oneOf: [SHARE_ONE_OF],
 };
 
-interface NegClipParams extends Share {
+export interface NegClipParams extends Share {
   arch: Arch;
   seed: number;
   batch: number;
@@ -126,126 +129,205 @@ const TINY = 1e-30;
 /** Tiles of the last run, and how many of them the stable graph redid (for tests and the bench). */
 export const negclipTiles = { tiles: 0, redone: 0 };
 
-export async function negclipFilter(params: Record<string, unknown>, ctx: FilterContext, active: Uint8Array | null): Promise<RowResult> {
-  const p = params as unknown as NegClipParams;
-  const { pool } = ctx;
-  const img = await poolFeature(pool, `${p.arch}_img`, 'negclip', ctx);
-  const txt = await poolFeature(pool, `${p.arch}_txt`, 'negclip', ctx);
-  if (img.dim !== txt.dim) throw badInput(pool.dir, `negclip: ${p.arch}_img has ${img.dim} dimensions but ${p.arch}_txt has ${txt.dim}`);
-  const D = img.dim;
-  const I = await img.loadSeen(active, true, ctx, 'negCLIPLoss: reading image features');
-  const G = await txt.loadSeen(active, true, ctx, 'negCLIPLoss: reading text features');
-  // candidates: rows seen with both features (both lists ascending)
+/**
+ * Scores batches: for a batch's image rows fb and text rows gb (m x D float32 each, in the batch's
+ * order), `out[k]` = row k's log-sum-exp over the batch's texts plus its text's over the batch's
+ * images, and `diag[k]` = f_kᵀg_k in float64 when asked. The in-process leaf and the cluster's loss
+ * reduce (native/cluster/negclip.ts) both score through this, so the arithmetic is one.
+ */
+export class NegclipScorer {
+  private readonly rowL: Float64Array;
+  private readonly colL: Float64Array;
+
+  private constructor(
+    private readonly sessions: { fast: ort.InferenceSession; stable: ort.InferenceSession },
+    private readonly D: number,
+    batch: number,
+  ) {
+    this.rowL = new Float64Array(batch);
+    this.colL = new Float64Array(batch);
+  }
+
+  static async create(D: number, batch: number): Promise<NegclipScorer> {
+    return new NegclipScorer(await lseSessions(D), D, batch);
+  }
+
+  /** fb is divided by T in place. */
+  async score(fb: Float32Array, gb: Float32Array, m: number, T: number, diag: Float64Array | null, out: Float64Array): Promise<void> {
+    const { D, rowL, colL, sessions } = this;
+    if (diag) {
+      for (let k = 0; k < m; k++) {
+        let d = 0;
+        for (let j = 0; j < D; j++) d += fb[k * D + j] * gb[k * D + j];
+        diag[k] = d;
+      }
+    }
+    for (let q = 0; q < m * D; q++) fb[q] /= T;
+    colL.fill(-Infinity, 0, m);
+    const gT = new ort.Tensor('float32', gb.subarray(0, m * D), [m, D]);
+    for (let t0 = 0; t0 < m; t0 += TILE) {
+      const r = Math.min(TILE, m - t0);
+      const feeds = { x: new ort.Tensor('float32', fb.subarray(t0 * D, (t0 + r) * D), [r, D]), g: gT };
+      const o = await sessions.fast.run(feeds);
+      negclipTiles.tiles++;
+      const cs = o.cs.data as Float32Array;
+      let ok = true;
+      for (let k = 0; k < m && ok; k++) ok = cs[k] >= TINY && cs[k] < Infinity;
+      if (ok) {
+        const rs = o.rs.data as Float32Array;
+        const mx = o.m.data as Float32Array;
+        const M = (o.M.data as Float32Array)[0];
+        for (let k = 0; k < r; k++) rowL[t0 + k] = mx[k] + Math.log(rs[k]);
+        for (let k = 0; k < m; k++) colL[k] = logAddExp(colL[k], M + Math.log(cs[k]));
+      } else {
+        negclipTiles.redone++;
+        const st = await sessions.stable.run(feeds);
+        const rl = st.rl.data as Float32Array;
+        const cl = st.cl.data as Float32Array;
+        for (let k = 0; k < r; k++) rowL[t0 + k] = rl[k];
+        for (let k = 0; k < m; k++) colL[k] = logAddExp(colL[k], cl[k]);
+      }
+    }
+    for (let k = 0; k < m; k++) out[k] = rowL[k] + colL[k];
+  }
+
+  async release(): Promise<void> {
+    await this.sessions.fast.release();
+    await this.sessions.stable.release();
+  }
+}
+
+/** Indices into each list of the rows in both (ascending lists): the rows seen with both features. */
+export function bothFeatures(img: Int32Array, txt: Int32Array): { cand: Int32Array; ii: Int32Array; gi: Int32Array } {
   const cand: number[] = [];
   const ii: number[] = [];
   const gi: number[] = [];
-  for (let a = 0, b = 0; a < I.count && b < G.count; ) {
-    if (I.rows[a] < G.rows[b]) a++;
-    else if (I.rows[a] > G.rows[b]) b++;
+  for (let a = 0, b = 0; a < img.length && b < txt.length; ) {
+    if (img[a] < txt[b]) a++;
+    else if (img[a] > txt[b]) b++;
     else {
-      cand.push(I.rows[a]);
+      cand.push(img[a]);
       ii.push(a++);
       gi.push(b++);
     }
   }
-  const n = cand.length;
-  // batching groups: all candidates, or the candidates of each shard (rows are ordered by shard)
-  const groups: [number, number][] = [];
-  if (p.scope === 'shard') {
-    let k = 0;
-    for (const sh of pool.shards) {
-      const start = k;
-      while (k < n && cand[k] < sh.rowStart + sh.rows) k++;
-      if (k > start) groups.push([start, k]);
-    }
-  } else if (n) groups.push([0, n]);
+  return { cand: Int32Array.from(cand), ii: Int32Array.from(ii), gi: Int32Array.from(gi) };
+}
 
+/**
+ * The spans [from, to) of the (ascending) candidates that are batched together: all of them, or
+ * (`scope: "shard"`) each shard's, given the shards' row ranges in row order.
+ */
+export function batchSpans(cand: Int32Array, scope: 'pool' | 'shard', shards: { rowStart: number; rows: number }[]): [number, number][] {
+  const n = cand.length;
+  if (scope === 'pool') return n ? [[0, n]] : [];
+  const spans: [number, number][] = [];
+  let k = 0;
+  for (const sh of shards) {
+    while (k < n && cand[k] < sh.rowStart) k++;
+    const start = k;
+    while (k < n && cand[k] < sh.rowStart + sh.rows) k++;
+    if (k > start) spans.push([start, k]);
+  }
+  return spans;
+}
+
+/** The batch size: the paper's, or every candidate when there are fewer. */
+export function batchSize(p: { batch: number }, candidates: number): number {
+  return Math.min(p.batch, Math.max(1, candidates));
+}
+
+/**
+ * Batching `a`'s batches, numbered in order: each span's candidates in the order of draw
+ * E = FNV-1a("negclip batching a") under `seed` (draws.ts: a function of (seed, uid) only), cut into
+ * runs of `size`, the last run of a span its remainder. Each batch lists candidate indices in the
+ * batch's order.
+ */
+export function negclipBatches(seed: number, a: number, words: Uint32Array, spans: [number, number][], size: number): Int32Array[] {
+  const e = entryKey(`negclip batching ${a}`);
+  const out: Int32Array[] = [];
+  for (const [from, to] of spans) {
+    const order = drawOrder(seed, e, words, from, to);
+    for (let s = 0; s < order.length; s += size) out.push(order.subarray(s, Math.min(s + size, order.length)));
+  }
+  return out;
+}
+
+/**
+ * The leaf's result from every candidate's f_kᵀg_k (`diag`) and its batchings' log-sum-exps summed
+ * in batching order (`lse`): scores, then the share's cut (ties by smallest row).
+ */
+export function negclipResult(p: NegClipParams, poolRows: number, cand: Int32Array, diag: Float64Array, lse: Float64Array, active: Uint8Array | null): RowResult {
   const T = p.temperature;
-  const B = Math.min(p.batch, Math.max(1, n));
+  const scores = new Float32Array(poolRows).fill(NaN);
+  for (let k = 0; k < cand.length; k++) scores[cand[k]] = diag[k] - 0.5 * T * (lse[k] / p.average);
+  const batches = p.scope === 'shard' ? 'within each shard' : 'of the rows seen';
+  return shareResult(
+    scores,
+    active,
+    p,
+    poolRows,
+    'negclip',
+    `negCLIPLoss (${ARCH_NAME[p.arch]}; T = ${T}; random batches of ${p.batch} ${batches}, averaged over ${p.average} batching${p.average > 1 ? 's' : ''}, seed ${p.seed}, drawn per uid)`,
+    `${p.arch}_img and ${p.arch}_txt`,
+  );
+}
+
+/** The image and text features of the rows seen (float16 pools kept as float16), both needed. */
+export async function negclipFeatures(p: NegClipParams, ctx: FilterContext, active: Uint8Array | null): Promise<{ I: LoadedRows; G: LoadedRows; D: number }> {
+  const { pool } = ctx;
+  const img = await poolFeature(pool, `${p.arch}_img`, 'negclip', ctx);
+  const txt = await poolFeature(pool, `${p.arch}_txt`, 'negclip', ctx);
+  if (img.dim !== txt.dim) throw badInput(pool.dir, `negclip: ${p.arch}_img has ${img.dim} dimensions but ${p.arch}_txt has ${txt.dim}`);
+  const I = await img.loadSeen(active, true, ctx, 'negCLIPLoss: reading image features');
+  const G = await txt.loadSeen(active, true, ctx, 'negCLIPLoss: reading text features');
+  return { I, G, D: img.dim };
+}
+
+export async function negclipFilter(params: Record<string, unknown>, ctx: FilterContext, active: Uint8Array | null): Promise<RowResult> {
+  const p = params as unknown as NegClipParams;
+  const { pool } = ctx;
+  const { I, G, D } = await negclipFeatures(p, ctx, active);
+  const { cand, ii, gi } = bothFeatures(I.rows, G.rows);
+  const n = cand.length;
+  const words = wordsOfRows(await poolUidWords(pool), cand);
+  const spans = batchSpans(cand, p.scope, pool.shards);
+  const B = batchSize(p, n);
   const fb = new Float32Array(B * D);
   const gb = new Float32Array(B * D);
   const fIdx = new Int32Array(B);
   const gIdx = new Int32Array(B);
   const diag = new Float64Array(n);
   const lse = new Float64Array(n);
-  const rowL = new Float64Array(B);
-  const colL = new Float64Array(B);
-  const sessions = await lseSessions(D);
+  const diagB = new Float64Array(B);
+  const lseB = new Float64Array(B);
+  const scorer = await NegclipScorer.create(D, B);
   negclipTiles.tiles = 0;
   negclipTiles.redone = 0;
-  const rand = mulberry32(p.seed);
-  const perm = new Int32Array(n);
-  const totalBatches = p.average * groups.reduce((s, [a, b]) => s + Math.ceil((b - a) / B), 0);
+  const totalBatches = p.average * spans.reduce((s, [a, b]) => s + Math.ceil((b - a) / B), 0);
   let done = 0;
-  for (let avg = 0; avg < p.average; avg++) {
-    for (let i = 0; i < n; i++) perm[i] = i;
-    for (const [a, b] of groups) {
-      // Fisher-Yates within the group
-      for (let i = b - 1; i > a; i--) {
-        const j = a + Math.floor(rand() * (i - a + 1));
-        const t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-      }
-      for (let s = a; s < b; s += B) {
+  try {
+    // batchings in order: each candidate's lse is the sum of its batchings' terms in that order
+    for (let a = 0; a < p.average; a++) {
+      for (const members of negclipBatches(p.seed, a, words, spans, B)) {
         checkCancelled(ctx);
-        const m = Math.min(B, b - s);
+        const m = members.length;
         for (let k = 0; k < m; k++) {
-          fIdx[k] = ii[perm[s + k]];
-          gIdx[k] = gi[perm[s + k]];
+          fIdx[k] = ii[members[k]];
+          gIdx[k] = gi[members[k]];
         }
         I.gather(fIdx, fb, m);
         G.gather(gIdx, gb, m);
-        if (avg === 0) {
-          for (let k = 0; k < m; k++) {
-            let d = 0;
-            for (let j = 0; j < D; j++) d += fb[k * D + j] * gb[k * D + j];
-            diag[perm[s + k]] = d;
-          }
+        await scorer.score(fb, gb, m, p.temperature, a === 0 ? diagB : null, lseB);
+        for (let k = 0; k < m; k++) {
+          if (a === 0) diag[members[k]] = diagB[k];
+          lse[members[k]] += lseB[k];
         }
-        for (let q = 0; q < m * D; q++) fb[q] /= T;
-        colL.fill(-Infinity, 0, m);
-        const gT = new ort.Tensor('float32', gb.subarray(0, m * D), [m, D]);
-        for (let t0 = 0; t0 < m; t0 += TILE) {
-          const r = Math.min(TILE, m - t0);
-          const feeds = { x: new ort.Tensor('float32', fb.subarray(t0 * D, (t0 + r) * D), [r, D]), g: gT };
-          const out = await sessions.fast.run(feeds);
-          negclipTiles.tiles++;
-          const cs = out.cs.data as Float32Array;
-          let ok = true;
-          for (let k = 0; k < m && ok; k++) ok = cs[k] >= TINY && cs[k] < Infinity;
-          if (ok) {
-            const rs = out.rs.data as Float32Array;
-            const mx = out.m.data as Float32Array;
-            const M = (out.M.data as Float32Array)[0];
-            for (let k = 0; k < r; k++) rowL[t0 + k] = mx[k] + Math.log(rs[k]);
-            for (let k = 0; k < m; k++) colL[k] = logAddExp(colL[k], M + Math.log(cs[k]));
-          } else {
-            negclipTiles.redone++;
-            const st = await sessions.stable.run(feeds);
-            const rl = st.rl.data as Float32Array;
-            const cl = st.cl.data as Float32Array;
-            for (let k = 0; k < r; k++) rowL[t0 + k] = rl[k];
-            for (let k = 0; k < m; k++) colL[k] = logAddExp(colL[k], cl[k]);
-          }
-        }
-        for (let k = 0; k < m; k++) lse[perm[s + k]] += rowL[k] + colL[k];
         ctx.onProgress?.({ job: 'filter', done: ++done, total: totalBatches, message: `negCLIPLoss: batch ${done} of ${totalBatches}` });
       }
     }
+  } finally {
+    await scorer.release();
   }
-  await sessions.fast.release();
-  await sessions.stable.release();
-  const scores = new Float32Array(pool.rows).fill(NaN);
-  for (let k = 0; k < n; k++) scores[cand[k]] = diag[k] - 0.5 * T * (lse[k] / p.average);
-  const batches = p.scope === 'shard' ? 'within each shard' : 'of the rows seen';
-  return shareResult(
-    scores,
-    active,
-    p,
-    pool.rows,
-    'negclip',
-    `negCLIPLoss (${ARCH_NAME[p.arch]}; T = ${T}; random batches of ${p.batch} ${batches}, averaged over ${p.average} batching${p.average > 1 ? 's' : ''}, seed ${p.seed})`,
-    `${p.arch}_img and ${p.arch}_txt`,
-  );
+  return negclipResult(p, pool.rows, cand, diag, lse, active);
 }

@@ -10,7 +10,8 @@
  *        re-estimated from a random `sample` share (int(n * sample) rows) of the survivors.
  *
  * Where Sieve differs from the code, on purpose: the samples are seeded (`seed`; the code's
- * `np.random.choice` is not), at least one row is sampled (the code's int(n * 0.1) can be 0), ties
+ * `np.random.choice` is not) and drawn per (seed, uid, draw) (draws.ts: the set's rows with the
+ * smallest keyed draws), so they do not depend on row order or sharding; at least one row is sampled (the code's int(n * 0.1) can be 0), ties
  * in a round go to the smallest row (`torch.topk` is arbitrary), a round never drops below `target`
  * (with the code's rounding, (num_iters - 1) * chunk can exceed n_start - target and its topk fails),
  * and the Σ after the last round (which the code only saves) is not computed.
@@ -18,7 +19,7 @@
 import type { FilterKind } from '../kind.js';
 import type { FilterContext, RowResult } from '../result.js';
 import { checkCancelled } from '../result.js';
-import { mulberry32 } from '../../map/linalg.js';
+import { drawOrder, entryKey, poolUidWords, wordsOfRows } from './draws.js';
 import { ARCH, ARCH_NAME, CITATION_VAS, MODALITY, SHARE_PARAMS, featureName, poolFeature, seenCount, topK, type Arch, type FeatureFile } from './vas-shared.js';
 import { QuadForm, SecondMoment } from './vas-sigma.js';
 import { CHUNK_ROWS } from './vas.js';
@@ -65,17 +66,21 @@ interface VasDParams {
   init: 'pool' | 'seen';
 }
 
-/** m of n indices, uniformly without replacement (partial Fisher-Yates), ascending. */
-function sampleIndices(n: number, m: number, rand: () => number): Int32Array {
+/**
+ * A random m of the rows listed (uid words `words`, 4 per row), as indices ascending: the first m in
+ * the order of draw E = FNV-1a("vas_d sample r") under `seed` (draws.ts), so the sample depends on
+ * (seed, uid, r) and the set only, not on row order or sharding; each r draws anew.
+ */
+function sampleIndices(n: number, m: number, draw: Draw): Int32Array {
   if (m >= n) return Int32Array.from({ length: n }, (_, i) => i);
-  const idx = Int32Array.from({ length: n }, (_, i) => i);
-  for (let i = 0; i < m; i++) {
-    const j = i + Math.floor(rand() * (n - i));
-    const t = idx[i];
-    idx[i] = idx[j];
-    idx[j] = t;
-  }
-  return idx.subarray(0, m).sort();
+  return drawOrder(draw.seed, entryKey(`vas_d sample ${draw.r}`), draw.words, 0, n).subarray(0, m).sort();
+}
+
+/** What a sample is drawn from: the seed, the uid words of the set's rows, the draw's number. */
+interface Draw {
+  seed: number;
+  words: Uint32Array;
+  r: number;
 }
 
 function sampleSize(n: number, share: number): number {
@@ -83,7 +88,7 @@ function sampleSize(n: number, share: number): number {
 }
 
 /** Σ of a sample of the in-memory rows x[0 .. n). */
-async function sigmaOfRows(sm: SecondMoment, x: Float32Array, n: number, D: number, share: number, rand: () => number): Promise<Float64Array> {
+async function sigmaOfRows(sm: SecondMoment, x: Float32Array, n: number, D: number, share: number, draw: () => Draw): Promise<Float64Array> {
   sm.reset();
   if (share >= 1) {
     for (let s = 0; s < n; s += CHUNK_ROWS) {
@@ -92,7 +97,7 @@ async function sigmaOfRows(sm: SecondMoment, x: Float32Array, n: number, D: numb
     }
     return sm.mean();
   }
-  const idx = sampleIndices(n, sampleSize(n, share), rand);
+  const idx = sampleIndices(n, sampleSize(n, share), draw());
   const buf = new Float32Array(Math.min(CHUNK_ROWS, idx.length) * D);
   for (let s = 0; s < idx.length; s += CHUNK_ROWS) {
     const c = Math.min(CHUNK_ROWS, idx.length - s);
@@ -103,7 +108,7 @@ async function sigmaOfRows(sm: SecondMoment, x: Float32Array, n: number, D: numb
 }
 
 /** Σ of a sample of every pool row that has features (read from the feature file). */
-async function sigmaOfPool(sm: SecondMoment, ff: FeatureFile, share: number, rand: () => number, ctx: FilterContext): Promise<{ sigma: Float64Array; rows: number }> {
+async function sigmaOfPool(sm: SecondMoment, ff: FeatureFile, share: number, draw: (rows: Int32Array) => Draw, ctx: FilterContext): Promise<{ sigma: Float64Array; rows: number }> {
   sm.reset();
   if (share >= 1) {
     await ff.forEachChunk(null, CHUNK_ROWS, (_r, x, n) => sm.add(x, n), ctx, 'VAS-D: Σ₀ of the pool');
@@ -114,7 +119,7 @@ async function sigmaOfPool(sm: SecondMoment, ff: FeatureFile, share: number, ran
   let P = 0;
   for (let i = 0; i < ok.length; i++) if (ok[i]) all[P++] = i;
   const withFeatures = all.subarray(0, P);
-  const pick = sampleIndices(P, sampleSize(P, share), rand);
+  const pick = sampleIndices(P, sampleSize(P, share), draw(withFeatures));
   const rows = Int32Array.from(pick, (i) => withFeatures[i]);
   const buf = new Float32Array(Math.min(CHUNK_ROWS, rows.length) * ff.dim);
   for (let s = 0; s < rows.length; s += CHUNK_ROWS) {
@@ -141,7 +146,9 @@ export async function vasDFilter(params: Record<string, unknown>, ctx: FilterCon
   const f = (byPool ? p.pool_fraction : p.fraction) as number;
   const N = byPool ? n : seenCount(active, n);
   const target = Math.floor(N * f);
-  const rand = mulberry32(p.seed);
+  // Σ₀ is draw 0, the Σ after round r draw r + 1; the uid words only when something is sampled
+  const poolWords = p.sample < 1 ? await poolUidWords(pool) : new Uint32Array(0);
+  const draw = (of: ArrayLike<number>, r: number): Draw => ({ seed: p.seed, words: wordsOfRows(poolWords, of), r });
 
   const keep = new Uint8Array(n);
   const reason = new Uint16Array(n);
@@ -153,11 +160,11 @@ export async function vasDFilter(params: Record<string, unknown>, ctx: FilterCon
   let sigma: Float64Array;
   let initText: string;
   if (p.init === 'pool' && active) {
-    const s = await sigmaOfPool(sm, ff, p.sample, rand, ctx);
+    const s = await sigmaOfPool(sm, ff, p.sample, (of) => draw(of, 0), ctx);
     sigma = s.sigma;
     initText = `Σ₀ from ${p.sample >= 1 ? 'all' : `a ${+(100 * p.sample).toFixed(4)}% sample of the`} ${s.rows} pool rows with features`;
   } else {
-    sigma = await sigmaOfRows(sm, x, n0, D, p.sample, rand);
+    sigma = await sigmaOfRows(sm, x, n0, D, p.sample, () => draw(rows, 0));
     initText = `Σ₀ from ${p.sample >= 1 ? 'all' : `a ${+(100 * p.sample).toFixed(4)}% sample of the`} ${n0} rows seen`;
   }
   const chunk = Math.max(0, Math.ceil((n0 - target) / p.num_iters));
@@ -190,7 +197,7 @@ export async function vasDFilter(params: Record<string, unknown>, ctx: FilterCon
     cur = j;
     ctx.onProgress?.({ job: 'filter', done: r + 1, total: p.num_iters, message: `VAS-D round ${r + 1}: ${cur} rows left` });
     if (cur <= target) break; // nothing more to drop: later rounds would keep every row
-    if (!last) sigma = await sigmaOfRows(sm, x, cur, D, p.sample, rand);
+    if (!last) sigma = await sigmaOfRows(sm, x, cur, D, p.sample, () => draw(rows.subarray(0, cur), r + 1));
   }
   for (let i = 0; i < cur; i++) {
     keep[rows[i]] = 1;
@@ -210,7 +217,7 @@ export async function vasDFilter(params: Record<string, unknown>, ctx: FilterCon
         text:
           `VAS-D (${ARCH_NAME[p.arch]} ${p.modality} features): from the ${n0} rows seen with features to ${of} in ${rounds} rounds, ` +
           `each dropping the ${chunk} lowest VAS = fᵀΣf; ${initText}, then Σ re-estimated after each round from ` +
-          `${p.sample >= 1 ? 'all survivors' : `a seeded ${+(100 * p.sample).toFixed(4)}% sample of the survivors (seed ${p.seed})`}; ties by smallest row (value: the VAS in the round it was dropped)`,
+          `${p.sample >= 1 ? 'all survivors' : `a ${+(100 * p.sample).toFixed(4)}% sample of the survivors drawn per uid (seed ${p.seed})`}; ties by smallest row (value: the VAS in the round it was dropped)`,
       },
       { path: '', id: 'vas_d.no_features', text: `the row has ${feature} features (a row without them has no score and never passes)` },
     ],

@@ -158,18 +158,20 @@ export function readSpecArg(arg: string): Spec {
  * and mtime: a changed file must give a new hash. Size and mtime rather than a content hash: target
  * files run to gigabytes (ImageNet-1k L/14: 1.28M x 768 float32 = 3.9 GB) and the app validates a
  * spec on every keystroke; a file rewritten in place changes its mtime, which is what matters here.
+ * Also each kind's definition revision past 1 (FilterKind.revision).
  */
-function assetStamps(spec: Spec, out: string[] = []): string[] {
+function identityStamps(spec: Spec, out: string[] = []): string[] {
   if ('filter' in spec) {
     const kind = CATALOGUE.find((k) => k.name === spec.filter);
+    if ((kind?.revision ?? 1) > 1) out.push(`${spec.filter}@r${kind?.revision}`);
     for (const [p, schema] of Object.entries(kind?.params ?? {})) {
       if (isFileValue(schema, spec[p])) {
         const st = fs.statSync(spec[p] as string);
         out.push(`${spec[p]}:${st.size}:${Math.round(st.mtimeMs)}`);
       }
     }
-  } else if ('not' in spec) assetStamps(spec.not, out);
-  else for (const s of 'and' in spec ? spec.and : 'or' in spec ? spec.or : spec.then) assetStamps(s, out);
+  } else if ('not' in spec) identityStamps(spec.not, out);
+  else for (const s of 'and' in spec ? spec.and : 'or' in spec ? spec.or : spec.then) identityStamps(s, out);
   return out;
 }
 
@@ -177,7 +179,7 @@ export function specJson(spec: Spec): string {
   return JSON.stringify(spec);
 }
 
-/** The spec's identity: canonical JSON plus its asset files' stamps. */
+/** The spec's identity: canonical JSON plus its asset files' stamps and its kinds' revisions. */
 export function specHash(spec: Spec): string {
-  return crypto.createHash('sha256').update(specJson(spec)).update('\n').update(assetStamps(spec).join('\n')).digest('hex').slice(0, 24);
+  return crypto.createHash('sha256').update(specJson(spec)).update('\n').update(identityStamps(spec).join('\n')).digest('hex').slice(0, 24);
 }

@@ -5,6 +5,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import crypto from 'node:crypto';
 import path from 'node:path';
 import { canonicalSpec, specHash, readSpecArg } from '../../native/filters/spec.js';
 import { tmpDir } from './fixtures/tiny-pool.js';
@@ -114,4 +115,20 @@ test('file or keyword: a keyword stays, a file is resolved, stamped into the has
   bad({ filter: 'normsim', target, p: 'max', fraction: 0.3 }, /^\$\.p: must be a number or one of "inf", got "max"$/);
   assert.equal((canonicalSpec({ filter: 'normsim', target, p: 'inf', fraction: 0.3 }) as Record<string, unknown>).p, 'inf');
   assert.equal((canonicalSpec({ filter: 'normsim', target, p: 2, fraction: 0.3 }) as Record<string, unknown>).p, 2);
+});
+
+test('a kind revised past 1 puts its revision into the hash; an unrevised kind hashes as its canonical JSON', () => {
+  // the hash written out by hand: sha256 of the canonical JSON, a newline, then the stamps
+  const byHand = (spec: unknown, stamps: string[]) =>
+    crypto.createHash('sha256').update(JSON.stringify(spec)).update('\n').update(stamps.join('\n')).digest('hex').slice(0, 24);
+  const basic = canonicalSpec({ filter: 'basic' });
+  assert.equal(specHash(basic), byHand(basic, []));
+  const revised = CATALOGUE.filter((k) => (k.revision ?? 1) > 1).map((k) => k.name);
+  assert.ok(revised.includes('negclip') && revised.includes('vas_d'), `revised kinds: ${revised.join(', ')}`);
+  const negclip = canonicalSpec({ filter: 'negclip', fraction: 0.3 });
+  const rev = CATALOGUE.find((k) => k.name === 'negclip')?.revision;
+  assert.equal(specHash(negclip), byHand(negclip, [`negclip@r${rev}`]));
+  assert.notEqual(specHash(negclip), byHand(negclip, []), 'a decision stored before the revision is not reused');
+  const nested = canonicalSpec({ then: [{ filter: 'basic' }, { filter: 'negclip', fraction: 0.3 }] });
+  assert.equal(specHash(nested), byHand(nested, [`negclip@r${rev}`]));
 });

@@ -37,6 +37,8 @@ const TILE = 512;
 
 export const NEGCLIP_KIND: FilterKind = {
   name: 'negclip',
+  // 2: batches drawn per (seed, uid) instead of a seeded shuffle of row positions
+  revision: 2,
   title: 'negCLIPLoss (s-CLIPLoss)',
   description:
     'Keeps the rows with the highest negCLIPLoss: the CLIP score minus T/2 times the log-sum-exps of the row\'s image and text against a random batch (the CLIP loss normaliser); Sieve seeds the batch permutations the code draws unseeded and breaks ties by smallest row.',

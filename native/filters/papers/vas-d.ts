@@ -26,6 +26,8 @@ import { CHUNK_ROWS } from './vas.js';
 
 export const VAS_D_KIND: FilterKind = {
   name: 'vas_d',
+  // 2: Σ samples drawn per (seed, uid) instead of a seeded shuffle of row positions
+  revision: 2,
   title: 'VAS-D (dynamic VAS)',
   description:
     'Drops the lowest-VAS rows in num_iters rounds down to the target size, re-estimating Σ after each round from a sample of the survivors (Σ₀ from a sample of the pool); Sieve seeds the samples the code draws unseeded and breaks ties by smallest row.',

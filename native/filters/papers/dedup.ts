@@ -154,7 +154,7 @@ function* featureChunks(file: string, info: FeatureInfo, n: number, chunk = CHUN
   }
 }
 
-function rowNorm(x: Float32Array, at: number, d: number): number {
+export function rowNorm(x: Float32Array, at: number, d: number): number {
   let s = 0;
   for (let q = 0; q < d; q++) s += x[at + q] * x[at + q];
   return Math.sqrt(s);

@@ -21,7 +21,7 @@ import type { FilterContext, RowResult } from '../filters/result.js';
 import { floatColumn, uidColumns } from '../filters/derived.js';
 import { SCORE_COLUMN } from '../filters/leaves/clip-score.js';
 import { applyEval, dedupRules, DUPLICATE, evalCosines, keeperText, SHA256_DUP_TEXT, type DedupParams } from '../filters/papers/dedup.js';
-import { sortByKey } from '../filters/papers/dedup-lsh.js';
+import { classHeads, sortByKey } from '../filters/papers/dedup-lsh.js';
 import type { Plan } from './plan.js';
 import { leafDir, readBuffer, writeArrayAtomic, writeGroupResult } from './results.js';
 import { concat, readBucketed, writeBucketed } from './bucketed.js';
@@ -211,40 +211,18 @@ export function dedupBucket(work: string, plan: Plan, leaf: number, bucket: numb
   const from = (i: number) => (i ? keyEnd[i - 1] : 0);
   const m = rows.length;
   const h = new Uint32Array(m);
-  const idx = new Int32Array(m);
-  for (let i = 0; i < m; i++) {
-    idx[i] = i;
-    h[i] = bytesHash(keys, from(i), keyEnd[i]);
-  }
-  const byHash = sortByKey(idx, h).rows;
-  const same = (a: number, b: number): boolean => {
+  for (let i = 0; i < m; i++) h[i] = bytesHash(keys, from(i), keyEnd[i]);
+  const head = new Int32Array(m);
+  classHeads(h, (a, b) => {
     const [a0, b0, la] = [from(a), from(b), keyEnd[a] - from(a)];
     if (la !== keyEnd[b] - b0) return false;
     for (let q = 0; q < la; q++) if (keys[a0 + q] !== keys[b0 + q]) return false;
     return true;
-  };
+  }, head);
+  // per key the record inproc keeps
   const better = keeperBetter(rows, s1, s2, uid);
-  // per key: its first record in hash order is its class head; the best record of the class
-  const head = new Int32Array(m);
-  const best = new Int32Array(m);
-  for (let i = 0; i < m; ) {
-    let j = i + 1;
-    while (j < m && h[byHash[j]] === h[byHash[i]]) j++;
-    for (let x = i; x < j; x++) {
-      const rec = byHash[x];
-      head[rec] = rec;
-      for (let y = i; y < x; y++) {
-        const q = byHash[y];
-        if (head[q] === q && same(q, rec)) {
-          head[rec] = q;
-          break;
-        }
-      }
-      if (head[rec] === rec) best[rec] = rec;
-      else if (better(rec, best[head[rec]])) best[head[rec]] = rec;
-    }
-    i = j;
-  }
+  const best = new Int32Array(m).fill(-1);
+  for (let i = 0; i < m; i++) if (best[head[i]] < 0 || better(i, best[head[i]])) best[head[i]] = i;
   const keptBy = new Int32Array(m);
   for (let i = 0; i < m; i++) keptBy[i] = best[head[i]];
   writeDropPairs(plan, f.pairs(bucket), f.index(bucket), rows, keptBy, fault);

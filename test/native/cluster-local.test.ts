@@ -130,8 +130,6 @@ function assertEqualDecisions(a: Decision, b: Decision, what: string): void {
 
 /** name, spec, shard groups, workers, whether the plan shards it, which pool (default: the demo pool) */
 function cases(f: Fixture): [string, unknown, number, number, boolean, string?][] {
-  // the demo pool's images sit in clusters at cosine ~0.7: LSH with short keys finds many pairs there
-  const near = { filter: 'dedup', by: 'features', threshold: 0.7, tables: 16, bits: 12 };
   return [
     ['basic, one group', { filter: 'basic' }, 1, 1, true],
     ['clip_score fraction, a group per shard', { filter: 'clip_score', fraction: 0.3 }, 8, 3, true],
@@ -141,13 +139,20 @@ function cases(f: Fixture): [string, unknown, number, number, boolean, string?][
     ['vas pool_fraction after basic', { then: [{ filter: 'basic' }, { filter: 'vas', target: 'pool', pool_fraction: 0.25 }] }, 2, 2, false],
     ['dedup sha256', { filter: 'dedup', by: 'sha256' }, 3, 3, true],
     ['dedup sha256 after clip_score, b32 keeper', { then: [{ filter: 'clip_score', threshold: 0.2 }, { filter: 'dedup', by: 'sha256', arch: 'b32' }] }, 2, 2, true],
+  ];
+}
+
+/** `dedup` by features and with `eval` (float16 demo pool, float32 pool with planted duplicates): as `cases`. */
+function dedupCases(f: Fixture): [string, unknown, number, number, boolean, string?][] {
+  // the demo pool's images sit in clusters at cosine ~0.7: LSH with short keys finds many pairs there
+  const near = { filter: 'dedup', by: 'features', threshold: 0.7, tables: 16, bits: 12 };
+  return [
     ['dedup features (float16), a group per shard', near, 8, 3, true],
     ['dedup features + eval after clip_score (float16)', { then: [{ filter: 'clip_score', threshold: 0.2 }, { ...near, eval: f.evalDemo, arch: 'l14' }] }, 3, 2, true],
     ['dedup eval only', { filter: 'dedup', eval: f.evalDemo }, 5, 2, true],
     ['dedup sha256 + eval after basic', { then: [{ filter: 'basic' }, { filter: 'dedup', by: 'sha256', eval: f.evalDemo }] }, 4, 2, true],
     ['dedup features (float32, planted duplicates)', { filter: 'dedup', by: 'features' }, 5, 2, true, f.pool32],
     ['dedup features + eval after clip_score (float32), one group', { then: [{ filter: 'clip_score', threshold: 0.15 }, { filter: 'dedup', by: 'features', eval: f.eval32 }] }, 1, 1, true, f.pool32],
-    ['dedup eval only after clip_score (float32)', { then: [{ filter: 'clip_score', threshold: 0.15 }, { filter: 'dedup', eval: f.eval32 }] }, 7, 3, true, f.pool32],
     ['dedup features exact index: one whole-pool task', { filter: 'dedup', by: 'features', index: 'exact' }, 2, 2, false, f.pool32],
   ];
 }
@@ -157,7 +162,7 @@ test('cluster plans say which leaves are sharded and which run whole', async () 
   const p = await Pool.open(f.pool, { workspace: path.join(f.dir, 'ws-plan') });
   const p32 = await Pool.open(f.pool32, { workspace: path.join(f.dir, 'ws-plan32') });
   try {
-    for (const [name, spec, groups, , sharded, pool] of cases(f)) {
+    for (const [name, spec, groups, , sharded, pool] of [...cases(f), ...dedupCases(f)]) {
       let text = '';
       const run = await runOnCluster(pool === f.pool32 ? p32 : p, canonicalSpec(spec), { executor: new LocalExecutor(), groups, sieve: sieveArgv(), dryRun: true, onPlan: (_pl, t) => (text = t) });
       assert.equal(run.decision, null, `${name}: a dry run decides nothing`);
@@ -170,10 +175,11 @@ test('cluster plans say which leaves are sharded and which run whole', async () 
   }
 });
 
-test('--engine local equals inproc bit for bit, whatever the shard grouping', { timeout: 900_000 }, async () => {
-  const f = await fixture();
-  for (const [name, spec, groups, workers, , pool = f.pool] of cases(f)) {
-    const ws = path.join(f.dir, `ws-${name.replace(/\W+/g, '-')}`);
+const wsOf = (f: Fixture, name: string) => path.join(f.dir, `ws-${name.replace(/\W+/g, '-')}`);
+
+async function assertEqualToInproc(f: Fixture, list: [string, unknown, number, number, boolean, string?][]): Promise<void> {
+  for (const [name, spec, groups, workers, , pool = f.pool] of list) {
+    const ws = wsOf(f, name);
     const a = await inproc(pool, `${ws}-inproc`, spec);
     const { d: b } = await local(pool, `${ws}-local`, spec, groups, workers);
     assertEqualDecisions(a, b, `${name} (${groups} groups, ${workers} workers)`);
@@ -186,6 +192,26 @@ test('--engine local equals inproc bit for bit, whatever the shard grouping', { 
     }
     assert.ok(a.summary.kept > 0 && a.summary.kept < a.summary.total, `${name}: the case keeps some rows and drops some (${a.summary.kept} of ${a.summary.total})`);
   }
+}
+
+test('--engine local equals inproc bit for bit, whatever the shard grouping', { timeout: 900_000 }, async () => {
+  await assertEqualToInproc(await fixture(), cases(await fixture()));
+});
+
+test('dedup by features and with eval: --engine local equals inproc bit for bit, float16 and float32, inside then, 1 to 8 groups', { timeout: 1_200_000 }, async () => {
+  const f = await fixture();
+  await assertEqualToInproc(f, dedupCases(f));
+  // the cases exercise what they are for: duplicates dropped by the cosine graph and rows near the evaluation sets
+  const reasons = async (name: string) => {
+    const [, spec, , , , pool = f.pool] = dedupCases(f).find((c) => c[0] === name) as [string, unknown, number, number, boolean, string?];
+    const d = await inproc(pool, `${wsOf(f, name)}-inproc`, spec);
+    const count = (id: string) => d.reason.filter((r) => r > 0 && d.summary.rules[r - 1].id === id).length;
+    return { dup: count('dedup.duplicate_of'), eval: count('dedup.near_eval') };
+  };
+  const r16 = await reasons('dedup features + eval after clip_score (float16)');
+  assert.ok(r16.dup > 20 && r16.eval > 0, `float16 case: ${JSON.stringify(r16)}`);
+  const r32 = await reasons('dedup features + eval after clip_score (float32), one group');
+  assert.ok(r32.dup > 100 && r32.eval > 0, `float32 case: ${JSON.stringify(r32)}`);
 });
 
 test('sieve filter --engine local: the same .npy, JSON line and sidecar as inproc; bad engine flags exit 2', async () => {

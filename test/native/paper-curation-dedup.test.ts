@@ -12,8 +12,9 @@ import path from 'node:path';
 import { Pool } from '../../native/pool/pool.js';
 import { runFilter } from '../../native/filters/decisions.js';
 import { canonicalSpec } from '../../native/filters/spec.js';
-import { nearDuplicateGroups } from '../../native/filters/papers/dedup.js';
-import { binomialQuantile, lshRecall } from '../../native/filters/papers/dedup-lsh.js';
+import { nearDuplicateGroups, sketchMaxBits, sketchRows } from '../../native/filters/papers/dedup.js';
+import { binomialQuantile, LshWork, lshRecall, lshWork, resolveWork, UnionFind } from '../../native/filters/papers/dedup-lsh.js';
+import { readFeatureRows } from '../../native/pool/features.js';
 import { Db, sqlString } from '../../native/db/duck.js';
 import { writeNpz } from '../../native/formats/npz.js';
 import { writeNpy } from '../../native/formats/npy.js';
@@ -118,6 +119,18 @@ test('dedup by sha256: exact groups, NULL and empty never duplicates, the keeper
   }
 });
 
+/** Every row of a feature file as float32, with float64 norms (slot = row). */
+function featureVectors(file: string, info: { dim: number }, n: number) {
+  const vec = readFeatureRows(file, info as never, 0, n).slice();
+  const norms = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let q = 0; q < info.dim; q++) s += vec[i * info.dim + q] ** 2;
+    norms[i] = Math.sqrt(s);
+  }
+  return { vec, norms };
+}
+
 /** Every pair with cosine >= `floor` (float64 sums over the float32 values), computed once. */
 function refPairs(x: Float32Array, n: number, D: number, floor: number) {
   const norms = new Float64Array(n);
@@ -205,6 +218,38 @@ test('dedup by features: groups equal the all-pairs computation on 5k rows (exac
     for (const k of plantedKeys) assert.ok(reported.has(k), `planted pair ${k} found`);
     assert.equal(res.stats.identicalJoined, identical.reduce((s, g) => s + g.length - 1, 0));
     for (const g of identical) for (const r of g) assert.equal(res.group[r], res.group[g[0]], 'identical copies are one group');
+
+    // the graph is defined bucket by bucket: the buckets split among 1..5 "tasks" any way (here by
+    // (key * 7 + t) mod k, each task seeing its rows' whole sketches) give the same groups and the
+    // same count of verified pairs as one pass (cluster tasks split them so, by another hash)
+    const sk = await sketchRows(file, info, n, new Uint8Array(n).fill(1), spec as never, [n]);
+    const T = spec.tables as number;
+    const list = Int32Array.from({ length: n }, (_, i) => i).filter((i) => sk.present[i] === 1);
+    const sketches = new Uint32Array(list.length * T);
+    list.forEach((r, k) => sketches.set(sk.keys.subarray(r * T, r * T + T), k * T));
+    const vectors = featureVectors(file, info, n);
+    const groupsOf = (k: number) => {
+      const uf = new UnionFind(n);
+      let verified = 0;
+      for (let task = 0; task < k; task++) {
+        const inTable = new Uint32Array(2 * list.length);
+        list.forEach((_, i) => {
+          for (let t = 0; t < T; t++) if ((sk.keys[list[i] * T + t] * 7 + t) % k === task) inTable[2 * i + (t >> 5)] |= 1 << (t & 31);
+        });
+        const w = new LshWork();
+        lshWork(list, sketches, T, sketchMaxBits(spec as never), inTable, w);
+        verified += resolveWork(w, (row) => row, vectors.vec, vectors.norms, D, spec.threshold as number, (a, b) => uf.union(a, b)).verified;
+      }
+      return { group: Int32Array.from({ length: n }, (_, i) => (sk.present[i] ? uf.find(i) : -1)), verified };
+    };
+    const one = groupsOf(1);
+    assert.deepEqual(one.group, res.group, 'one pass over every bucket is nearDuplicateGroups');
+    assert.equal(one.verified, res.stats.verified);
+    for (const k of [2, 3, 5]) {
+      const split = groupsOf(k);
+      assert.deepEqual(split.group, res.group, `the buckets split among ${k} tasks: the same groups`);
+      assert.equal(split.verified, res.stats.verified, `the buckets split among ${k} tasks: the same pairs verified`);
+    }
     assert.ok(lshRecall(0.999, 16, 28) > 0.99999 && lshRecall(0.95, 16, 28) < 0.7, 'the recall the docs state');
 
     // inside a then: only the rows the stage sees

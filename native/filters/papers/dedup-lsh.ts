@@ -189,7 +189,6 @@ class Scratch {
   tail = new Int32Array(64);
   entry = new Int32Array(64);
   hash = new Uint32Array(64);
-  order = new Int32Array(64);
   ensure(m: number): void {
     if (this.head.length >= m) return;
     const c = m * 2;
@@ -198,10 +197,37 @@ class Scratch {
     this.tail = new Int32Array(c);
     this.entry = new Int32Array(c);
     this.hash = new Uint32Array(c);
-    this.order = new Int32Array(c);
   }
 }
 const scratch = new Scratch();
+
+/**
+ * Equivalence classes of items 0..m-1 with hashes `h` under `same` (which implies equal hashes):
+ * `head[i]` = the smallest item of i's class. A stable sort on the hashes puts each class together,
+ * in item order, so only items of equal hash are compared.
+ */
+export function classHeads(h: Uint32Array, same: (a: number, b: number) => boolean, head: Int32Array): void {
+  const m = h.length;
+  const items = new Int32Array(m);
+  for (let i = 0; i < m; i++) items[i] = i;
+  const byHash = sortByKey(items, h).rows;
+  for (let i = 0; i < m; ) {
+    let j = i + 1;
+    while (j < m && h[byHash[j]] === h[byHash[i]]) j++;
+    for (let x = i; x < j; x++) {
+      const r = byHash[x];
+      head[r] = r;
+      for (let y = i; y < x; y++) {
+        const q = byHash[y];
+        if (head[q] === q && same(q, r)) {
+          head[r] = q;
+          break;
+        }
+      }
+    }
+    i = j;
+  }
+}
 
 /** Below this many rows a bucket's units are found by comparing sketches directly, above by hashing them. */
 const SMALL_BUCKET = 48;
@@ -228,30 +254,9 @@ export function bucketWork(rows: Int32Array, sk: Uint32Array, T: number, t: numb
       }
     }
   } else {
-    // a stable sort on the sketches' hashes puts equal sketches together, in row order
-    const local = scratch.order.subarray(0, m);
     const h = scratch.hash.subarray(0, m);
-    for (let i = 0; i < m; i++) {
-      local[i] = i;
-      h[i] = sketchHash(sk, i * T, T);
-    }
-    const byHash = sortByKey(local, h).rows;
-    for (let i = 0; i < m; ) {
-      let j = i + 1;
-      while (j < m && h[byHash[j]] === h[byHash[i]]) j++;
-      for (let x = i; x < j; x++) {
-        const r = byHash[x];
-        head[r] = r;
-        for (let y = i; y < x; y++) {
-          const q = byHash[y];
-          if (head[q] === q && sameSketch(sk, q, r, T)) {
-            head[r] = q;
-            break;
-          }
-        }
-      }
-      i = j;
-    }
+    for (let i = 0; i < m; i++) h[i] = sketchHash(sk, i * T, T);
+    classHeads(h, (q, r) => sameSketch(sk, q, r, T), head);
   }
   // each unit's members in row order: a chain from its head
   for (let r = 0; r < m; r++) {

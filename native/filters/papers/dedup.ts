@@ -5,11 +5,14 @@
  *   compared lower-cased).
  * - `by: "features"`: near duplicates by image-feature cosine >= `threshold`; a group is a connected
  *   component of the "cosine >= threshold" graph (so two members of a group may be further apart
- *   than the threshold, joined through others). Rows with bit-identical feature vectors are one
- *   group straight away (cosine 1). The pairs come from random-projection LSH (dedup-lsh.ts) with
- *   `tables` x `bits` sign bits, each candidate verified exactly; a pair at cosine c is found with
- *   probability 1 - (1 - (1 - arccos(c)/pi)^bits)^tables (`index: "exact"` checks every pair
- *   instead: n^2 d work, for small pools and for reference).
+ *   than the threshold, joined through others). The edges come from random-projection LSH
+ *   (dedup-lsh.ts) with `tables` x `bits` sign bits, bucket by bucket, each candidate verified
+ *   exactly, rows with equal sketches and equal vectors joined outright; a pair at cosine c is found
+ *   with probability 1 - (1 - (1 - arccos(c)/pi)^bits)^tables. The graph is defined per bucket, so
+ *   its components do not depend on the order buckets are visited in or on which task visits them
+ *   (the cluster's plan, native/cluster/dedup-features.ts, splits them). `index: "exact"` checks
+ *   every pair instead (bit-identical rows joined outright): n^2 d work, for small pools and for
+ *   reference.
  * - `eval: PATH`: drop every row whose image feature has cosine >= `threshold` with some row of the
  *   M x D .npy (DataComp removed its evaluation sets' near duplicates from the pool, with a
  *   different, image-descriptor model). Exact: an n x M x D product in onnxruntime, chunk by chunk.
@@ -19,6 +22,8 @@
  * set go first, and groups are formed among the rest. Rows without features (NaN, or a zero vector)
  * are never near anything. The cosine in the feature paths is sum(a*b) / (|a| |b|) accumulated in
  * float64 over the float32 values; the eval path's is float32 (onnxruntime) on normalised rows.
+ * Rows go through onnxruntime (LSH projections, eval products) in batches that restart at every
+ * shard, so a cluster task holding whole shards computes every row in the very batch inproc does.
  */
 import fs from 'node:fs';
 import type { Pool } from '../../pool/pool.js';

@@ -183,14 +183,14 @@ export function featuresVerify(work: string, plan: Plan, leaf: number, task: num
   const inTable = concat(parts.map((x) => new Uint32Array(x.inTable)), (k) => new Uint32Array(k));
   const sk = concat(parts.map((x) => new Uint32Array(x.sketch)), (k) => new Uint32Array(k));
   for (let i = 1; i < rows.length; i++) if (rows[i] <= rows[i - 1]) throw new Error(`${f.sketch(0)}..: records out of row order at ${i}`);
-  const work_ = new LshWork();
-  lshWork(rows, sk, T, sketchMaxBits(p), inTable, work_);
-  const need = distinct(work_.members.view());
-  let d = 0;
-  if (need.length) d = (JSON.parse(fs.readFileSync(f.features(groupOf(Int32Array.from(plan.groups, (_, g) => groupStart(plan, g)), need[0])), 'utf8')) as { info: FeatureInfo }).info.dim;
+  const lsh = new LshWork();
+  lshWork(rows, sk, T, sketchMaxBits(p), inTable, lsh);
+  // the vectors of the rows the buckets name, in row order
+  const need = distinct(lsh.members.view());
+  const d = (JSON.parse(fs.readFileSync(f.features(0), 'utf8')) as { info: FeatureInfo }).info.dim;
   const { vec, norms } = readGroupVectors(work, plan, leaf, need, d);
   const edges = new IntList();
-  const r = resolveWork(work_, (row) => indexIn(need, row), vec, norms, d, p.threshold, (a, b) => {
+  const r = resolveWork(lsh, (row) => indexIn(need, row), vec, norms, d, p.threshold, (a, b) => {
     edges.push(a);
     edges.push(b);
   });

@@ -1,117 +1,113 @@
 /**
- * `dedup` by sha256 across shard groups: a shuffle by key.
+ * `dedup` across shard groups, the parts every `by` shares, and `by: "sha256"`: a shuffle by key.
  *
- *   shuffle (map)    each group's rows with a sha256 (of the rows its stage sees), bucketed by a hash
- *                    of the lower-cased key into B = G buckets: row, both CLIP scores, uid, key;
+ *   shuffle (map)    each group's rows the leaf sees, less those near the evaluation set (`eval`:
+ *                    each row's best cosine, written for the drop map), with a sha256, bucketed by
+ *                    a hash of the lower-cased key's bytes into B = G buckets: row, both CLIP
+ *                    scores, uid, key;
  *   dedup   (B tasks) a bucket from every group: per key, the row inproc keeps (highest score of
  *                    `arch`, NaN lowest, then the other arch, then smallest uid, then row), and
  *                    (dropped row, kept row) pairs sorted by row, indexed by group;
- *   drop    (map)    each group reads its slice of every bucket's pairs.
+ *   drop    (map)    each group marks its rows near the evaluation set, then reads its slice of
+ *                    every bucket's pairs (dedup-features.ts writes one such file too).
  *
  * One pass over the columns; the shuffle moves ~28 bytes + the key (~65) per row with a sha256, the
- * drop pass 8 bytes per duplicate. Keys are compared as the strings DuckDB's lower() gives, as inproc
- * ranks them.
+ * drop pass 8 bytes per duplicate. Keys are compared as the bytes DuckDB's lower() gives, as inproc
+ * ranks them; they stay bytes throughout (typed arrays, no string per row).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import type { FilterContext, RowResult } from '../filters/result.js';
 import { floatColumn, uidColumns } from '../filters/derived.js';
 import { SCORE_COLUMN } from '../filters/leaves/clip-score.js';
-import { dedupRules, keeperText, SHA256_DUP_TEXT, type DedupParams } from '../filters/papers/dedup.js';
-import { writeFileAtomic } from '../pool/workspace.js';
+import { applyEval, dedupRules, DUPLICATE, evalCosines, keeperText, SHA256_DUP_TEXT, type DedupParams } from '../filters/papers/dedup.js';
+import { classHeads, sortByKey } from '../filters/papers/dedup-lsh.js';
 import type { Plan } from './plan.js';
 import { leafDir, readBuffer, writeArrayAtomic, writeGroupResult } from './results.js';
+import { concat, readBucketed, writeBucketed } from './bucketed.js';
 
-function files(work: string, leaf: number) {
+/** The files a dedup leaf's tasks write under `out/leafK/`. */
+export function dedupFiles(work: string, leaf: number) {
   const dir = leafDir(work, leaf);
-  return { shuffle: (g: number) => path.join(dir, `shuffle.g${g}.bin`), pairs: (b: number) => path.join(dir, `pairs.b${b}.i32`), index: (b: number) => path.join(dir, `pairs.b${b}.idx`) };
+  return {
+    dir,
+    /** the best cosine with the evaluation set of each row of group g (NaN: not considered) */
+    eval: (g: number) => path.join(dir, `eval.g${g}.f32`),
+    shuffle: (g: number) => path.join(dir, `shuffle.g${g}.bin`),
+    /** (dropped row, kept row) pairs sorted by row, and where each group's start (B + 1 words) */
+    pairs: (b: number) => path.join(dir, `pairs.b${b}.i32`),
+    index: (b: number) => path.join(dir, `pairs.b${b}.idx`),
+  };
 }
 
-type Typed = Int32Array | Float32Array | BigUint64Array | Uint8Array;
-
-/**
- * Several typed arrays in one file, each cut into buckets: a JSON header (each section's byte offset
- * and element size, the bucket boundaries in records) then the sections, 8-byte aligned, so a
- * reader reads one bucket of each section with positional reads.
- */
-function writeBucketed(file: string, bounds: Int32Array, sections: Record<string, Typed>, keyBounds: Int32Array): void {
-  const names = Object.keys(sections);
-  let at = 0;
-  const layout: Record<string, [number, number]> = {};
-  for (const n of names) {
-    layout[n] = [at, sections[n].BYTES_PER_ELEMENT];
-    at += Math.ceil(sections[n].byteLength / 8) * 8;
-  }
-  const header = Buffer.from(JSON.stringify({ layout, bounds: Array.from(bounds), keyBounds: Array.from(keyBounds) }));
-  const head = Buffer.alloc(8);
-  head.writeUInt32LE(header.length, 0);
-  const body = Buffer.alloc(at);
-  for (const n of names) Buffer.from(sections[n].buffer, sections[n].byteOffset, sections[n].byteLength).copy(body, layout[n][0]);
-  writeFileAtomic(file, Buffer.concat([head, header, body]));
-}
-
-function readBucket(file: string, bucket: number): { rows: Int32Array; s1: Float32Array; s2: Float32Array; uid: BigUint64Array; keyEnds: Int32Array; keys: Buffer } {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(8);
-    fs.readSync(fd, head, 0, 8, 0);
-    const hlen = head.readUInt32LE(0);
-    const hb = Buffer.alloc(hlen);
-    fs.readSync(fd, hb, 0, hlen, 8);
-    const h = JSON.parse(hb.toString('utf8')) as { layout: Record<string, [number, number]>; bounds: number[]; keyBounds: number[] };
-    const base = 8 + hlen;
-    const part = (name: string, from: number, to: number): ArrayBuffer => {
-      const [off, size] = h.layout[name];
-      const b = Buffer.alloc((to - from) * size);
-      if (b.length) fs.readSync(fd, b, 0, b.length, base + off + from * size);
-      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-    };
-    const [r0, r1] = [h.bounds[bucket], h.bounds[bucket + 1]];
-    const [k0, k1] = [h.keyBounds[bucket], h.keyBounds[bucket + 1]];
-    const keyEnds = new Int32Array(part('keyEnds', r0, r1));
-    for (let i = 0; i < keyEnds.length; i++) keyEnds[i] -= k0; // ends relative to this bucket's keys
-    return {
-      rows: new Int32Array(part('rows', r0, r1)),
-      s1: new Float32Array(part('s1', r0, r1)),
-      s2: new Float32Array(part('s2', r0, r1)),
-      uid: new BigUint64Array(part('uid', 2 * r0, 2 * r1)),
-      keyEnds,
-      keys: Buffer.from(part('keys', k0, k1)),
-    };
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function bucketOf(key: string, buckets: number): number {
-  return crypto.createHash('md5').update(key).digest().readUInt32LE(0) % buckets;
-}
-
-function groupStart(plan: Plan, g: number): number {
+/** The first row of group g in the pool (a group is a contiguous run of rows). */
+export function groupStart(plan: Plan, g: number): number {
   const s = plan.groups[g].segments;
   for (let i = 1; i < s.length; i++) if (s[i].rowStart !== s[i - 1].rowStart + s[i - 1].rows) throw new Error(`shard group ${g} is not a contiguous run of rows`);
   return s.length ? s[0].rowStart : 0;
 }
+
+/** The group holding pool row `row` (groups are contiguous and ascending). */
+export function groupOf(starts: Int32Array, row: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid] <= row) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/**
+ * The rows a dedup leaf groups on a shard group: those it sees, less those near the evaluation set
+ * (whose best cosines are written for the drop map, as inproc's first step computes them).
+ */
+export async function dedupConsidered(work: string, leaf: number, group: number, p: DedupParams, ctx: FilterContext, active: Uint8Array | null): Promise<Uint8Array> {
+  const considered = active ? active.slice() : new Uint8Array(ctx.pool.rows).fill(1);
+  if (!p.eval) return considered;
+  const best = await evalCosines(p, ctx, considered);
+  fs.mkdirSync(leafDir(work, leaf), { recursive: true });
+  writeArrayAtomic(dedupFiles(work, leaf).eval(group), best);
+  for (let i = 0; i < best.length; i++) if (best[i] >= p.threshold) considered[i] = 0;
+  return considered;
+}
+
+/** FNV-1a over a key's bytes: which bucket (reduce task) a key goes to. */
+function bytesHash(b: Uint8Array, from: number, to: number): number {
+  let h = 0x811c9dc5;
+  for (let i = from; i < to; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  return h >>> 0;
+}
+
+const KEY_ROWS = 1 << 20;
 
 export async function dedupShuffle(work: string, plan: Plan, leaf: number, group: number, p: DedupParams, ctx: FilterContext, active: Uint8Array | null, fault: () => void): Promise<void> {
   const { pool } = ctx;
   const n = pool.rows;
   const B = plan.groups.length;
   const start = groupStart(plan, group);
+  const considered = await dedupConsidered(work, leaf, group, p, ctx, active);
   const s1 = await floatColumn(pool, SCORE_COLUMN[p.arch]);
   const s2 = await floatColumn(pool, SCORE_COLUMN[p.arch === 'l14' ? 'b32' : 'l14']);
   const { hi, lo } = await uidColumns(pool);
-  // the keys exactly as inproc ranks them (DuckDB's lower(), '' as NULL)
-  const key: (string | null)[] = new Array(n).fill(null);
-  for await (const [rows, ks] of pool.db.columnChunks(`SELECT row, nullif(lower(sha256), '') FROM samples ORDER BY row`)) {
-    for (let j = 0; j < rows.length; j++) key[rows[j] as number] = ks[j] as string | null;
+  // the keys exactly as inproc ranks them (DuckDB's lower(), '' as NULL): their byte lengths (-1:
+  // NULL), and their bytes end to end, a million rows at a time
+  const KEY = `nullif(lower(sha256), '')`;
+  const len = await pool.db.int32Column(`SELECT coalesce(strlen(${KEY}), -1)::INTEGER FROM samples ORDER BY row`, n);
+  const keyStart = new Float64Array(n + 1);
+  for (let i = 0; i < n; i++) keyStart[i + 1] = keyStart[i] + Math.max(0, len[i]);
+  const bytes = Buffer.alloc(keyStart[n]);
+  for (let r0 = 0; r0 < n; r0 += KEY_ROWS) {
+    const s = await pool.db.value<string | null>(`SELECT string_agg(${KEY}, '' ORDER BY row) FROM samples WHERE row >= ${r0} AND row < ${r0 + KEY_ROWS}`);
+    const wrote = s ? bytes.write(s, keyStart[r0], 'utf8') : 0;
+    if (wrote !== keyStart[Math.min(n, r0 + KEY_ROWS)] - keyStart[r0]) throw new Error(`sha256 keys of rows ${r0}..: ${wrote} bytes, their lengths say ${keyStart[Math.min(n, r0 + KEY_ROWS)] - keyStart[r0]}`);
   }
   const bucket = new Int32Array(n).fill(-1);
   const count = new Int32Array(B + 1);
   for (let i = 0; i < n; i++) {
-    if ((active && !active[i]) || key[i] === null) continue;
-    bucket[i] = bucketOf(key[i] as string, B);
+    if (!considered[i] || len[i] < 0) continue;
+    bucket[i] = bytesHash(bytes, keyStart[i], keyStart[i + 1]) % B;
     count[bucket[i] + 1]++;
   }
   for (let b = 0; b < B; b++) count[b + 1] += count[b];
@@ -119,41 +115,28 @@ export async function dedupShuffle(work: string, plan: Plan, leaf: number, group
   const at = count.slice(0, B);
   const order = new Int32Array(m);
   for (let i = 0; i < n; i++) if (bucket[i] >= 0) order[at[bucket[i]]++] = i;
-  const keyBytes = order.length ? Buffer.from(Array.from(order, (i) => key[i] as string).join(''), 'utf8') : Buffer.alloc(0);
   const keyEnds = new Int32Array(m);
+  let total = 0;
+  for (let r = 0; r < m; r++) keyEnds[r] = total += len[order[r]];
+  const keys = new Uint8Array(total);
+  for (let r = 0; r < m; r++) keys.set(bytes.subarray(keyStart[order[r]], keyStart[order[r] + 1]), keyEnds[r] - len[order[r]]);
   const keyBounds = new Int32Array(B + 1);
-  let bytes = 0;
-  for (let r = 0; r < m; r++) {
-    bytes += Buffer.byteLength(key[order[r]] as string, 'utf8');
-    keyEnds[r] = bytes;
-  }
   for (let b = 0; b <= B; b++) keyBounds[b] = count[b] === 0 ? 0 : keyEnds[count[b] - 1];
   const uid = new BigUint64Array(2 * m);
-  order.forEach((i, r) => {
-    uid[2 * r] = hi[i];
-    uid[2 * r + 1] = lo[i];
-  });
-  fs.mkdirSync(leafDir(work, leaf), { recursive: true });
+  for (let r = 0; r < m; r++) {
+    uid[2 * r] = hi[order[r]];
+    uid[2 * r + 1] = lo[order[r]];
+  }
   writeBucketed(
-    files(work, leaf).shuffle(group),
+    dedupFiles(work, leaf).shuffle(group),
     count,
-    { rows: Int32Array.from(order, (i) => i + start), s1: Float32Array.from(order, (i) => s1[i]), s2: Float32Array.from(order, (i) => s2[i]), uid, keyEnds, keys: new Uint8Array(keyBytes) },
-    keyBounds,
+    { rows: Int32Array.from(order, (i) => i + start), s1: Float32Array.from(order, (i) => s1[i]), s2: Float32Array.from(order, (i) => s2[i]), uid, keyEnds, keys },
+    { keys: keyBounds },
   );
   fault();
 }
 
-function concat<T extends Int32Array | Float32Array | BigUint64Array>(parts: T[], make: (n: number) => T): T {
-  const out = make(parts.reduce((n, x) => n + x.length, 0));
-  let at = 0;
-  for (const x of parts) {
-    (out as unknown as { set(a: T, at: number): void }).set(x, at);
-    at += x.length;
-  }
-  return out;
-}
-
-/** inproc's keeper order: score of arch desc (NaN lowest), the other arch, uid, row. */
+/** inproc's keeper order on a score: higher first, NaN lowest. */
 function scoreCmp(x: number, y: number): number {
   const nx = Number.isNaN(x);
   const ny = Number.isNaN(y);
@@ -161,16 +144,9 @@ function scoreCmp(x: number, y: number): number {
   return x > y ? -1 : x < y ? 1 : 0;
 }
 
-export function dedupBucket(work: string, plan: Plan, leaf: number, bucket: number, fault: () => void): void {
-  const f = files(work, leaf);
-  const parts = plan.groups.map((_, g) => readBucket(f.shuffle(g), bucket));
-  const rows = concat(parts.map((x) => x.rows), (n) => new Int32Array(n));
-  const s1 = concat(parts.map((x) => x.s1), (n) => new Float32Array(n));
-  const s2 = concat(parts.map((x) => x.s2), (n) => new Float32Array(n));
-  const uid = concat(parts.map((x) => x.uid), (n) => new BigUint64Array(n));
-  const keys: string[] = [];
-  for (const x of parts) for (let r = 0; r < x.rows.length; r++) keys.push(x.keys.toString('utf8', r ? x.keyEnds[r - 1] : 0, x.keyEnds[r]));
-  const better = (a: number, b: number): boolean => {
+/** `better(a, b)` over records: inproc's keeper order (score of arch, the other arch, uid, row). */
+export function keeperBetter(rows: Int32Array, s1: Float32Array, s2: Float32Array, uid: BigUint64Array): (a: number, b: number) => boolean {
+  return (a, b) => {
     const c1 = scoreCmp(s1[a], s1[b]);
     if (c1) return c1 < 0;
     const c2 = scoreCmp(s2[a], s2[b]);
@@ -179,44 +155,95 @@ export function dedupBucket(work: string, plan: Plan, leaf: number, bucket: numb
     if (uid[2 * a + 1] !== uid[2 * b + 1]) return uid[2 * a + 1] < uid[2 * b + 1];
     return rows[a] < rows[b];
   };
-  const best = new Map<string, number>();
-  for (let r = 0; r < rows.length; r++) {
-    const b = best.get(keys[r]);
-    if (b === undefined || better(r, b)) best.set(keys[r], r);
-  }
-  const dropped: number[] = [];
-  for (let r = 0; r < rows.length; r++) if (best.get(keys[r]) !== r) dropped.push(r);
-  dropped.sort((a, b) => rows[a] - rows[b]);
-  const pairs = new Int32Array(2 * dropped.length);
-  dropped.forEach((r, k) => {
-    pairs[2 * k] = rows[r];
-    pairs[2 * k + 1] = rows[best.get(keys[r]) as number];
-  });
-  // pairs of group g: [index[g], index[g + 1]) (groups are contiguous, ascending row runs)
-  const index = new Int32Array(plan.groups.length + 1);
-  let k = 0;
-  plan.groups.forEach((g, i) => {
-    const end = groupStart(plan, i) + g.rows;
-    while (k < dropped.length && pairs[2 * k] < end) k++;
-    index[i + 1] = k;
-  });
-  writeArrayAtomic(f.pairs(bucket), new Uint8Array(pairs.buffer));
-  fault();
-  writeArrayAtomic(f.index(bucket), new Uint8Array(index.buffer));
 }
 
-export function dedupDrop(work: string, plan: Plan, leaf: number, group: number, p: DedupParams, rows: number, active: Uint8Array | null, fault: () => void): void {
-  const f = files(work, leaf);
+/**
+ * (dropped row, kept row) pairs, `keptBy[r]` the record kept instead of record r (or r itself),
+ * sorted by row and written with each group's first pair (groups are contiguous row runs).
+ */
+export function writeDropPairs(plan: Plan, pairsFile: string, indexFile: string, rows: Int32Array, keptBy: Int32Array, fault: () => void): void {
+  let k = 0;
+  for (let r = 0; r < rows.length; r++) if (keptBy[r] !== r) k++;
+  const dropped = new Int32Array(k);
+  const at = new Uint32Array(k);
+  for (let r = 0, j = 0; r < rows.length; r++) {
+    if (keptBy[r] === r) continue;
+    dropped[j] = r;
+    at[j++] = rows[r];
+  }
+  const sorted = sortByKey(dropped, at).rows;
+  const pairs = new Int32Array(2 * k);
+  for (let j = 0; j < k; j++) {
+    pairs[2 * j] = rows[sorted[j]];
+    pairs[2 * j + 1] = rows[keptBy[sorted[j]]];
+  }
+  const index = new Int32Array(plan.groups.length + 1);
+  let j = 0;
+  plan.groups.forEach((g, i) => {
+    const end = groupStart(plan, i) + g.rows;
+    while (j < k && pairs[2 * j] < end) j++;
+    index[i + 1] = j;
+  });
+  writeArrayAtomic(pairsFile, new Uint8Array(pairs.buffer));
+  fault();
+  writeArrayAtomic(indexFile, new Uint8Array(index.buffer));
+}
+
+export function dedupBucket(work: string, plan: Plan, leaf: number, bucket: number, fault: () => void): void {
+  const f = dedupFiles(work, leaf);
+  const parts = plan.groups.map((_, g) => readBucketed(f.shuffle(g), bucket));
+  const rows = concat(parts.map((x) => new Int32Array(x.rows)), (n) => new Int32Array(n));
+  const s1 = concat(parts.map((x) => new Float32Array(x.s1)), (n) => new Float32Array(n));
+  const s2 = concat(parts.map((x) => new Float32Array(x.s2)), (n) => new Float32Array(n));
+  const uid = concat(parts.map((x) => new BigUint64Array(x.uid)), (n) => new BigUint64Array(n));
+  // every record's key as a byte range of one buffer
+  const keys = Buffer.concat(parts.map((x) => Buffer.from(x.keys)));
+  const keyEnd = new Int32Array(rows.length);
+  let r = 0;
+  let base = 0;
+  for (const x of parts) {
+    // the group file's running offsets: this bucket's key bytes end where its last record's do
+    const ends = new Int32Array(x.keyEnds);
+    const first = ends.length ? ends[ends.length - 1] - x.keys.byteLength : 0;
+    for (let i = 0; i < ends.length; i++) keyEnd[r++] = base + ends[i] - first;
+    base += x.keys.byteLength;
+  }
+  const from = (i: number) => (i ? keyEnd[i - 1] : 0);
+  const m = rows.length;
+  const h = new Uint32Array(m);
+  for (let i = 0; i < m; i++) h[i] = bytesHash(keys, from(i), keyEnd[i]);
+  const head = new Int32Array(m);
+  classHeads(h, (a, b) => {
+    const [a0, b0, la] = [from(a), from(b), keyEnd[a] - from(a)];
+    if (la !== keyEnd[b] - b0) return false;
+    for (let q = 0; q < la; q++) if (keys[a0 + q] !== keys[b0 + q]) return false;
+    return true;
+  }, head);
+  // per key the record inproc keeps
+  const better = keeperBetter(rows, s1, s2, uid);
+  const best = new Int32Array(m).fill(-1);
+  for (let i = 0; i < m; i++) if (best[head[i]] < 0 || better(i, best[head[i]])) best[head[i]] = i;
+  const keptBy = new Int32Array(m);
+  for (let i = 0; i < m; i++) keptBy[i] = best[head[i]];
+  writeDropPairs(plan, f.pairs(bucket), f.index(bucket), rows, keptBy, fault);
+}
+
+/**
+ * The leaf's result on a group: the rows near the evaluation set (from the first map's cosines),
+ * then the duplicates of every pair file (`pairFiles`: [pairs, index] per reduce task that wrote
+ * pairs), with inproc's rules (`dupText` for `by`).
+ */
+export function dedupDrop(work: string, plan: Plan, leaf: number, group: number, p: DedupParams, rows: number, active: Uint8Array | null, pairFiles: [string, string][], dupText: string, fault: () => void): void {
   const start = groupStart(plan, group);
-  const keep = active ? active.slice() : new Uint8Array(rows).fill(1);
-  const reason = new Uint16Array(rows);
-  const value = new Float32Array(rows).fill(NaN);
-  for (let b = 0; b < plan.groups.length; b++) {
-    const index = new Int32Array(readBuffer(f.index(b)));
+  const considered = active ? active.slice() : new Uint8Array(rows).fill(1);
+  const r: RowResult = { keep: considered.slice(), reason: new Uint16Array(rows), value: new Float32Array(rows).fill(NaN), rules: dedupRules(p, dupText + keeperText(p)) };
+  if (p.eval) applyEval(new Float32Array(readBuffer(dedupFiles(work, leaf).eval(group))), p.threshold, considered, r);
+  for (const [pairsFile, indexFile] of pairFiles) {
+    const index = new Int32Array(readBuffer(indexFile));
     const [from, to] = [index[group], index[group + 1]];
     if (to <= from) continue;
     const buf = Buffer.alloc((to - from) * 8);
-    const fd = fs.openSync(f.pairs(b), 'r');
+    const fd = fs.openSync(pairsFile, 'r');
     try {
       fs.readSync(fd, buf, 0, buf.length, from * 8);
     } finally {
@@ -225,11 +252,17 @@ export function dedupDrop(work: string, plan: Plan, leaf: number, group: number,
     const pairs = new Int32Array(buf.buffer, buf.byteOffset, buf.length / 4);
     for (let k = 0; k < pairs.length; k += 2) {
       const i = pairs[k] - start;
-      keep[i] = 0;
-      reason[i] = 2;
-      value[i] = pairs[k + 1];
+      r.keep[i] = 0;
+      r.reason[i] = DUPLICATE;
+      r.value[i] = pairs[k + 1];
     }
   }
-  const r: RowResult = { keep, reason, value, rules: dedupRules(p, SHA256_DUP_TEXT + keeperText(p)) };
   writeGroupResult(work, leaf, group, r, fault);
+}
+
+/** The drop map of `by: "sha256"`: every bucket's pairs. */
+export function sha256Drop(work: string, plan: Plan, leaf: number, group: number, p: DedupParams, rows: number, active: Uint8Array | null, fault: () => void): void {
+  const f = dedupFiles(work, leaf);
+  const files = plan.groups.map((_, b): [string, string] => [f.pairs(b), f.index(b)]);
+  dedupDrop(work, plan, leaf, group, p, rows, active, files, SHA256_DUP_TEXT, fault);
 }

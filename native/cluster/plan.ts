@@ -10,10 +10,14 @@
  * - clip_score fraction: the exact order statistic in four stages (fraction.ts), then a map;
  * - image_based with k-means: the centroids once, on the whole pool, as inproc fits them; then a map;
  * - metaclip: match + entry counts, their sum, balancing, the kept counts' sum (metaclip.ts);
- * - dedup by sha256 (without eval): a shuffle by key (dedup.ts);
+ * - dedup by sha256: a shuffle by key (dedup.ts); with `eval`, its map checks the evaluation set first;
+ * - dedup by features (LSH): a shuffle by LSH bucket, a reduce per bucket task that builds the graph's
+ *   edges, a union-find reduce, a map that drops (dedup-features.ts); with `eval` as for sha256;
+ * - dedup with only `eval`: one map (each row's best cosine, in inproc's per-shard batches);
+ * - dedup by features with index "exact" (all pairs: small pools, a reference): one whole-pool task;
  * - negclip: batches drawn per (seed, uid), so a shuffle of the features into batch buckets, a loss
  *   reduce per bucket, the cut once (negclip.ts);
- * - every other kind (dedup by features or with eval, vas, vas_d, normsim): NOT yet sharded; one task runs the
+ * - every other kind (vas, vas_d, normsim): NOT yet sharded; one task runs the
  *   in-process implementation on the whole pool (the plan says so), so the result is still inproc's.
  */
 import fs from 'node:fs';
@@ -53,6 +57,10 @@ export type Step =
   | 'negclip-scatter'
   | 'negclip-loss'
   | 'negclip-cut'
+  /** dedup by features: sketch and bucket rows, verify each bucket's pairs, components (dedup-features.ts); then drop */
+  | 'sketch'
+  | 'verify'
+  | 'components'
   /** the in-process leaf on the whole pool (kinds not yet sharded) */
   | 'whole';
 
@@ -164,9 +172,27 @@ function planLeaf(leaf: Leaf, groups: number): { how: string; sharded: boolean; 
       ],
     };
   }
-  if (leaf.filter === 'dedup' && leaf.by === 'sha256' && leaf.eval === undefined) {
+  if (leaf.filter === 'dedup' && leaf.by === undefined) {
+    return { how: 'per-row: each row\'s best cosine with the evaluation set, in one map (batches restart at every shard, as inproc\'s do)', sharded: true, steps: [map] };
+  }
+  if (leaf.filter === 'dedup' && leaf.by === 'features' && leaf.index === 'exact') {
+    return { how: 'index "exact" checks all n^2 pairs (small pools, a reference): one task on the whole pool, by design', sharded: false, steps: [{ step: 'whole', tasks: 1 }] };
+  }
+  if (leaf.filter === 'dedup' && leaf.by === 'features') {
     return {
-      how: 'shuffle by key: map buckets the rows\' sha256 keys, a reduce per bucket picks each key\'s keeper, map drops the others',
+      how: `${leaf.eval === undefined ? '' : 'evaluation-set check first (in the sketch map); '}shuffle by LSH bucket: map sketches the rows and sends each (row, table) to its bucket's task, a reduce per bucket task builds the near-duplicate edges exactly as inproc does, a union-find reduce makes the components and picks each keeper, map drops the others`,
+      sharded: true,
+      steps: [
+        { step: 'sketch', tasks: groups },
+        { step: 'verify', tasks: groups },
+        { step: 'components', tasks: 1 },
+        { step: 'drop', tasks: groups },
+      ],
+    };
+  }
+  if (leaf.filter === 'dedup' && leaf.by === 'sha256') {
+    return {
+      how: `${leaf.eval === undefined ? '' : 'evaluation-set check first (in the shuffle map); '}shuffle by key: map buckets the rows' sha256 keys, a reduce per bucket picks each key's keeper, map drops the others`,
       sharded: true,
       steps: [
         { step: 'shuffle', tasks: groups },

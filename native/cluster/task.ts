@@ -17,7 +17,8 @@ import { badInput, SieveError } from '../errors.js';
 import { doneMarker, progressFile } from './executor.js';
 import { metaclipBalance, metaclipCounts, metaclipEntries, metaclipMatch } from './metaclip.js';
 import type { MetaclipParams } from '../filters/papers/metaclip.js';
-import { dedupBucket, dedupDrop, dedupShuffle } from './dedup.js';
+import { dedupBucket, dedupShuffle, sha256Drop } from './dedup.js';
+import { featuresComponents, featuresDrop, featuresSketch, featuresVerify } from './dedup-features.js';
 import type { DedupParams } from '../filters/papers/dedup.js';
 import { negclipCut, negclipKeys, negclipLoss, negclipOrder, negclipScatter } from './negclip.js';
 import type { NegClipParams } from '../filters/papers/negclip.js';
@@ -135,7 +136,11 @@ async function groupStep(work: string, plan: Plan, stage: PlannedStage, task: nu
         await dedupShuffle(work, plan, k, task, p as unknown as DedupParams, ctx, active, fault);
         return;
       case 'drop':
-        dedupDrop(work, plan, k, task, p as unknown as DedupParams, pool.rows, active, fault);
+        if (p.by === 'features') featuresDrop(work, plan, k, task, p as unknown as DedupParams, pool.rows, active, fault);
+        else sha256Drop(work, plan, k, task, p as unknown as DedupParams, pool.rows, active, fault);
+        return;
+      case 'sketch':
+        await featuresSketch(work, plan, k, task, p as unknown as DedupParams, ctx, active, fault);
         return;
       case 'negclip-keys':
         await negclipKeys(work, plan, k, task, p as unknown as NegClipParams, ctx, active, fault);
@@ -215,6 +220,8 @@ export async function runTask(work: string, stageName: string, task: number): Pr
   else if (stage.step === 'negclip-order') negclipOrder(work, plan, stage.leaf, plan.leaves[stage.leaf].spec as unknown as NegClipParams, fault);
   else if (stage.step === 'negclip-loss') await negclipLoss(work, plan, stage.leaf, task, plan.leaves[stage.leaf].spec as unknown as NegClipParams, fault);
   else if (stage.step === 'negclip-cut') negclipCut(work, plan, stage.leaf, plan.leaves[stage.leaf].spec as unknown as NegClipParams, fault);
+  else if (stage.step === 'verify') featuresVerify(work, plan, stage.leaf, task, plan.leaves[stage.leaf].spec as unknown as DedupParams, fault);
+  else if (stage.step === 'components') featuresComponents(work, plan, stage.leaf, fault);
   else if (REDUCE_STEPS.has(stage.step)) await reduceStep(work, plan, stage, fault);
   else if (stage.step === 'whole' || stage.step === 'centroids') await wholeStep(work, plan, stage, fault);
   else await groupStep(work, plan, stage, task, fault);

@@ -20,11 +20,40 @@ import { runOnCluster } from '../../native/cluster/submit.js';
 import { describePlan } from '../../native/cluster/plan.js';
 import { sieveArgv } from '../../native/cluster/executor.js';
 import { tmpDir } from './fixtures/tiny-pool.js';
+import { featurePool, plantedFeatures } from './fixtures/dedup-pool.js';
+import { readFeatureRows } from '../../native/pool/features.js';
 
 const SIEVE = path.resolve('bin/sieve.js');
-let shared: Promise<{ dir: string; pool: string; targets: string; entries: string }> | null = null;
+interface Fixture {
+  dir: string;
+  pool: string;
+  targets: string;
+  entries: string;
+  /** an 8-shard pool of float32 l14 features with planted near duplicates (fixtures/dedup-pool.ts) */
+  pool32: string;
+  /** evaluation sets: pool rows with noise, some near (cosine ~0.99), some not */
+  evalDemo: string;
+  eval32: string;
+}
+let shared: Promise<Fixture> | null = null;
 
-/** An 8-shard demo pool, a targets .npy (rows of the pool's own l14 features) and an entry list. */
+/** `count` rows of a pool's l14 features, each with noise of norm ~`eps` times its own: an evaluation set. */
+function evalSet(file: string, info: { dim: number; dtype: 'float16' | 'float32'; name: string; rowsPresent: number }, n: number, out: string, seed: number): void {
+  const D = info.dim;
+  const rand = mulberry32(seed);
+  const M = 12;
+  const x = new Float32Array(M * D);
+  for (let j = 0; j < M; j++) {
+    const row = Math.floor(rand() * n);
+    const v = readFeatureRows(file, info as never, row, 1);
+    const norm = Math.hypot(...v.filter(Number.isFinite));
+    const eps = j % 2 ? 0.05 : 0.6;
+    for (let q = 0; q < D; q++) x[j * D + q] = (Number.isFinite(v[q]) ? v[q] : 0) + (eps * norm * (rand() - 0.5) * Math.sqrt(12)) / Math.sqrt(D);
+  }
+  writeNpy(out, '<f4', [M, D], new Uint8Array(x.buffer));
+}
+
+/** An 8-shard demo pool, a targets .npy (rows of the pool's own l14 features) and an entry list; a float32 pool; evaluation sets. */
 function fixture() {
   shared ??= (async () => {
     const dir = tmpDir('cluster');
@@ -34,14 +63,26 @@ function fixture() {
     assert.equal(fs.readdirSync(pool).filter((f) => f.endsWith('.parquet')).length, 8);
     const p = await Pool.open(pool, { workspace: path.join(dir, 'ws-probe') });
     const D = p.features().find((f) => f.name === 'l14_img')?.dim as number;
+    const evalDemo = path.join(dir, 'eval-demo.npy');
+    const demoFeature = await p.feature('l14_img');
+    evalSet(demoFeature.file, demoFeature.info, p.rows, evalDemo, 21);
     p.close();
+    const pool32 = path.join(dir, 'pool32');
+    const n32 = 1200;
+    await featurePool(pool32, n32, 32, plantedFeatures(n32, 32, 4).x, undefined, 8);
+    const p32 = await Pool.open(pool32, { workspace: path.join(dir, 'ws-probe32') });
+    const f32 = await p32.feature('l14_img');
+    assert.equal(f32.info.dtype, 'float32');
+    const eval32 = path.join(dir, 'eval-32.npy');
+    evalSet(f32.file, f32.info, n32, eval32, 22);
+    p32.close();
     const rand = mulberry32(11);
     const t = Float32Array.from({ length: 5 * D }, () => rand() - 0.5);
     const targets = path.join(dir, 'targets.npy');
     writeNpy(targets, '<f4', [5, D], new Uint8Array(t.buffer));
     const entries = path.join(dir, 'entries.txt');
     fs.writeFileSync(entries, ['photo', 'dog', 'cat', 'a', 'the', 'of', 'on', 'in', 'with', 'and', 'red', 'blue', 'city', 'beach'].join('\n'));
-    return { dir, pool, targets, entries };
+    return { dir, pool, targets, entries, pool32, evalDemo, eval32 };
   })();
   return shared;
 }
@@ -91,8 +132,8 @@ function assertEqualDecisions(a: Decision, b: Decision, what: string): void {
   assert.deepEqual(b.summary.rules, a.summary.rules, `${what}: rules`);
 }
 
-/** name, spec, shard groups, workers, whether the plan shards it */
-function cases(f: { targets: string; entries: string }): [string, unknown, number, number, boolean][] {
+/** name, spec, shard groups, workers, whether the plan shards it, which pool (default: the demo pool) */
+function cases(f: Fixture): [string, unknown, number, number, boolean, string?][] {
   return [
     ['basic, one group', { filter: 'basic' }, 1, 1, true],
     ['clip_score fraction, a group per shard', { filter: 'clip_score', fraction: 0.3 }, 8, 3, true],
@@ -107,28 +148,46 @@ function cases(f: { targets: string; entries: string }): [string, unknown, numbe
   ];
 }
 
+/** `dedup` by features and with `eval` (float16 demo pool, float32 pool with planted duplicates): as `cases`. */
+function dedupCases(f: Fixture): [string, unknown, number, number, boolean, string?][] {
+  // the demo pool's images sit in clusters at cosine ~0.7: LSH with short keys finds many pairs there
+  const near = { filter: 'dedup', by: 'features', threshold: 0.7, tables: 16, bits: 12 };
+  return [
+    ['dedup features (float16), a group per shard', near, 8, 3, true],
+    ['dedup features + eval after clip_score (float16)', { then: [{ filter: 'clip_score', threshold: 0.2 }, { ...near, eval: f.evalDemo, arch: 'l14' }] }, 3, 2, true],
+    ['dedup eval only', { filter: 'dedup', eval: f.evalDemo }, 5, 2, true],
+    ['dedup sha256 + eval after basic', { then: [{ filter: 'basic' }, { filter: 'dedup', by: 'sha256', eval: f.evalDemo }] }, 4, 2, true],
+    ['dedup features (float32, planted duplicates)', { filter: 'dedup', by: 'features' }, 5, 2, true, f.pool32],
+    ['dedup features + eval after clip_score (float32), one group', { then: [{ filter: 'clip_score', threshold: 0.15 }, { filter: 'dedup', by: 'features', eval: f.eval32 }] }, 1, 1, true, f.pool32],
+    ['dedup features exact index: one whole-pool task', { filter: 'dedup', by: 'features', index: 'exact' }, 2, 2, false, f.pool32],
+  ];
+}
+
 test('cluster plans say which leaves are sharded and which run whole', async () => {
   const f = await fixture();
   const p = await Pool.open(f.pool, { workspace: path.join(f.dir, 'ws-plan') });
+  const p32 = await Pool.open(f.pool32, { workspace: path.join(f.dir, 'ws-plan32') });
   try {
-    for (const [name, spec, groups, , sharded] of cases(f)) {
+    for (const [name, spec, groups, , sharded, pool] of [...cases(f), ...dedupCases(f)]) {
       let text = '';
-      const run = await runOnCluster(p, canonicalSpec(spec), { executor: new LocalExecutor(), groups, sieve: sieveArgv(), dryRun: true, onPlan: (_pl, t) => (text = t) });
+      const run = await runOnCluster(pool === f.pool32 ? p32 : p, canonicalSpec(spec), { executor: new LocalExecutor(), groups, sieve: sieveArgv(), dryRun: true, onPlan: (_pl, t) => (text = t) });
       assert.equal(run.decision, null, `${name}: a dry run decides nothing`);
       assert.match(text, new RegExp(`${groups} shard groups`), name);
-      assert.equal(/NOT SHARDED/.test(text), !sharded, `${name}: ${text}`);
+      assert.equal(/NOT SHARDED|one task on the whole pool/.test(text), !sharded, `${name}: ${text}`);
     }
   } finally {
     p.close();
+    p32.close();
   }
 });
 
-test('--engine local equals inproc bit for bit, whatever the shard grouping', { timeout: 900_000 }, async () => {
-  const f = await fixture();
-  for (const [name, spec, groups, workers] of cases(f)) {
-    const ws = path.join(f.dir, `ws-${name.replace(/\W+/g, '-')}`);
-    const a = await inproc(f.pool, `${ws}-inproc`, spec);
-    const { d: b } = await local(f.pool, `${ws}-local`, spec, groups, workers);
+const wsOf = (f: Fixture, name: string) => path.join(f.dir, `ws-${name.replace(/\W+/g, '-')}`);
+
+async function assertEqualToInproc(f: Fixture, list: [string, unknown, number, number, boolean, string?][]): Promise<void> {
+  for (const [name, spec, groups, workers, , pool = f.pool] of list) {
+    const ws = wsOf(f, name);
+    const a = await inproc(pool, `${ws}-inproc`, spec);
+    const { d: b } = await local(pool, `${ws}-local`, spec, groups, workers);
     assertEqualDecisions(a, b, `${name} (${groups} groups, ${workers} workers)`);
     // MetaCLIP's per-entry counts (the app's head/tail plot) land in the pool's workspace as inproc's do
     const key = a.summary.rules.map((r) => /metaclip\/([0-9a-f]{24})\.json/.exec(r.text)?.[1]).find(Boolean);
@@ -139,6 +198,26 @@ test('--engine local equals inproc bit for bit, whatever the shard grouping', { 
     }
     assert.ok(a.summary.kept > 0 && a.summary.kept < a.summary.total, `${name}: the case keeps some rows and drops some (${a.summary.kept} of ${a.summary.total})`);
   }
+}
+
+test('--engine local equals inproc bit for bit, whatever the shard grouping', { timeout: 900_000 }, async () => {
+  await assertEqualToInproc(await fixture(), cases(await fixture()));
+});
+
+test('dedup by features and with eval: --engine local equals inproc bit for bit, float16 and float32, inside then, 1 to 8 groups', { timeout: 1_200_000 }, async () => {
+  const f = await fixture();
+  await assertEqualToInproc(f, dedupCases(f));
+  // the cases exercise what they are for: duplicates dropped by the cosine graph and rows near the evaluation sets
+  const reasons = async (name: string) => {
+    const [, spec, , , , pool = f.pool] = dedupCases(f).find((c) => c[0] === name) as [string, unknown, number, number, boolean, string?];
+    const d = await inproc(pool, `${wsOf(f, name)}-inproc`, spec);
+    const count = (id: string) => d.reason.filter((r) => r > 0 && d.summary.rules[r - 1].id === id).length;
+    return { dup: count('dedup.duplicate_of'), eval: count('dedup.near_eval') };
+  };
+  const r16 = await reasons('dedup features + eval after clip_score (float16)');
+  assert.ok(r16.dup > 20 && r16.eval > 0, `float16 case: ${JSON.stringify(r16)}`);
+  const r32 = await reasons('dedup features + eval after clip_score (float32), one group');
+  assert.ok(r32.dup > 100 && r32.eval > 0, `float32 case: ${JSON.stringify(r32)}`);
 });
 
 test('negclip: batches drawn per (seed, uid) span shard groups; --engine local equals inproc for 2 and 8 groups', { timeout: 900_000 }, async () => {

@@ -12,38 +12,16 @@ import path from 'node:path';
 import { Pool } from '../../native/pool/pool.js';
 import { runFilter } from '../../native/filters/decisions.js';
 import { canonicalSpec } from '../../native/filters/spec.js';
-import { nearDuplicateGroups } from '../../native/filters/papers/dedup.js';
-import { binomialQuantile, lshRecall } from '../../native/filters/papers/dedup-lsh.js';
+import { nearDuplicateGroups, sketchMaxBits, sketchRows } from '../../native/filters/papers/dedup.js';
+import { binomialQuantile, LshWork, lshRecall, lshWork, resolveWork, UnionFind } from '../../native/filters/papers/dedup-lsh.js';
+import { readFeatureRows } from '../../native/pool/features.js';
 import { Db, sqlString } from '../../native/db/duck.js';
 import { writeNpz } from '../../native/formats/npz.js';
 import { writeNpy } from '../../native/formats/npy.js';
 import { f16ToF32, f32ToF16 } from '../../native/formats/float16.js';
 import { mulberry32, seededNormal } from '../../native/map/linalg.js';
 import { tmpDir } from './fixtures/tiny-pool.js';
-
-interface Row {
-  uid: string;
-  l14: number;
-  b32: number;
-  sha: string | null;
-}
-
-const num = (x: number) => (Number.isNaN(x) ? "'NaN'" : String(x));
-
-async function writeRows(file: string, rows: Row[]): Promise<void> {
-  const db = await Db.open(':memory:');
-  await db.run(`CREATE TABLE t (uid VARCHAR, url VARCHAR, text VARCHAR, original_width BIGINT, original_height BIGINT,
-    clip_b32_similarity_score FLOAT, clip_l14_similarity_score FLOAT, face_bboxes DOUBLE[][], sha256 VARCHAR)`);
-  for (let s = 0; s < rows.length; s += 1000) {
-    const values = rows
-      .slice(s, s + 1000)
-      .map((r, i) => `(${sqlString(r.uid)}, 'https://x/${s + i}.jpg', 'a photo', 300, 300, ${num(r.b32)}, ${num(r.l14)}, [], ${r.sha === null ? 'NULL' : sqlString(r.sha)})`)
-      .join(',\n');
-    await db.run(`INSERT INTO t VALUES ${values}`);
-  }
-  await db.run(`COPY t TO ${sqlString(file)} (FORMAT parquet)`);
-  db.close();
-}
+import { featurePool, hex, plantedFeatures, writeRows, type Row } from './fixtures/dedup-pool.js';
 
 /** The keeper rule, written out: l14 desc (NaN lowest), then b32 desc (NaN lowest), then uid asc. */
 function refBetter(rows: Row[]) {
@@ -80,8 +58,6 @@ function checkDecision(d: { keep: Uint8Array; reason: Uint16Array; value: Float3
     }
   }
 }
-
-const hex = (i: number, salt: number) => ((i * 2654435761 + salt) >>> 0).toString(16).padStart(8, '0').repeat(4);
 
 test('dedup by sha256: exact groups, NULL and empty never duplicates, the keeper rule, and inside a then', async () => {
   const dir = tmpDir('dedup-sha');
@@ -143,82 +119,16 @@ test('dedup by sha256: exact groups, NULL and empty never duplicates, the keeper
   }
 });
 
-/** Random unit vectors plus planted near duplicates; returns vectors and the planted pairs. */
-function plantedFeatures(n: number, D: number, seed: number) {
-  const g = seededNormal(n * D, seed);
-  const rand = mulberry32(seed + 1);
-  const x = new Float32Array(n * D);
+/** Every row of a feature file as float32, with float64 norms (slot = row). */
+function featureVectors(file: string, info: { dim: number }, n: number) {
+  const vec = readFeatureRows(file, info as never, 0, n).slice();
+  const norms = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
-    for (let q = 0; q < D; q++) s += g[i * D + q] ** 2;
-    for (let q = 0; q < D; q++) x[i * D + q] = g[i * D + q] / Math.sqrt(s);
+    for (let q = 0; q < info.dim; q++) s += vec[i * info.dim + q] ** 2;
+    norms[i] = Math.sqrt(s);
   }
-  const noise = seededNormal(n * D, seed + 2);
-  const near = (dst: number, src: number, eps: number, scale = 1) => {
-    for (let q = 0; q < D; q++) x[dst * D + q] = scale * (x[src * D + q] + (eps * noise[dst * D + q]) / Math.sqrt(D));
-  };
-  const planted: [number, number][] = [];
-  const used = new Set<number>();
-  const fresh = () => {
-    for (;;) {
-      const r = Math.floor(rand() * n);
-      if (!used.has(r)) {
-        used.add(r);
-        return r;
-      }
-    }
-  };
-  // 200 near pairs (cosine ~0.999), some with another norm
-  for (let k = 0; k < 200; k++) {
-    const a = fresh();
-    const b = fresh();
-    near(b, a, 0.04, k % 5 === 0 ? 3 : 1);
-    planted.push([a, b]);
-  }
-  // 30 triples
-  for (let k = 0; k < 30; k++) {
-    const a = fresh();
-    const b = fresh();
-    const c = fresh();
-    near(b, a, 0.03);
-    near(c, a, 0.03);
-    planted.push([a, b], [a, c]);
-  }
-  // 20 bit-identical copies, one of them three times
-  const identical: number[][] = [];
-  for (let k = 0; k < 20; k++) {
-    const a = fresh();
-    const copies = [a, fresh(), ...(k === 0 ? [fresh()] : [])];
-    for (const c of copies.slice(1)) x.copyWithin(c * D, a * D, a * D + D);
-    identical.push(copies);
-  }
-  // 10 chains a-b-c at threshold 0.9: cos(a,b) = cos(b,c) = 0.93, cos(a,c) = 0.73
-  const chains: number[][] = [];
-  for (let k = 0; k < 10; k++) {
-    const [a, b, c] = [fresh(), fresh(), fresh()];
-    // a = u, b = cos θ u + sin θ v, c = cos 2θ u + sin 2θ v with u, v orthonormal (v from another row)
-    const v = fresh();
-    let dot = 0;
-    for (let q = 0; q < D; q++) dot += x[a * D + q] * x[v * D + q];
-    const w = Array.from({ length: D }, (_, q) => x[v * D + q] - dot * x[a * D + q]);
-    const wn = Math.hypot(...w);
-    const th = Math.acos(0.93);
-    for (let q = 0; q < D; q++) {
-      x[b * D + q] = Math.cos(th) * x[a * D + q] + (Math.sin(th) * w[q]) / wn;
-      x[c * D + q] = Math.cos(2 * th) * x[a * D + q] + (Math.sin(2 * th) * w[q]) / wn;
-    }
-    chains.push([a, b, c]);
-  }
-  // no features: NaN rows and a zero vector
-  const missing: number[] = [];
-  for (let k = 0; k < 10; k++) {
-    const r = fresh();
-    x.fill(NaN, r * D, r * D + D);
-    missing.push(r);
-  }
-  const zero = fresh();
-  x.fill(0, zero * D, zero * D + D);
-  return { x, planted, identical, chains, missing: [...missing, zero] };
+  return { vec, norms };
 }
 
 /** Every pair with cosine >= `floor` (float64 sums over the float32 values), computed once. */
@@ -269,27 +179,6 @@ function refComponents(all: { a: number; b: number; cos: number }[], n: number, 
   return { groups, pairs };
 }
 
-/** A pool of n rows in two shards with `x` as l14_img, stored as float32, or float16 (`half`: its bit patterns). */
-async function featurePool(dir: string, n: number, D: number, x: Float32Array, halfBits?: Uint16Array): Promise<Row[]> {
-  const rand = mulberry32(17);
-  const rows: Row[] = Array.from({ length: n }, (_, i) => ({
-    uid: hex(i, 99),
-    l14: rand() < 0.05 ? NaN : Math.round(rand() * 4) / 10,
-    b32: rand() < 0.05 ? NaN : Math.round(rand() * 4) / 10,
-    sha: null,
-  }));
-  fs.mkdirSync(dir, { recursive: true });
-  const half = Math.floor(n / 2);
-  await writeRows(path.join(dir, 'a.parquet'), rows.slice(0, half));
-  await writeRows(path.join(dir, 'b.parquet'), rows.slice(half));
-  const src = halfBits ?? x;
-  const elem = halfBits ? 2 : 4;
-  const descr = halfBits ? '<f2' : '<f4';
-  writeNpz(path.join(dir, 'a.npz'), [{ name: 'l14_img', descr, shape: [half, D], data: new Uint8Array(src.buffer, 0, half * D * elem) }]);
-  writeNpz(path.join(dir, 'b.npz'), [{ name: 'l14_img', descr, shape: [n - half, D], data: new Uint8Array(src.buffer, half * D * elem, (n - half) * D * elem) }]);
-  return rows;
-}
-
 test('dedup by features: groups equal the all-pairs computation on 5k rows (exact index and LSH at its defaults)', async () => {
   const dir = tmpDir('dedup-feat');
   const n = 5000;
@@ -329,6 +218,38 @@ test('dedup by features: groups equal the all-pairs computation on 5k rows (exac
     for (const k of plantedKeys) assert.ok(reported.has(k), `planted pair ${k} found`);
     assert.equal(res.stats.identicalJoined, identical.reduce((s, g) => s + g.length - 1, 0));
     for (const g of identical) for (const r of g) assert.equal(res.group[r], res.group[g[0]], 'identical copies are one group');
+
+    // the graph is defined bucket by bucket: the buckets split among 1..5 "tasks" any way (here by
+    // (key * 7 + t) mod k, each task seeing its rows' whole sketches) give the same groups and the
+    // same count of verified pairs as one pass (cluster tasks split them so, by another hash)
+    const sk = await sketchRows(file, info, n, new Uint8Array(n).fill(1), spec as never, [n]);
+    const T = spec.tables as number;
+    const list = Int32Array.from({ length: n }, (_, i) => i).filter((i) => sk.present[i] === 1);
+    const sketches = new Uint32Array(list.length * T);
+    list.forEach((r, k) => sketches.set(sk.keys.subarray(r * T, r * T + T), k * T));
+    const vectors = featureVectors(file, info, n);
+    const groupsOf = (k: number) => {
+      const uf = new UnionFind(n);
+      let verified = 0;
+      for (let task = 0; task < k; task++) {
+        const inTable = new Uint32Array(2 * list.length);
+        list.forEach((_, i) => {
+          for (let t = 0; t < T; t++) if ((sk.keys[list[i] * T + t] * 7 + t) % k === task) inTable[2 * i + (t >> 5)] |= 1 << (t & 31);
+        });
+        const w = new LshWork();
+        lshWork(list, sketches, T, sketchMaxBits(spec as never), inTable, w);
+        verified += resolveWork(w, (row) => row, vectors.vec, vectors.norms, D, spec.threshold as number, (a, b) => uf.union(a, b)).verified;
+      }
+      return { group: Int32Array.from({ length: n }, (_, i) => (sk.present[i] ? uf.find(i) : -1)), verified };
+    };
+    const one = groupsOf(1);
+    assert.deepEqual(one.group, res.group, 'one pass over every bucket is nearDuplicateGroups');
+    assert.equal(one.verified, res.stats.verified);
+    for (const k of [2, 3, 5]) {
+      const split = groupsOf(k);
+      assert.deepEqual(split.group, res.group, `the buckets split among ${k} tasks: the same groups`);
+      assert.equal(split.verified, res.stats.verified, `the buckets split among ${k} tasks: the same pairs verified`);
+    }
     assert.ok(lshRecall(0.999, 16, 28) > 0.99999 && lshRecall(0.95, 16, 28) < 0.7, 'the recall the docs state');
 
     // inside a then: only the rows the stage sees

@@ -33,6 +33,9 @@ export const KINDS: FilterKind[] = [
   },
   {
     name: 'dedup',
+    // 2: the LSH graph defined bucket by bucket (every candidate verified) and onnxruntime batches
+    // restarting at every shard, so a rule's counts and a row's cosine no longer depend on visiting order
+    revision: 2,
     title: 'Duplicate removal',
     description:
       'Drops exact duplicates (same sha256) or near duplicates (image-feature cosine >= threshold; groups = connected components; LSH misses some pairs: at the defaults it finds a pair at cosine 0.95 56% of the time, at 0.99 99.4%, identical 100%), keeping the highest CLIP score then smallest uid; and/or drops rows near an evaluation set (exact).',

@@ -5,11 +5,14 @@
  *   compared lower-cased).
  * - `by: "features"`: near duplicates by image-feature cosine >= `threshold`; a group is a connected
  *   component of the "cosine >= threshold" graph (so two members of a group may be further apart
- *   than the threshold, joined through others). Rows with bit-identical feature vectors are one
- *   group straight away (cosine 1). The pairs come from random-projection LSH (dedup-lsh.ts) with
- *   `tables` x `bits` sign bits, each candidate verified exactly; a pair at cosine c is found with
- *   probability 1 - (1 - (1 - arccos(c)/pi)^bits)^tables (`index: "exact"` checks every pair
- *   instead: n^2 d work, for small pools and for reference).
+ *   than the threshold, joined through others). The edges come from random-projection LSH
+ *   (dedup-lsh.ts) with `tables` x `bits` sign bits, bucket by bucket, each candidate verified
+ *   exactly, rows with equal sketches and equal vectors joined outright; a pair at cosine c is found
+ *   with probability 1 - (1 - (1 - arccos(c)/pi)^bits)^tables. The graph is defined per bucket, so
+ *   its components do not depend on the order buckets are visited in or on which task visits them
+ *   (the cluster's plan, native/cluster/dedup-features.ts, splits them). `index: "exact"` checks
+ *   every pair instead (bit-identical rows joined outright): n^2 d work, for small pools and for
+ *   reference.
  * - `eval: PATH`: drop every row whose image feature has cosine >= `threshold` with some row of the
  *   M x D .npy (DataComp removed its evaluation sets' near duplicates from the pool, with a
  *   different, image-descriptor model). Exact: an n x M x D product in onnxruntime, chunk by chunk.
@@ -19,6 +22,8 @@
  * set go first, and groups are formed among the rest. Rows without features (NaN, or a zero vector)
  * are never near anything. The cosine in the feature paths is sum(a*b) / (|a| |b|) accumulated in
  * float64 over the float32 values; the eval path's is float32 (onnxruntime) on normalised rows.
+ * Rows go through onnxruntime (LSH projections, eval products) in batches that restart at every
+ * shard, so a cluster task holding whole shards computes every row in the very batch inproc does.
  */
 import fs from 'node:fs';
 import type { Pool } from '../../pool/pool.js';
@@ -32,7 +37,7 @@ import type { FilterContext, RowResult, Rule } from '../result.js';
 import { checkCancelled } from '../result.js';
 import { readFloatMatrix } from '../leaves/image-based.js';
 import { SCORE_COLUMN } from '../leaves/clip-score.js';
-import { binomialQuantile, lshRecall, popcount, signKeys, sortByKey, UnionFind } from './dedup-lsh.js';
+import { binomialQuantile, LshWork, lshRecall, lshWork, resolveWork, signKeys, sortByKey, UnionFind } from './dedup-lsh.js';
 
 export interface DedupParams {
   by?: 'sha256' | 'features';
@@ -97,7 +102,7 @@ function keepBest(group: Int32Array, considered: Uint8Array, better: (a: number,
 
 // --- features --------------------------------------------------------------------------------
 
-async function poolFeature(ctx: FilterContext, arch: 'b32' | 'l14'): Promise<{ file: string; info: FeatureInfo }> {
+export async function poolFeature(ctx: FilterContext, arch: 'b32' | 'l14'): Promise<{ file: string; info: FeatureInfo }> {
   const name = featureName(arch);
   if (!ctx.pool.hasFeature(name)) throw badInput(ctx.pool.dir, `dedup needs ${name} features (the npz files): the pool has none`);
   return ctx.pool.feature(name, ctx.onProgress);
@@ -107,7 +112,7 @@ async function poolFeature(ctx: FilterContext, arch: 'b32' | 'l14'): Promise<{ f
  * Reads rows of a feature file as float32 into one reused buffer (the array returned by `read` is
  * overwritten by the next call).
  */
-class FeatureReader {
+export class FeatureReader {
   private readonly fd: number;
   private readonly raw: Uint8Array;
   private readonly out: Float32Array;
@@ -144,20 +149,17 @@ class FeatureReader {
   }
 }
 
-/** Feature rows in chunks: (row0, count, float32 data in a reused buffer). */
-function* featureChunks(file: string, info: FeatureInfo, n: number, chunk = CHUNK): Generator<{ row0: number; count: number; x: Float32Array }> {
+/** Feature rows in chunks: (row0, count, float32 data in a reused buffer); `segments` as in `batches`. */
+function* featureChunks(file: string, info: FeatureInfo, n: number, chunk = CHUNK, segments?: readonly number[]): Generator<{ row0: number; count: number; x: Float32Array }> {
   const reader = new FeatureReader(file, info, Math.min(chunk, Math.max(1, n)));
   try {
-    for (let s = 0; s < n; s += chunk) {
-      const count = Math.min(chunk, n - s);
-      yield { row0: s, count, x: reader.read(s, count) };
-    }
+    for (const { row0, count } of batches(n, segments, chunk)) yield { row0, count, x: reader.read(row0, count) };
   } finally {
     reader.close();
   }
 }
 
-function rowNorm(x: Float32Array, at: number, d: number): number {
+export function rowNorm(x: Float32Array, at: number, d: number): number {
   let s = 0;
   for (let q = 0; q < d; q++) s += x[at + q] * x[at + q];
   return Math.sqrt(s);
@@ -225,68 +227,65 @@ function sameHashAs(hash: Uint32Array, present: Uint8Array, n: number): Int32Arr
 export interface NearPairsResult {
   /** for each row: the root of its group (union-find), or -1 when it has no features / is not seen */
   group: Int32Array;
-  stats: { rows: number; identicalJoined: number; /** pairs sharing a bucket, counted once per table they share */ bucketPairs: number; sketchPassed: number; verified: number; pairsFound: number; hMax: number; seconds: { sketches: number; buckets: number; verify: number } };
+  stats: { rows: number; identicalJoined: number; /** row pairs sharing a bucket, counted once per table they share */ bucketPairs: number; sketchPassed: number; verified: number; pairsFound: number; hMax: number; seconds: { sketches: number; buckets: number; verify: number } };
 }
 
-class PairList {
-  a = new Int32Array(1 << 16);
-  b = new Int32Array(1 << 16);
-  n = 0;
-  push(x: number, y: number): void {
-    if (this.n === this.a.length) {
-      const a = new Int32Array(this.a.length * 2);
-      a.set(this.a);
-      const b = new Int32Array(this.b.length * 2);
-      b.set(this.b);
-      this.a = a;
-      this.b = b;
-    }
-    this.a[this.n] = x;
-    this.b[this.n] = y;
-    this.n++;
-  }
-}
-
-/**
- * Near-duplicate groups among `rows` (ascending) of a feature file: connected components of the
- * cosine >= threshold graph, by LSH (p.index "lsh") or all pairs ("exact").
- * `onPair` sees every verified pair (tests: every reported pair is a true pair).
- */
-export async function nearDuplicateGroups(
-  file: string,
-  info: FeatureInfo,
-  n: number,
-  considered: Uint8Array,
-  p: Pick<DedupParams, 'threshold' | 'index' | 'tables' | 'bits' | 'seed'>,
-  ctx: Pick<FilterContext, 'onProgress' | 'signal'> = {},
-  onPair?: (a: number, b: number, cos: number) => void,
-): Promise<NearPairsResult> {
-  const d = info.dim;
-  const cancelled = () => {
-    if (ctx.signal?.aborted) {
+/** Throws an AbortError once `signal` is aborted. */
+function cancelCheck(signal?: AbortSignal): () => void {
+  return () => {
+    if (signal?.aborted) {
       const e = new Error('cancelled');
       e.name = 'AbortError';
       throw e;
     }
   };
-  const uf = new UnionFind(n);
-  const present = new Uint8Array(n);
-  const stats = { rows: 0, identicalJoined: 0, bucketPairs: 0, sketchPassed: 0, verified: 0, pairsFound: 0, hMax: 0, seconds: { sketches: 0, buckets: 0, verify: 0 } };
-  let clock = performance.now();
-  const lap = () => {
-    const now = performance.now();
-    const s = (now - clock) / 1000;
-    clock = now;
-    return s;
-  };
+}
+
+/**
+ * The batches in which rows go through onnxruntime: CHUNK rows at a time, restarting at every shard
+ * (`segments`: the shards' row counts, in order; absent: one segment). A cluster task that holds a
+ * whole shard thus runs the very batches inproc runs, so every row's projection comes out of the
+ * same computation (see docs/cluster.md: why the result is equal).
+ */
+function* batches(n: number, segments: readonly number[] | undefined, chunk: number): Generator<{ row0: number; count: number }> {
+  let at = 0;
+  for (const rows of segments ?? [n]) {
+    for (let s = 0; s < rows; s += chunk) yield { row0: at + s, count: Math.min(chunk, rows - s) };
+    at += rows;
+  }
+  if (at !== n) throw new Error(`the shards hold ${at} rows, the feature file ${n}`);
+}
+
+export interface RowSketches {
+  /** considered rows with a usable vector (finite, not all zeros) */
+  present: Uint8Array;
+  /** LSH keys, `tables` a row (row * tables + t); empty for the exact index */
+  keys: Uint32Array;
+  /** a 64-bit hash of each present row's bytes (two lanes a row) */
+  hash: Uint32Array;
+  rows: number;
+}
+
+/**
+ * Pass 1 over a feature file: presence, a hash of each row's bytes, the LSH sign keys. It reads the
+ * raw rows: presence is read off the bit patterns, and float16 rows go to onnxruntime as they are
+ * (a Cast in the graph), so no value is converted in JS. The projection of a batch runs while JS
+ * hashes it. Everything here is per row; only the projection's batches could matter (`batches`).
+ */
+export async function sketchRows(
+  file: string,
+  info: FeatureInfo,
+  n: number,
+  considered: Uint8Array,
+  p: Pick<DedupParams, 'index' | 'tables' | 'bits' | 'seed'>,
+  segments: readonly number[] | undefined,
+  ctx: Pick<FilterContext, 'onProgress' | 'signal'> = {},
+): Promise<RowSketches> {
+  const d = info.dim;
+  const cancelled = cancelCheck(ctx.signal);
   const T = p.tables;
-  const B = p.bits;
-  const H = T * B;
+  const H = T * p.bits;
   const lsh = p.index === 'lsh';
-  // pass 1: presence, bit-identical vectors, sign keys, on the file's raw rows: the hash of a row's
-  // bytes finds bit-identical vectors whatever the dtype, presence is read off the bit patterns, and
-  // float16 rows go to onnxruntime as they are (a Cast in the graph, vectorised there), so no value
-  // is converted or visited twice in JS. The projection of a chunk runs while JS hashes it.
   const keys = lsh ? new Uint32Array(n * T) : new Uint32Array(0);
   const half = info.dtype === 'float16';
   let session: ort.InferenceSession | null = null;
@@ -307,14 +306,15 @@ export async function nearDuplicateGroups(
     });
     wT = new ort.Tensor('float32', Float32Array.from(seededNormal(d * H, p.seed)), [d, H]);
   }
+  const present = new Uint8Array(n);
   const hash = new Uint32Array(2 * n);
   const layout = !half ? F32_WORDS : d % 2 === 0 ? F16_PAIRS : F16_SINGLE;
+  let rows = 0;
   let done = 0;
   const reader = new FeatureReader(file, info, Math.min(CHUNK, Math.max(1, n)));
   try {
-    for (let row0 = 0; row0 < n; row0 += CHUNK) {
+    for (const { row0, count } of batches(n, segments, CHUNK)) {
       cancelled();
-      const count = Math.min(CHUNK, n - row0);
       const raw = reader.readRaw(row0, count);
       const projected =
         session && wT
@@ -327,165 +327,170 @@ export async function nearDuplicateGroups(
         if (!considered[row]) continue;
         if (!rowHash(u, r * words, words, layout, hash, row)) continue;
         present[row] = 1;
-        stats.rows++;
+        rows++;
       }
-      if (projected) signKeys((await projected).y.data as Float32Array, count, T, B, keys, row0);
+      if (projected) signKeys((await projected).y.data as Float32Array, count, T, p.bits, keys, row0);
       done += count;
-      ctx.onProgress?.({ job: 'filter', done, total: n, message: lsh ? `dedup: sign sketches (${T} x ${B} bits)` : 'dedup: reading features' });
+      ctx.onProgress?.({ job: 'filter', done, total: n, message: lsh ? `dedup: sign sketches (${T} x ${p.bits} bits)` : 'dedup: reading features' });
+    }
+  } finally {
+    reader.close();
+    await session?.release();
+  }
+  return { present, keys, hash, rows };
+}
+
+/** The most differing sketch bits a candidate pair may have (see dedup-lsh.ts). */
+export function sketchMaxBits(p: Pick<DedupParams, 'threshold' | 'tables' | 'bits'>): number {
+  return binomialQuantile(p.tables * p.bits, Math.acos(Math.max(-1, Math.min(1, p.threshold))) / Math.PI, SKETCH_MISS);
+}
+
+/**
+ * The vectors of some rows of a feature file as float32, with their float64 norms: `slot[row]` >= 0
+ * names the rows (slots 0..m-1). Few rows are read one by one, many in one pass over the file.
+ */
+function readSlots(file: string, info: FeatureInfo, n: number, slot: Int32Array, m: number, cancelled: () => void): { vec: Float32Array; norms: Float64Array } {
+  const d = info.dim;
+  const vec = new Float32Array(m * d);
+  const norms = new Float64Array(m);
+  if (m === 0) return { vec, norms };
+  if (m < n / 4) {
+    const reader = new FeatureReader(file, info, 1);
+    try {
+      for (let row = 0; row < n; row++) {
+        if (slot[row] < 0) continue;
+        const x = reader.read(row, 1);
+        vec.set(x, slot[row] * d);
+        norms[slot[row]] = rowNorm(x, 0, d);
+      }
+    } finally {
+      reader.close();
+    }
+    return { vec, norms };
+  }
+  // one pass over the file, converting only the rows needed
+  const reader = new FeatureReader(file, info, Math.min(CHUNK, n));
+  const f16 = f16Table();
+  try {
+    for (let row0 = 0; row0 < n; row0 += CHUNK) {
+      cancelled();
+      const count = Math.min(CHUNK, n - row0);
+      const raw = reader.readRaw(row0, count);
+      const src: ArrayLike<number> = info.dtype === 'float16' ? new Uint16Array(raw.buffer, raw.byteOffset, count * d) : new Float32Array(raw.buffer, raw.byteOffset, count * d);
+      for (let r = 0; r < count; r++) {
+        const s = slot[row0 + r];
+        if (s < 0) continue;
+        const o = s * d;
+        if (info.dtype === 'float16') for (let q = 0; q < d; q++) vec[o + q] = f16[src[r * d + q]];
+        else for (let q = 0; q < d; q++) vec[o + q] = src[r * d + q];
+        norms[s] = rowNorm(vec, o, d);
+      }
     }
   } finally {
     reader.close();
   }
-  await session?.release();
-  /** rows whose vector is bit-identical to an earlier row: that row (checked value for value below) */
-  const sameAs = sameHashAs(hash, present, n);
-  stats.seconds.sketches = lap();
+  return { vec, norms };
+}
 
-  // candidate pairs (a < b in row order)
-  const cand = new PairList();
-  const reps: number[] = [];
-  for (let i = 0; i < n; i++) if (present[i] && sameAs[i] < 0) reps.push(i);
-  if (lsh) {
-    const qThr = Math.acos(Math.max(-1, Math.min(1, p.threshold))) / Math.PI;
-    const hMax = binomialQuantile(H, qThr, SKETCH_MISS);
-    stats.hMax = hMax;
-    const list = Int32Array.from(reps);
-    const column = new Uint32Array(list.length);
-    // a bucket's sketches, copied side by side: the pairs of a big bucket then read local memory
-    let local = new Uint32Array(T * 1024);
-    for (let t = 0; t < T; t++) {
-      cancelled();
-      for (let i = 0; i < list.length; i++) column[i] = keys[list[i] * T + t];
-      const { rows: sorted, key: sortedKey } = sortByKey(list, column);
-      for (let i = 0; i < sorted.length; ) {
-        const k = sortedKey[i];
-        let j = i + 1;
-        while (j < sorted.length && sortedKey[j] === k) j++;
-        const size = j - i;
-        if (size > 1) {
-          if (local.length < size * T) local = new Uint32Array(size * T * 2);
-          // a plain copy: a subarray per row (16M of them at 1M rows) cost more than the copying
-          for (let x = 0; x < size; x++) {
-            const from = sorted[i + x] * T;
-            for (let u = 0; u < T; u++) local[x * T + u] = keys[from + u];
-          }
-          stats.bucketPairs += (size * (size - 1)) / 2;
-          for (let x = 0; x < size; x++) {
-            const ox = x * T;
-            for (let y = x + 1; y < size; y++) {
-              const oy = y * T;
-              // the sketch test first: it rejects almost every pair of a big bucket, and a pair
-              // it rejects here it rejected (or will reject) in every table it shares
-              let h = 0;
-              for (let u = 0; u < T && h <= hMax; u++) h += popcount(local[ox + u] ^ local[oy + u]);
-              if (h > hMax) continue;
-              // a pair that shared an earlier table's bucket was taken there
-              let seen = false;
-              for (let u = 0; u < t && !seen; u++) seen = local[ox + u] === local[oy + u];
-              if (seen) continue;
-              stats.sketchPassed++;
-              cand.push(sorted[i + x], sorted[i + y]);
-            }
-          }
-        }
-        i = j;
-      }
-      ctx.onProgress?.({ job: 'filter', done: t + 1, total: T, message: `dedup: LSH buckets, table ${t + 1} of ${T}` });
-    }
-  }
-
-  stats.seconds.buckets = lap();
-  // pass 2: exact checks. A row whose vector hashed like an earlier row's joins it when the two are
-  // equal value for value (after a 64-bit hash collision, were one ever to happen, the pair is checked
-  // by cosine like any other); then the LSH candidates, or all pairs.
-  const same = new PairList();
-  for (let i = 0; i < n; i++) if (sameAs[i] >= 0) same.push(sameAs[i], i);
-  const need = new Int32Array(n).fill(-1);
-  let m = 0;
-  for (const list of [same, cand]) {
-    for (let k = 0; k < list.n; k++) {
-      if (need[list.a[k]] < 0) need[list.a[k]] = m++;
-      if (need[list.b[k]] < 0) need[list.b[k]] = m++;
-    }
-  }
-  const vec = new Float32Array(m * d);
-  const norms = new Float64Array(m);
-  if (m > 0 && m < n / 4) {
-    // few rows: read each one
-    const reader = new FeatureReader(file, info, 1);
-    try {
-      for (let row = 0; row < n; row++) {
-        const slot = need[row];
-        if (slot < 0) continue;
-        const x = reader.read(row, 1);
-        vec.set(x, slot * d);
-        norms[slot] = rowNorm(x, 0, d);
-      }
-    } finally {
-      reader.close();
-    }
-  } else if (m > 0) {
-    // many rows: one pass over the file, converting only the rows needed
-    const reader = new FeatureReader(file, info, Math.min(CHUNK, n));
-    const f16 = f16Table();
-    try {
-      for (let row0 = 0; row0 < n; row0 += CHUNK) {
-        cancelled();
-        const count = Math.min(CHUNK, n - row0);
-        const raw = reader.readRaw(row0, count);
-        const src: ArrayLike<number> = info.dtype === 'float16' ? new Uint16Array(raw.buffer, raw.byteOffset, count * d) : new Float32Array(raw.buffer, raw.byteOffset, count * d);
-        for (let r = 0; r < count; r++) {
-          const slot = need[row0 + r];
-          if (slot < 0) continue;
-          const o = slot * d;
-          if (info.dtype === 'float16') for (let q = 0; q < d; q++) vec[o + q] = f16[src[r * d + q]];
-          else for (let q = 0; q < d; q++) vec[o + q] = src[r * d + q];
-          norms[slot] = rowNorm(vec, o, d);
-        }
-      }
-    } finally {
-      reader.close();
-    }
-  }
-  const verify = (a: number, b: number) => {
-    if (!onPair && uf.find(a) === uf.find(b)) return; // already one group
-    const sa = need[a] * d;
-    const sb = need[b] * d;
-    let dot = 0;
-    for (let q = 0; q < d; q++) dot += vec[sa + q] * vec[sb + q];
-    stats.verified++;
-    const cos = dot / (norms[need[a]] * norms[need[b]]);
-    if (cos >= p.threshold) {
-      stats.pairsFound++;
-      uf.union(a, b);
-      onPair?.(a, b, cos);
-    }
+/**
+ * Near-duplicate groups among the considered rows of a feature file: connected components of the
+ * graph whose edges LSH finds bucket by bucket (dedup-lsh.ts: equal vectors in one unit, or cosine
+ * >= threshold), or (index "exact") of all pairs at cosine >= threshold, bit-identical rows joined.
+ * The components do not depend on the order edges are found in. `onPair` sees every edge (tests:
+ * every reported pair is a true pair). `segments`: the shards' row counts (the projection batches).
+ */
+export async function nearDuplicateGroups(
+  file: string,
+  info: FeatureInfo,
+  n: number,
+  considered: Uint8Array,
+  p: Pick<DedupParams, 'threshold' | 'index' | 'tables' | 'bits' | 'seed'>,
+  ctx: Pick<FilterContext, 'onProgress' | 'signal'> = {},
+  onPair?: (a: number, b: number, cos: number) => void,
+  segments?: readonly number[],
+): Promise<NearPairsResult> {
+  const d = info.dim;
+  const cancelled = cancelCheck(ctx.signal);
+  const uf = new UnionFind(n);
+  const stats = { rows: 0, identicalJoined: 0, bucketPairs: 0, sketchPassed: 0, verified: 0, pairsFound: 0, hMax: 0, seconds: { sketches: 0, buckets: 0, verify: 0 } };
+  let clock = performance.now();
+  const lap = () => {
+    const now = performance.now();
+    const s = (now - clock) / 1000;
+    clock = now;
+    return s;
   };
-  for (let k = 0; k < same.n; k++) {
-    const a = same.a[k];
-    const b = same.b[k];
-    const sa = need[a] * d;
-    const sb = need[b] * d;
-    let equal = true;
-    for (let q = 0; q < d && equal; q++) equal = vec[sa + q] === vec[sb + q];
-    if (!equal) {
-      verify(a, b);
-      continue;
-    }
+  const T = p.tables;
+  const { present, keys, hash, rows } = await sketchRows(file, info, n, considered, p, segments, ctx);
+  stats.rows = rows;
+  stats.seconds.sketches = lap();
+  const join = (a: number, b: number, cos: number) => {
     uf.union(a, b);
-    stats.identicalJoined++;
-    onPair?.(a, b, 1);
-  }
-  for (let k = 0; k < cand.n; k++) {
-    if ((k & 0xffff) === 0) cancelled();
-    verify(cand.a[k], cand.b[k]);
-  }
-  if (!lsh) {
+    onPair?.(a, b, cos);
+  };
+
+  if (p.index === 'lsh') {
+    stats.hMax = sketchMaxBits(p);
+    const list = new Int32Array(rows);
+    for (let i = 0, k = 0; i < n; i++) if (present[i]) list[k++] = i;
+    const sk = new Uint32Array(rows * T);
+    for (let k = 0; k < rows; k++) sk.set(keys.subarray(list[k] * T, list[k] * T + T), k * T);
+    const work = new LshWork();
+    lshWork(list, sk, T, stats.hMax, null, work, (t) => {
+      cancelled();
+      ctx.onProgress?.({ job: 'filter', done: t + 1, total: T, message: `dedup: LSH buckets, table ${t + 1} of ${T}` });
+    });
+    stats.bucketPairs = work.bucketPairs;
+    stats.sketchPassed = work.sketchPassed;
+    stats.seconds.buckets = lap();
+    const slot = new Int32Array(n).fill(-1);
+    let m = 0;
+    for (const r of work.members.view()) if (slot[r] < 0) slot[r] = m++;
+    const { vec, norms } = readSlots(file, info, n, slot, m, cancelled);
+    const r = resolveWork(work, (row) => slot[row], vec, norms, d, p.threshold, join, cancelled);
+    stats.verified = r.verified;
+    stats.pairsFound = r.pairsFound;
+    stats.identicalJoined = r.identicalJoined;
+  } else {
+    // exact: a row whose bytes hash like an earlier row's joins it when the two are equal value
+    // for value (after a 64-bit collision, were one ever to happen, the pair is checked by cosine);
+    // then all pairs of the others
+    const sameAs = sameHashAs(hash, present, n);
+    const reps: number[] = [];
+    for (let i = 0; i < n; i++) if (present[i] && sameAs[i] < 0) reps.push(i);
+    stats.seconds.buckets = lap();
+    const slot = new Int32Array(n).fill(-1);
+    let m = 0;
+    for (let i = 0; i < n; i++) {
+      if (sameAs[i] < 0) continue;
+      if (slot[sameAs[i]] < 0) slot[sameAs[i]] = m++;
+      slot[i] = m++;
+    }
+    const { vec, norms } = readSlots(file, info, n, slot, m, cancelled);
+    for (let i = 0; i < n; i++) {
+      const a = sameAs[i];
+      if (a < 0) continue;
+      const [sa, sb] = [slot[a] * d, slot[i] * d];
+      let equal = true;
+      for (let q = 0; q < d && equal; q++) equal = vec[sa + q] === vec[sb + q];
+      if (equal) {
+        stats.identicalJoined++;
+        join(a, i, 1);
+        continue;
+      }
+      let dot = 0;
+      for (let q = 0; q < d; q++) dot += vec[sa + q] * vec[sb + q];
+      stats.verified++;
+      const cos = dot / (norms[slot[a]] * norms[slot[i]]);
+      if (cos >= p.threshold) {
+        stats.pairsFound++;
+        join(a, i, cos);
+      }
+    }
     await exactPairs(file, info, n, Int32Array.from(reps), p.threshold, (a, b, cos) => {
       stats.verified++;
       stats.pairsFound++;
-      uf.union(a, b);
-      onPair?.(a, b, cos);
+      join(a, b, cos);
     }, cancelled, ctx.onProgress);
   }
   stats.seconds.verify = lap();
@@ -567,7 +572,11 @@ async function exactPairs(
 
 /**
  * The best cosine of each considered row with the rows of an M x D matrix (NaN for rows without
- * features): normalised rows, onnxruntime MatMul + ReduceMax, CHUNK rows at a time.
+ * features): normalised rows, onnxruntime MatMul + ReduceMax, in batches that restart at every
+ * shard (`segments`, see `batches`), so that a cluster task holding whole shards runs inproc's
+ * batches. (A row's cosine is also independent of the other rows of its batch: MLAS splits a product
+ * among threads by rows and columns, never along D; the batches are fixed all the same so that
+ * equality does not rest on that.)
  */
 export async function bestEvalCosine(
   file: string,
@@ -576,6 +585,7 @@ export async function bestEvalCosine(
   considered: Uint8Array,
   evalFile: string,
   ctx: Pick<FilterContext, 'onProgress' | 'signal'> = {},
+  segments?: readonly number[],
 ): Promise<Float32Array> {
   const d = info.dim;
   const ev = readFloatMatrix(evalFile);
@@ -605,12 +615,8 @@ export async function bestEvalCosine(
   // fewer rows per run when M is large, so that the n x M block stays near 64 MB
   const chunk = Math.max(64, Math.min(CHUNK, Math.floor((16 << 20) / M)));
   try {
-    for (const c of featureChunks(file, info, n, chunk)) {
-      if (ctx.signal?.aborted) {
-        const e = new Error('cancelled');
-        e.name = 'AbortError';
-        throw e;
-      }
+    for (const c of featureChunks(file, info, n, chunk, segments)) {
+      cancelCheck(ctx.signal)();
       const x = c.x;
       const ok = new Uint8Array(c.count);
       for (let r = 0; r < c.count; r++) {
@@ -633,29 +639,47 @@ export async function bestEvalCosine(
 
 // --- the leaf ----------------------------------------------------------------------------------
 
+/** The pool's shards' row counts: the batches its features go through onnxruntime in (`batches`). */
+export function shardSegments(pool: Pool): number[] | undefined {
+  const rows = pool.shards.map((s) => s.rows);
+  return rows.reduce((a, b) => a + b, 0) === pool.rows ? rows : undefined;
+}
+
+/** The best cosine of each considered row with the evaluation set (`p.eval`), NaN elsewhere. */
+export async function evalCosines(p: DedupParams, ctx: FilterContext, considered: Uint8Array): Promise<Float32Array> {
+  const { file, info } = await poolFeature(ctx, p.arch);
+  return bestEvalCosine(file, info, ctx.pool.rows, considered, p.eval as string, ctx, shardSegments(ctx.pool));
+}
+
+export const NEAR_EVAL = 1;
+export const DUPLICATE = 2;
+
+/** Rows at `threshold` or nearer the evaluation set leave `considered` and are dropped (value: the cosine). */
+export function applyEval(best: Float32Array, threshold: number, considered: Uint8Array, r: Pick<RowResult, 'keep' | 'reason' | 'value'>): void {
+  for (let i = 0; i < best.length; i++) {
+    if (considered[i] && best[i] >= threshold) {
+      considered[i] = 0;
+      r.keep[i] = 0;
+      r.reason[i] = NEAR_EVAL;
+      r.value[i] = best[i];
+    }
+  }
+}
+
+/** The duplicate rule's text for `by: "features"` (`verified`: the cosines LSH computed). */
+export function featuresDupText(p: DedupParams, verified: number): string {
+  const pct = (x: number) => `${+(100 * x).toFixed(1)}%`;
+  return p.index === 'lsh'
+    ? `no ${p.arch.toUpperCase()} image-feature cosine >= ${p.threshold} with another row (groups: connected components), or the one kept of its group; LSH ${p.tables} tables x ${p.bits} bits finds a pair at the threshold with probability ${pct(lshRecall(p.threshold, p.tables, p.bits))}, at 0.99 ${pct(lshRecall(0.99, p.tables, p.bits))}; ${verified} candidate pairs verified`
+    : `no ${p.arch.toUpperCase()} image-feature cosine >= ${p.threshold} with another row (groups: connected components; all pairs checked), or the one kept of its group`;
+}
+
 export async function dedupFilter(p: DedupParams, ctx: FilterContext, active: Uint8Array | null): Promise<RowResult> {
   const { pool } = ctx;
   const n = pool.rows;
   const considered = active ? active.slice() : new Uint8Array(n).fill(1);
-  const reason = new Uint16Array(n);
-  const value = new Float32Array(n).fill(NaN);
-  const keep = considered.slice();
-  const NEAR_EVAL = 1;
-  const DUPLICATE = 2;
-  const pct = (x: number) => `${+(100 * x).toFixed(1)}%`;
-
-  if (p.eval) {
-    const { file, info } = await poolFeature(ctx, p.arch);
-    const best = await bestEvalCosine(file, info, n, considered, p.eval, ctx);
-    for (let i = 0; i < n; i++) {
-      if (considered[i] && best[i] >= p.threshold) {
-        considered[i] = 0;
-        keep[i] = 0;
-        reason[i] = NEAR_EVAL;
-        value[i] = best[i];
-      }
-    }
-  }
+  const r: RowResult = { keep: considered.slice(), reason: new Uint16Array(n), value: new Float32Array(n).fill(NaN), rules: [] };
+  if (p.eval) applyEval(await evalCosines(p, ctx, considered), p.threshold, considered, r);
   checkCancelled(ctx);
 
   let dupText = '';
@@ -672,23 +696,21 @@ export async function dedupFilter(p: DedupParams, ctx: FilterContext, active: Ui
       dupText = SHA256_DUP_TEXT;
     } else {
       const { file, info } = await poolFeature(ctx, p.arch);
-      const { group, stats } = await nearDuplicateGroups(file, info, n, considered, p, ctx);
+      const { group, stats } = await nearDuplicateGroups(file, info, n, considered, p, ctx, undefined, shardSegments(pool));
       keepBest(group, considered, better, dropped);
-      dupText =
-        p.index === 'lsh'
-          ? `no ${p.arch.toUpperCase()} image-feature cosine >= ${p.threshold} with another row (groups: connected components), or the one kept of its group; LSH ${p.tables} tables x ${p.bits} bits finds a pair at the threshold with probability ${pct(lshRecall(p.threshold, p.tables, p.bits))}, at 0.99 ${pct(lshRecall(0.99, p.tables, p.bits))}; ${stats.verified} candidate pairs verified`
-          : `no ${p.arch.toUpperCase()} image-feature cosine >= ${p.threshold} with another row (groups: connected components; all pairs checked), or the one kept of its group`;
+      dupText = featuresDupText(p, stats.verified);
     }
     dupText += keeperText(p);
     for (let i = 0; i < n; i++) {
       if (dropped[i] >= 0) {
-        keep[i] = 0;
-        reason[i] = DUPLICATE;
-        value[i] = dropped[i];
+        r.keep[i] = 0;
+        r.reason[i] = DUPLICATE;
+        r.value[i] = dropped[i];
       }
     }
   }
-  return { keep, reason, value, rules: dedupRules(p, dupText) };
+  r.rules = dedupRules(p, dupText);
+  return r;
 }
 
 export const SHA256_DUP_TEXT = 'the only row with its sha256 (NULL is never a duplicate), or the one kept of its group';

@@ -47,14 +47,32 @@ function readTyped<T extends BigUint64Array | Int32Array>(file: string, make: (b
   return make(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
 }
 
+/** The uid halves as UBIGINT (uids are 32 lower-case hex digits: see samples-table.ts). */
+const UID_HI = `('0x' || substr(uid, 1, 16))::UBIGINT`;
+const UID_LO = `('0x' || substr(uid, 17, 16))::UBIGINT`;
+
+/**
+ * The uid columns of the rows [start, start + rows) only, not cached: `hi`/`lo` indexed by row -
+ * start, `order` holding those rows (pool row numbers) in uid order. For writers that walk the pool a
+ * window at a time instead of holding its whole columns (native/export/uid-runs.ts).
+ */
+export async function uidWindow(pool: Pool, start: number, rows: number): Promise<UidColumns> {
+  const where = `WHERE row >= ${start} AND row < ${start + rows}`;
+  return {
+    hi: await pool.db.bigUint64Column(`SELECT ${UID_HI} FROM samples ${where} ORDER BY row`, rows),
+    lo: await pool.db.bigUint64Column(`SELECT ${UID_LO} FROM samples ${where} ORDER BY row`, rows),
+    order: await pool.db.int32Column(`SELECT row FROM samples ${where} ORDER BY uid, row`, rows),
+  };
+}
+
 export async function uidColumns(pool: Pool): Promise<UidColumns> {
   const dir = path.join(pool.workspace, 'uids');
   const files = { hi: path.join(dir, 'uid-hi.u64'), lo: path.join(dir, 'uid-lo.u64'), order: path.join(dir, 'uid-order.i32') };
   if (!Object.values(files).every((f) => fs.existsSync(f))) {
     fs.mkdirSync(dir, { recursive: true });
     const n = pool.rows;
-    const hi = await pool.db.bigUint64Column(`SELECT ('0x' || substr(uid, 1, 16))::UBIGINT FROM samples ORDER BY row`, n);
-    const lo = await pool.db.bigUint64Column(`SELECT ('0x' || substr(uid, 17, 16))::UBIGINT FROM samples ORDER BY row`, n);
+    const hi = await pool.db.bigUint64Column(`SELECT ${UID_HI} FROM samples ORDER BY row`, n);
+    const lo = await pool.db.bigUint64Column(`SELECT ${UID_LO} FROM samples ORDER BY row`, n);
     const order = await pool.db.int32Column(`SELECT row FROM samples ORDER BY uid, row`, n);
     writeFileAtomic(files.hi, new Uint8Array(hi.buffer));
     writeFileAtomic(files.lo, new Uint8Array(lo.buffer));

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Pool } from '../../native/pool/pool.js';
-import { runFilter, type Decision } from '../../native/filters/decisions.js';
+import { loadDecision, runFilter, type Decision } from '../../native/filters/decisions.js';
 import { canonicalSpec } from '../../native/filters/spec.js';
 import { writeNpy } from '../../native/formats/npy.js';
 import { mulberry32 } from '../../native/map/linalg.js';
@@ -64,6 +64,7 @@ async function inproc(pool: string, ws: string, spec: unknown): Promise<Decision
   }
 }
 
+/** The cluster run's decision as its merge stored it in the workspace (the arrays are not kept in memory). */
 async function local(pool: string, ws: string, spec: unknown, groups: number, workers: number): Promise<{ d: Decision; plan: string }> {
   const p = await Pool.open(pool, { workspace: ws });
   let plan = '';
@@ -73,9 +74,21 @@ async function local(pool: string, ws: string, spec: unknown, groups: number, wo
     sieve: sieveArgv(),
     onPlan: (pl) => (plan = describePlan(pl)),
   });
-  run.pool.close();
-  assert.ok(run.decision && !run.decision.summary.reused, 'the cluster run computed the decision');
-  return { d: run.decision, plan };
+  try {
+    assert.ok(run.decision && !run.decision.summary.reused, 'the cluster run computed the decision');
+    const d = loadDecision(run.pool, run.decision.summary.id);
+    assert.ok(d, 'the merge stored the decision');
+    return { d: { ...d, summary: run.decision.summary }, plan };
+  } finally {
+    run.pool.close();
+  }
+}
+
+/** The stored decision files of both workspaces, byte for byte (keep.bits with its padding bits). */
+function sameStoredFiles(wsA: string, wsB: string, id: string, what: string): void {
+  for (const f of ['keep.bits', 'reason.u16', 'value.f32']) {
+    sameBytes(fs.readFileSync(path.join(wsA, 'decisions', id, f)), fs.readFileSync(path.join(wsB, 'decisions', id, f)), `${what}: stored ${f}`);
+  }
 }
 
 function assertEqualDecisions(a: Decision, b: Decision, what: string): void {
@@ -97,6 +110,22 @@ function cases(f: { targets: string; entries: string }): [string, unknown, numbe
     ['metaclip after basic', { then: [{ filter: 'basic' }, { filter: 'metaclip', entries: f.entries, t: 20, seed: 3 }] }, 3, 3, true],
     ['vas pool_fraction after basic', { then: [{ filter: 'basic' }, { filter: 'vas', target: 'pool', pool_fraction: 0.25 }] }, 2, 2, false],
     ['dedup sha256', { filter: 'dedup', by: 'sha256' }, 3, 3, true],
+    // the merge streams group by group: a group per shard, every combinator nested, two leaves that
+    // see only survivors (then) and a then inside a not; 480 rows in 8 groups of 60 also cross the
+    // keep.bits byte boundaries mid-group
+    [
+      'nested and/or/not/then, a group per shard',
+      {
+        then: [
+          { or: [{ filter: 'basic' }, { not: { then: [{ filter: 'clip_score', threshold: 0.28 }, { filter: 'laion2b' }] } }] },
+          { and: [{ not: { filter: 'clip_score', arch: 'b32', threshold: 0.33 } }, { or: [{ filter: 'clip_score', threshold: 0.31 }, { filter: 'clip_score', fraction: 0.6 }] }] },
+          { filter: 'clip_score', arch: 'b32', fraction: 0.7 },
+        ],
+      },
+      8,
+      2,
+      true,
+    ],
     ['dedup sha256 after clip_score, b32 keeper', { then: [{ filter: 'clip_score', threshold: 0.2 }, { filter: 'dedup', by: 'sha256', arch: 'b32' }] }, 2, 2, true],
   ];
 }
@@ -124,6 +153,7 @@ test('--engine local equals inproc bit for bit, whatever the shard grouping', { 
     const a = await inproc(f.pool, `${ws}-inproc`, spec);
     const { d: b } = await local(f.pool, `${ws}-local`, spec, groups, workers);
     assertEqualDecisions(a, b, `${name} (${groups} groups, ${workers} workers)`);
+    sameStoredFiles(`${ws}-inproc`, `${ws}-local`, a.summary.id, name);
     // MetaCLIP's per-entry counts (the app's head/tail plot) land in the pool's workspace as inproc's do
     const key = a.summary.rules.map((r) => /metaclip\/([0-9a-f]{24})\.json/.exec(r.text)?.[1]).find(Boolean);
     if (key) {

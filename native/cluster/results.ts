@@ -22,10 +22,25 @@ function bytesOf(a: Uint8Array | Uint16Array | Float32Array | Float64Array): Uin
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-/** Read a whole file into an ArrayBuffer of its own (typed views need aligned offsets). */
+/**
+ * Read a whole file into an ArrayBuffer of its own (typed views need aligned offsets), read straight
+ * into it: one allocation, not a Buffer plus its copy (the merge reads every group's results).
+ */
 export function readBuffer(file: string): ArrayBuffer {
-  const b = fs.readFileSync(file);
-  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const out = new Uint8Array(size);
+    let got = 0;
+    while (got < size) {
+      const n = fs.readSync(fd, out, got, size - got, got);
+      if (n === 0) throw new Error(`${file}: shorter than its size (${got} of ${size} bytes)`);
+      got += n;
+    }
+    return out.buffer;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export function writeArrayAtomic(file: string, a: Uint8Array | Uint16Array | Float32Array | Float64Array): void {

@@ -57,12 +57,32 @@ const UID_LO = `('0x' || substr(uid, 17, 16))::UBIGINT`;
  * window at a time instead of holding its whole columns (native/export/uid-runs.ts).
  */
 export async function uidWindow(pool: Pool, start: number, rows: number): Promise<UidColumns> {
-  const where = `WHERE row >= ${start} AND row < ${start + rows}`;
-  return {
-    hi: await pool.db.bigUint64Column(`SELECT ${UID_HI} FROM samples ${where} ORDER BY row`, rows),
-    lo: await pool.db.bigUint64Column(`SELECT ${UID_LO} FROM samples ${where} ORDER BY row`, rows),
-    order: await pool.db.int32Column(`SELECT row FROM samples ${where} ORDER BY uid, row`, rows),
-  };
+  const hi = new BigUint64Array(rows);
+  const lo = new BigUint64Array(rows);
+  const order = new Int32Array(rows);
+  // 32-bit words: copying BigUint64Array elements would allocate a BigInt each
+  const h = new Uint32Array(hi.buffer);
+  const l = new Uint32Array(lo.buffer);
+  let k = 0;
+  // one scan and sort of the window: the rows in uid order, each with its uid halves
+  const sql = `SELECT row::INTEGER, ${UID_HI}, ${UID_LO} FROM samples WHERE row >= ${start} AND row < ${start + rows} ORDER BY uid, row`;
+  for await (const c of pool.db.typedChunks(sql)) {
+    const r = c.typed<Int32Array>(0);
+    const ch = c.typed<BigUint64Array>(1);
+    const cl = c.typed<BigUint64Array>(2);
+    const ch32 = new Uint32Array(ch.buffer, ch.byteOffset, 2 * c.rows);
+    const cl32 = new Uint32Array(cl.buffer, cl.byteOffset, 2 * c.rows);
+    for (let i = 0; i < c.rows; i++, k++) {
+      const at = 2 * (r[i] - start);
+      order[k] = r[i];
+      h[at] = ch32[2 * i];
+      h[at + 1] = ch32[2 * i + 1];
+      l[at] = cl32[2 * i];
+      l[at + 1] = cl32[2 * i + 1];
+    }
+  }
+  if (k !== rows) throw new Error(`samples: rows ${start}..${start + rows - 1} hold ${k} rows, expected ${rows}`);
+  return { hi, lo, order };
 }
 
 export async function uidColumns(pool: Pool): Promise<UidColumns> {

@@ -11,7 +11,7 @@
  * - `streamed`: mergeResults group by group into a DecisionWriter, the `.npy` written a row window at
  *   a time from the stored decision (what `sieve filter --engine local|slurm` does now).
  *
- * `--window`: rows per window of the streamed export (default 4M: the 1M bench pool is then one
+ * `--window`: rows per window of the streamed export (default 2^20: the 1M bench pool is then one
  * window); `--gc`: the children collect garbage after each group (the live set, not V8's lag).
  * Each runs in a child process of its own; its peak RSS above what it held once the pool was open
  * (VmHWM, reset through /proc/self/clear_refs before each phase) is the figure. The two stored

@@ -12,8 +12,8 @@
  * digits, so text order is numeric order), under the same header (numpy's header has room for 21
  * digits of count, so its length does not depend on the count, written last).
  *
- * Memory: one window's columns (~21 bytes a row: uid halves, their order, keep flags) plus one read
- * buffer per run (RUN_BUFFER_BYTES in all).
+ * Memory: one window's columns (~21 bytes a row: uid halves, their order, keep flags) and DuckDB's
+ * sort of the window, plus one read buffer per run (RUN_BUFFER_BYTES in all).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -62,8 +62,8 @@ export function representatives({ hi, lo, order }: UidColumns, keep: Uint8Array,
   return { rows: rows.slice(0, m), pairs: pairs.slice(0, 2 * m) };
 }
 
-/** Rows per window: 4M rows are ~88 MB of columns. */
-export const WINDOW_ROWS = 1 << 22;
+/** Rows per window: 1M rows are 21 MB of columns, plus DuckDB's sort of the window. */
+export const WINDOW_ROWS = 1 << 20;
 /** All runs' read buffers together (each at least 64 uids). */
 const RUN_BUFFER_BYTES = 32 << 20;
 /** Uids per write of the merged output. */

@@ -64,8 +64,11 @@ export async function uidWindow(pool: Pool, start: number, rows: number): Promis
   const h = new Uint32Array(hi.buffer);
   const l = new Uint32Array(lo.buffer);
   let k = 0;
-  // one scan and sort of the window: the rows in uid order, each with its uid halves
-  const sql = `SELECT row::INTEGER, ${UID_HI}, ${UID_LO} FROM samples WHERE row >= ${start} AND row < ${start + rows} ORDER BY uid, row`;
+  // one scan and sort of the window: the rows in uid order, each with its uid halves. Sorted by the
+  // halves, not the text: two fixed-width keys sort in a fraction of the memory and time, and the
+  // order is the same (uids are 32 lower-case hex digits, so text order is numeric order)
+  const sql = `SELECT row, hi, lo FROM (SELECT row::INTEGER AS row, ${UID_HI} AS hi, ${UID_LO} AS lo FROM samples
+    WHERE row >= ${start} AND row < ${start + rows}) ORDER BY hi, lo, row`;
   for await (const c of pool.db.typedChunks(sql)) {
     const r = c.typed<Int32Array>(0);
     const ch = c.typed<BigUint64Array>(1);

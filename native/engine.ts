@@ -209,7 +209,7 @@ export class Engine implements SieveApi {
         onProgress: this.emit,
       });
       reopened = run.pool;
-      this.recent.set(run.decision!.summary.id, run.decision!);
+      // the merge streamed the decision to disk: its arrays are read back when first asked for
       return run.decision!.summary;
     } finally {
       this.running = null;

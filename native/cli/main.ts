@@ -159,7 +159,8 @@ async function filter(argv: string[]): Promise<void> {
   try {
     // a preset's spec may scale with the pool (MetaCLIP's t): made once the pool is open
     spec ??= canonicalSpec(presetSpec(flags.preset as string, { rows: pool.rows, assets }));
-    let decision: Decision;
+    // a cluster run's decision comes without its arrays (streamed to the workspace): the export reads it there
+    let decision: Pick<Decision, 'summary'> & { keep?: Uint8Array };
     if (engine.engine === 'inproc') decision = await runFilter(pool, spec, { onProgress: progressPrinter() });
     else {
       // the cluster run closes the pool while its tasks run and hands back an open one

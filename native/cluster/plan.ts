@@ -26,6 +26,7 @@ import crypto from 'node:crypto';
 import type { ShardInfo } from '../api.js';
 import type { Leaf, Spec } from '../filters/spec.js';
 import { specHash, specJson } from '../filters/spec.js';
+import { subSpecs } from '../filters/evaluate.js';
 import { writeFileAtomic } from '../pool/workspace.js';
 import { badInput } from '../errors.js';
 import type { StageSpec } from './executor.js';
@@ -120,15 +121,10 @@ export function shardGroups(shards: ShardInfo[], count: number): ShardGroup[] {
   return groups;
 }
 
-/** The leaves in the order `evaluate` visits them, with the paths it gives them. */
+/** The leaves in the order `evaluate` visits them, with the paths it gives them (its own subSpecs). */
 export function leavesOf(spec: Spec, at = '$', out: { path: string; spec: Leaf }[] = []): { path: string; spec: Leaf }[] {
   if ('filter' in spec) out.push({ path: at, spec });
-  else if ('not' in spec) leavesOf(spec.not, `${at}.not`, out);
-  else {
-    const op = 'and' in spec ? 'and' : 'or' in spec ? 'or' : 'then';
-    const list = 'and' in spec ? spec.and : 'or' in spec ? spec.or : spec.then;
-    list.forEach((s, i) => leavesOf(s, `${at}.${op}[${i}]`, out));
-  }
+  else for (const c of subSpecs(spec, at)) leavesOf(c.spec, c.path, out);
   return out;
 }
 

@@ -2,8 +2,9 @@
  * What a cluster run keeps in its work folder, per leaf and shard group: the leaf's RowResult over
  * the group's rows (`out/leafK/gG.keep|reason|value`, then `gG.rules.json` last), each file written
  * atomically by the one task that owns it. Results are read back per group (a later map's `then`
- * rows) or spliced into whole-pool arrays (a whole-pool task, the final merge) by the groups' shard
- * segments.
+ * rows, the final merge: mergeResults streams group after group) or spliced into whole-pool arrays
+ * by the groups' shard segments (only for a whole-pool task: image_based's centroids and the kinds
+ * not sharded yet, which need every row at once anyway).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,10 +22,25 @@ function bytesOf(a: Uint8Array | Uint16Array | Float32Array | Float64Array): Uin
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-/** Read a whole file into an ArrayBuffer of its own (typed views need aligned offsets). */
+/**
+ * Read a whole file into an ArrayBuffer of its own (typed views need aligned offsets), read straight
+ * into it: one allocation, not a Buffer plus its copy (the merge reads every group's results).
+ */
 export function readBuffer(file: string): ArrayBuffer {
-  const b = fs.readFileSync(file);
-  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const out = new Uint8Array(size);
+    let got = 0;
+    while (got < size) {
+      const n = fs.readSync(fd, out, got, size - got, got);
+      if (n === 0) throw new Error(`${file}: shorter than its size (${got} of ${size} bytes)`);
+      got += n;
+    }
+    return out.buffer;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export function writeArrayAtomic(file: string, a: Uint8Array | Uint16Array | Float32Array | Float64Array): void {
@@ -119,8 +135,35 @@ export async function activeRows(plan: Plan, leaf: number, ctx: FilterContext, r
   throw new Error(`leaf${leaf} (${target}) is not in the plan's spec`);
 }
 
-/** The whole spec's result from every leaf's stored results: the merge of a finished run. */
-export function mergeResults(work: string, plan: Plan, ctx: FilterContext): Promise<RowResult> {
+/**
+ * The merge of a finished run, streamed: the whole spec is evaluated over one shard group at a time,
+ * each leaf read from the group's stored result (the combinators are row-local, so a group's rows
+ * come out as they would from the whole pool), and each group's result is handed to `out` in row
+ * order (groups are contiguous runs of shards). Memory is that of the largest group's results,
+ * never the pool's. `ctx.pool` is the whole pool (only its cancellation is used here).
+ */
+export async function mergeResults(work: string, plan: Plan, ctx: FilterContext, out: (r: RowResult, group: number) => void): Promise<void> {
   const index = new Map(plan.leaves.map((l, i) => [l.path, i]));
-  return evaluate(plan.spec, ctx, null, '$', async (_spec, _ctx, _active, at) => readWholeResult(work, plan, index.get(at) as number));
+  // each leaf's rules as group 0 stated them: every group must state the same (same spec, same
+  // global cut-offs), or the reason codes of different groups would mean different rules
+  const rulesOf = new Map<number, string>();
+  let row = 0;
+  for (let g = 0; g < plan.groups.length; g++) {
+    const group = plan.groups[g];
+    for (const s of group.segments) {
+      if (s.rowStart !== row) throw new Error(`plan ${plan.id}: group ${g} starts a shard at row ${s.rowStart}, the groups before end at ${row} (groups must be contiguous, in row order)`);
+      row += s.rows;
+    }
+    const r = await evaluate(plan.spec, ctx, null, '$', async (_spec, _ctx, _active, at) => {
+      const k = index.get(at) as number;
+      const res = readGroupResult(work, k, g, group.rows);
+      const rules = JSON.stringify(res.rules);
+      const first = rulesOf.get(k);
+      if (first === undefined) rulesOf.set(k, rules);
+      else if (rules !== first) throw new Error(`leaf${k}: group ${g} states its rules differently from group 0 (${rules} vs ${first})`);
+      return res;
+    });
+    out(r, g);
+  }
+  if (row !== plan.rows) throw new Error(`plan ${plan.id}: its groups hold ${row} rows, the plan counted ${plan.rows}`);
 }

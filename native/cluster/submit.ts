@@ -6,7 +6,8 @@
  */
 import path from 'node:path';
 import { Pool, type Progress } from '../pool/pool.js';
-import { loadDecision, storeDecision, type Decision } from '../filters/decisions.js';
+import { DecisionWriter, loadDecision } from '../filters/decisions.js';
+import type { DecisionSummary } from '../api.js';
 import { specHash, type Spec } from '../filters/spec.js';
 import { refuseInsidePool } from '../export/atomic.js';
 import { badInput } from '../errors.js';
@@ -35,8 +36,9 @@ export interface ClusterRunOptions {
 export interface ClusterRun {
   /** the pool, open again (the caller closes it) */
   pool: Pool;
-  /** null on a dry run */
-  decision: Decision | null;
+  /** null on a dry run. The decision is stored in the pool's workspace (its arrays: loadDecision;
+   * a reused one comes with them) */
+  decision: { summary: DecisionSummary; keep?: Uint8Array } | null;
   plan: Plan | null;
   work: string | null;
 }
@@ -69,9 +71,16 @@ export async function runOnCluster(pool: Pool, spec: Spec, opts: ClusterRunOptio
   const again = await Pool.open(dir, { workspace, onProgress: opts.onProgress });
   try {
     if (again.fingerprint !== plan.fingerprint) throw badInput(dir, 'the pool changed while the cluster run was going (its fingerprint differs): run again');
-    const result = await mergeResults(work, plan, { pool: again, signal: opts.signal });
-    const decision = storeDecision(again, id, spec, result, (performance.now() - t0) / 1000);
-    return { pool: again, decision, plan, work };
+    // the merge streams group by group into the stored decision: no whole-pool array is held
+    const out = new DecisionWriter(again, id, spec);
+    try {
+      await mergeResults(work, plan, { pool: again, signal: opts.signal }, (r) => out.append(r));
+    } catch (e) {
+      out.abort();
+      throw e;
+    }
+    const summary = out.finish((performance.now() - t0) / 1000);
+    return { pool: again, decision: { summary }, plan, work };
   } catch (e) {
     again.close();
     throw e;

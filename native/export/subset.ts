@@ -18,16 +18,15 @@ import crypto from 'node:crypto';
 import type { DecisionSummary, ExportFormat, ExportSubsetResult, ProgressEvent } from '../api.js';
 import type { Pool } from '../pool/pool.js';
 import { uidColumns } from '../filters/derived.js';
+import { representatives, UID_DESCR, writeUidNpyByWindows } from './kept-uids.js';
+import { readKeepWindow } from '../filters/decisions.js';
 import { encodeNpyHeader } from '../formats/npy.js';
 import { sqlString } from '../db/duck.js';
 import { badInput } from '../errors.js';
 import { checkFileTarget, refuseInsidePool, checkWritableDir, writeAtomic, writeAll } from './atomic.js';
 import { buildProvenance, checkSidecar, writeSidecar } from './provenance.js';
 
-export const UID_DESCR: [string, string][] = [
-  ['f0', '<u8'],
-  ['f1', '<u8'],
-];
+export { UID_DESCR };
 
 export type SubsetFormat = 'npy' | 'parquet' | 'csv';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['npy', 'parquet', 'csv', 'tsv', 'txt'];
@@ -93,31 +92,7 @@ export function exportColumns(format: ExportFormat, columns: readonly string[] |
  */
 export async function keptRepresentatives(pool: Pool, keep: Uint8Array): Promise<{ rows: Int32Array; pairs: BigUint64Array }> {
   if (keep.length !== pool.rows) throw new Error(`keep mask of ${keep.length} rows for a pool of ${pool.rows}`);
-  const { hi, lo, order } = await uidColumns(pool);
-  // 32-bit views: reading a BigUint64Array element allocates a BigInt, too slow for millions of rows
-  const h = new Uint32Array(hi.buffer, hi.byteOffset, 2 * hi.length);
-  const l = new Uint32Array(lo.buffer, lo.byteOffset, 2 * lo.length);
-  const pairs = new BigUint64Array(2 * order.length);
-  const p = new Uint32Array(pairs.buffer);
-  const rows = new Int32Array(order.length);
-  let m = 0;
-  for (let k = 0; k < order.length; k++) {
-    const r = order[k];
-    if (!keep[r]) continue;
-    const a0 = h[2 * r];
-    const a1 = h[2 * r + 1];
-    const b0 = l[2 * r];
-    const b1 = l[2 * r + 1];
-    // a repeated uid (adjacent in uid order): listed once
-    if (m && p[4 * m - 4] === a0 && p[4 * m - 3] === a1 && p[4 * m - 2] === b0 && p[4 * m - 1] === b1) continue;
-    p[4 * m] = a0;
-    p[4 * m + 1] = a1;
-    p[4 * m + 2] = b0;
-    p[4 * m + 3] = b1;
-    rows[m] = r;
-    m++;
-  }
-  return { rows: rows.slice(0, m), pairs: pairs.slice(0, 2 * m) };
+  return representatives(await uidColumns(pool), keep, 0);
 }
 
 export function uidHex(hi: bigint, lo: bigint): string {
@@ -254,9 +229,12 @@ export interface ExportSubsetOptions {
 
 /**
  * Export the kept samples of a decision as a subset file, with its `<file>.sieve.json` sidecar.
- * Every check (format, columns, target, sidecar) happens before any work.
+ * Every check (format, columns, target, sidecar) happens before any work. Without `keep`, the
+ * decision is read from the workspace where it is stored: a `.npy` is then written a row window at
+ * a time (kept-uids.ts), never holding the pool's columns (what the cluster merge does with a
+ * decision it streamed to disk); other formats read the whole keep mask (1 byte a row).
  */
-export async function exportSubset(pool: Pool, decision: { summary: DecisionSummary; keep: Uint8Array }, opts: ExportSubsetOptions): Promise<ExportSubsetResult> {
+export async function exportSubset(pool: Pool, decision: { summary: DecisionSummary; keep?: Uint8Array }, opts: ExportSubsetOptions): Promise<ExportSubsetResult> {
   const t0 = performance.now();
   if (typeof opts.path !== 'string' || !opts.path) throw badInput('exportSubset', 'a target file path is required');
   const format = exportFormat(opts.path, opts.format);
@@ -265,8 +243,16 @@ export async function exportSubset(pool: Pool, decision: { summary: DecisionSumm
   const target = checkFileTarget(pool.dir, opts.path, force);
   checkSidecar(target, force);
   opts.onProgress?.({ job: 'export', done: 0, total: 1, message: `writing ${path.basename(target)}` });
-  const reps = await keptRepresentatives(pool, decision.keep);
-  const written = await writeAtomic(target, (tmp) => writeSubsetData(pool, reps, format, columns, tmp));
+  let written: number;
+  let distinct: number;
+  if (!decision.keep && format === 'npy') {
+    const id = decision.summary.id;
+    written = distinct = await writeAtomic(target, (tmp) => writeUidNpyByWindows(pool, (start, rows) => readKeepWindow(pool, id, start, rows), tmp));
+  } else {
+    const reps = await keptRepresentatives(pool, decision.keep ?? readKeepWindow(pool, decision.summary.id, 0, pool.rows));
+    written = await writeAtomic(target, (tmp) => writeSubsetData(pool, reps, format, columns, tmp));
+    distinct = reps.rows.length;
+  }
   const bytes = fs.statSync(target).size;
   const sidecar = writeSidecar(
     target,
@@ -276,7 +262,7 @@ export async function exportSubset(pool: Pool, decision: { summary: DecisionSumm
       command: opts.command ?? 'exportSubset',
       output: { path: target, format, columns, bytes },
       decisions: [decision.summary],
-      counts: { written, distinct_uids: reps.rows.length },
+      counts: { written, distinct_uids: distinct },
       extra: opts.extra,
     }),
   );

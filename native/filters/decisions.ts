@@ -6,12 +6,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import crypto from 'node:crypto';
 import type { DecisionSummary } from '../api.js';
 import type { Pool, Progress } from '../pool/pool.js';
 import { writeFileAtomic } from '../pool/workspace.js';
 import { canonicalSpec, specHash, type Spec } from './spec.js';
 import { evaluate } from './evaluate.js';
-import { countKept, type RowResult } from './result.js';
+import { countKept, type RowResult, type Rule } from './result.js';
+import { writeAll } from '../export/atomic.js';
 
 export interface Decision {
   summary: DecisionSummary;
@@ -20,15 +22,13 @@ export interface Decision {
   value: Float32Array;
 }
 
-export function packBits(keep: Uint8Array): Uint8Array {
-  const bits = new Uint8Array(Math.ceil(keep.length / 8));
-  for (let i = 0; i < keep.length; i++) if (keep[i]) bits[i >> 3] |= 1 << (i & 7);
-  return bits;
-}
-
-export function unpackBits(bits: Uint8Array, n: number): Uint8Array {
+/** `n` keep flags from packed bits, the first at bit `offset` of `bits`. */
+export function unpackBits(bits: Uint8Array, n: number, offset = 0): Uint8Array {
   const keep = new Uint8Array(n);
-  for (let i = 0; i < n; i++) keep[i] = (bits[i >> 3] >> (i & 7)) & 1;
+  for (let i = 0; i < n; i++) {
+    const b = offset + i;
+    keep[i] = (bits[b >> 3] >> (b & 7)) & 1;
+  }
   return keep;
 }
 
@@ -55,28 +55,135 @@ export function loadDecision(pool: Pool, id: string): Decision | null {
   };
 }
 
-/** Record a computed decision in the pool's workspace (also how cluster runs record theirs). */
+const DECISION_FILES = ['keep.bits', 'reason.u16', 'value.f32'] as const;
+
+/**
+ * Writes a decision into the workspace a slice of rows at a time, in row order: the cluster merge
+ * hands it one shard group's result after another, so no process holds the whole pool's arrays.
+ * The files are filled under temporary names and renamed when the last row is in; `meta.json`,
+ * written last, marks the decision complete (a crash leaves no decision, only `.tmp-` files). The
+ * bytes are those of writing the whole-pool arrays at once, whatever the slicing.
+ */
+export class DecisionWriter {
+  private readonly dir: string;
+  private readonly tmp: string[];
+  private readonly fds: number[];
+  /** rows appended so far */
+  rows = 0;
+  private kept = 0;
+  private rules: Rule[] | null = null;
+  private rulesJson = '';
+  private dropped: number[] = [];
+  /** keep bits of the last, partly filled byte (rows & 7 of them) */
+  private partial = 0;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly id: string,
+    private readonly spec: Spec,
+  ) {
+    this.dir = dir(pool, id);
+    fs.mkdirSync(this.dir, { recursive: true });
+    const tag = `tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+    this.tmp = DECISION_FILES.map((f) => path.join(this.dir, `${f}.${tag}`));
+    this.fds = this.tmp.map((f) => fs.openSync(f, 'w'));
+  }
+
+  /** The next rows' result; every slice must state the same rules (one spec, numbered the same). */
+  append(r: RowResult): void {
+    const json = JSON.stringify(r.rules);
+    if (this.rules === null) {
+      this.rules = r.rules;
+      this.rulesJson = json;
+      this.dropped = new Array<number>(r.rules.length).fill(0);
+    } else if (json !== this.rulesJson) {
+      throw new Error(`decision ${this.id}: rows from ${this.rows} state their rules differently from the rows before (${json} vs ${this.rulesJson})`);
+    }
+    const n = r.keep.length;
+    if (r.reason.length !== n || r.value.length !== n) throw new Error(`decision ${this.id}: a slice of ${n} keep flags, ${r.reason.length} reasons and ${r.value.length} values`);
+    for (let i = 0; i < n; i++) if (r.reason[i]) this.dropped[r.reason[i] - 1]++;
+    this.kept += countKept(r.keep);
+    // keep bits, LSB first, continuing the partly filled byte the slice before left
+    const start = this.rows;
+    const bits = new Uint8Array(((start & 7) + n + 7) >> 3);
+    bits[0] = this.partial;
+    for (let i = 0; i < n; i++) {
+      const b = (start & 7) + i;
+      if (r.keep[i]) bits[b >> 3] |= 1 << (b & 7);
+    }
+    const full = ((start & 7) + n) >> 3;
+    writeAll(this.fds[0], bits.subarray(0, full));
+    this.partial = full < bits.length ? bits[full] : 0;
+    writeAll(this.fds[1], new Uint8Array(r.reason.buffer, r.reason.byteOffset, r.reason.byteLength));
+    writeAll(this.fds[2], new Uint8Array(r.value.buffer, r.value.byteOffset, r.value.byteLength));
+    this.rows += n;
+  }
+
+  /** Close and rename the files, then write meta.json; the pool's row count must have been reached. */
+  finish(seconds: number): DecisionSummary {
+    if (this.rows !== this.pool.rows || this.rules === null) throw new Error(`decision ${this.id}: ${this.rows} rows written, the pool has ${this.pool.rows}`);
+    if (this.rows & 7) writeAll(this.fds[0], Uint8Array.of(this.partial));
+    this.close();
+    const dropped = this.dropped;
+    const summary: DecisionSummary = {
+      id: this.id,
+      spec: this.spec,
+      fingerprint: this.pool.fingerprint,
+      kept: this.kept,
+      total: this.pool.rows,
+      seconds,
+      created: new Date().toISOString(),
+      rules: this.rules.map((rule, i) => ({ ...rule, dropped: dropped[i] })),
+      reused: false,
+    };
+    DECISION_FILES.forEach((f, i) => fs.renameSync(this.tmp[i], path.join(this.dir, f)));
+    writeFileAtomic(path.join(this.dir, 'meta.json'), JSON.stringify(summary, null, 1)); // last: marks the decision complete
+    return summary;
+  }
+
+  /** Give up: close and remove the temporary files (after an error). */
+  abort(): void {
+    this.close();
+    for (const f of this.tmp) fs.rmSync(f, { force: true });
+  }
+
+  private close(): void {
+    for (const fd of this.fds.splice(0)) fs.closeSync(fd);
+  }
+}
+
+/**
+ * The keep flags of rows [start, start + rows) of a stored decision, read from its `keep.bits`
+ * alone (positional read: writers that walk the pool a window at a time never load the whole mask).
+ */
+export function readKeepWindow(pool: Pool, id: string, start: number, rows: number): Uint8Array {
+  const file = path.join(dir(pool, id), 'keep.bits');
+  const first = Math.floor(start / 8);
+  const bits = new Uint8Array(Math.ceil((start + rows) / 8) - first);
+  const fd = fs.openSync(file, 'r');
+  try {
+    let got = 0;
+    while (got < bits.length) {
+      const n = fs.readSync(fd, bits, got, bits.length - got, first + got);
+      if (n === 0) throw new Error(`${file}: ends before row ${start + rows} (a torn decision)`);
+      got += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return unpackBits(bits, rows, start - 8 * first);
+}
+
+/** Record a computed decision in the pool's workspace. */
 export function storeDecision(pool: Pool, id: string, spec: Spec, r: RowResult, seconds: number): Decision {
-  const dropped = new Array<number>(r.rules.length).fill(0);
-  for (let i = 0; i < r.reason.length; i++) if (r.reason[i]) dropped[r.reason[i] - 1]++;
-  const summary: DecisionSummary = {
-    id,
-    spec,
-    fingerprint: pool.fingerprint,
-    kept: countKept(r.keep),
-    total: pool.rows,
-    seconds,
-    created: new Date().toISOString(),
-    rules: r.rules.map((rule, i) => ({ ...rule, dropped: dropped[i] })),
-    reused: false,
-  };
-  const d = dir(pool, id);
-  fs.mkdirSync(d, { recursive: true });
-  writeFileAtomic(path.join(d, 'keep.bits'), packBits(r.keep));
-  writeFileAtomic(path.join(d, 'reason.u16'), new Uint8Array(r.reason.buffer, r.reason.byteOffset, r.reason.byteLength));
-  writeFileAtomic(path.join(d, 'value.f32'), new Uint8Array(r.value.buffer, r.value.byteOffset, r.value.byteLength));
-  writeFileAtomic(path.join(d, 'meta.json'), JSON.stringify(summary, null, 1)); // last: marks the decision complete
-  return { summary, keep: r.keep, reason: r.reason, value: r.value };
+  const w = new DecisionWriter(pool, id, spec);
+  try {
+    w.append(r);
+    return { summary: w.finish(seconds), keep: r.keep, reason: r.reason, value: r.value };
+  } catch (e) {
+    w.abort();
+    throw e;
+  }
 }
 
 /** Validate, then reuse or compute the decision of a spec on a pool. */

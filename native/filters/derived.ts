@@ -48,14 +48,55 @@ export function readTyped<T extends BigUint64Array | Int32Array | Float64Array>(
   return make(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
 }
 
+/** The uid halves as UBIGINT (uids are 32 lower-case hex digits: see samples-table.ts). */
+const UID_HI = `('0x' || substr(uid, 1, 16))::UBIGINT`;
+const UID_LO = `('0x' || substr(uid, 17, 16))::UBIGINT`;
+
+/**
+ * The uid columns of the rows [start, start + rows) only, not cached: `hi`/`lo` indexed by row -
+ * start, `order` holding those rows (pool row numbers) in uid order. For writers that walk the pool a
+ * window at a time instead of holding its whole columns (native/export/uid-runs.ts).
+ */
+export async function uidWindow(pool: Pool, start: number, rows: number): Promise<UidColumns> {
+  const hi = new BigUint64Array(rows);
+  const lo = new BigUint64Array(rows);
+  const order = new Int32Array(rows);
+  // 32-bit words: copying BigUint64Array elements would allocate a BigInt each
+  const h = new Uint32Array(hi.buffer);
+  const l = new Uint32Array(lo.buffer);
+  let k = 0;
+  // one scan and sort of the window: the rows in uid order, each with its uid halves. Sorted by the
+  // halves, not the text: two fixed-width keys sort in a fraction of the memory and time, and the
+  // order is the same (uids are 32 lower-case hex digits, so text order is numeric order)
+  const sql = `SELECT row, hi, lo FROM (SELECT row::INTEGER AS row, ${UID_HI} AS hi, ${UID_LO} AS lo FROM samples
+    WHERE row >= ${start} AND row < ${start + rows}) ORDER BY hi, lo, row`;
+  for await (const c of pool.db.typedChunks(sql)) {
+    const r = c.typed<Int32Array>(0);
+    const ch = c.typed<BigUint64Array>(1);
+    const cl = c.typed<BigUint64Array>(2);
+    const ch32 = new Uint32Array(ch.buffer, ch.byteOffset, 2 * c.rows);
+    const cl32 = new Uint32Array(cl.buffer, cl.byteOffset, 2 * c.rows);
+    for (let i = 0; i < c.rows; i++, k++) {
+      const at = 2 * (r[i] - start);
+      order[k] = r[i];
+      h[at] = ch32[2 * i];
+      h[at + 1] = ch32[2 * i + 1];
+      l[at] = cl32[2 * i];
+      l[at + 1] = cl32[2 * i + 1];
+    }
+  }
+  if (k !== rows) throw new Error(`samples: rows ${start}..${start + rows - 1} hold ${k} rows, expected ${rows}`);
+  return { hi, lo, order };
+}
+
 export async function uidColumns(pool: Pool): Promise<UidColumns> {
   const dir = path.join(pool.workspace, 'uids');
   const files = { hi: path.join(dir, 'uid-hi.u64'), lo: path.join(dir, 'uid-lo.u64'), order: path.join(dir, 'uid-order.i32') };
   if (!Object.values(files).every((f) => fs.existsSync(f))) {
     fs.mkdirSync(dir, { recursive: true });
     const n = pool.rows;
-    const hi = await pool.db.bigUint64Column(`SELECT ('0x' || substr(uid, 1, 16))::UBIGINT FROM samples ORDER BY row`, n);
-    const lo = await pool.db.bigUint64Column(`SELECT ('0x' || substr(uid, 17, 16))::UBIGINT FROM samples ORDER BY row`, n);
+    const hi = await pool.db.bigUint64Column(`SELECT ${UID_HI} FROM samples ORDER BY row`, n);
+    const lo = await pool.db.bigUint64Column(`SELECT ${UID_LO} FROM samples ORDER BY row`, n);
     const order = await pool.db.int32Column(`SELECT row FROM samples ORDER BY uid, row`, n);
     writeFileAtomic(files.hi, new Uint8Array(hi.buffer));
     writeFileAtomic(files.lo, new Uint8Array(lo.buffer));

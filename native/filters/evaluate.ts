@@ -80,6 +80,18 @@ function combine(results: RowResult[], active: Uint8Array | null, op: 'and' | 'o
 }
 
 /**
+ * A combinator's sub-specs with the JSON paths `evaluate` gives them, in the order it visits them.
+ * The one place both are defined: the cluster planner (native/cluster/plan.ts leavesOf) walks the
+ * spec with it to name and order the leaves exactly as `evaluate` will reach them.
+ */
+export function subSpecs(spec: Exclude<Spec, Leaf>, path: string): { spec: Spec; path: string }[] {
+  if ('not' in spec) return [{ spec: spec.not, path: `${path}.not` }];
+  const op = 'and' in spec ? 'and' : 'or' in spec ? 'or' : 'then';
+  const list = 'and' in spec ? spec.and : 'or' in spec ? spec.or : spec.then;
+  return list.map((s, i) => ({ spec: s, path: `${path}.${op}[${i}]` }));
+}
+
+/**
  * `leaf` computes each leaf (default: in this process). Leaves are visited depth-first in spec order,
  * each with the rows it sees (`active`), which is what lets the cluster planner (native/cluster) run
  * the leaves as stages and combine their stored results with this very code.
@@ -91,14 +103,13 @@ export async function evaluate(spec: Spec, ctx: FilterContext, active: Uint8Arra
     return { ...r, rules: r.rules.map((rule) => ({ ...rule, path })) };
   }
   if ('and' in spec || 'or' in spec) {
-    const op = 'and' in spec ? 'and' : 'or';
-    const children = 'and' in spec ? spec.and : spec.or;
     const results: RowResult[] = [];
-    for (let i = 0; i < children.length; i++) results.push(await evaluate(children[i], ctx, active, `${path}.${op}[${i}]`, leaf));
-    return combine(results, active, op);
+    for (const c of subSpecs(spec, path)) results.push(await evaluate(c.spec, ctx, active, c.path, leaf));
+    return combine(results, active, 'and' in spec ? 'and' : 'or');
   }
   if ('not' in spec) {
-    const inner = await evaluate(spec.not, ctx, active, `${path}.not`, leaf);
+    const [sub] = subSpecs(spec, path);
+    const inner = await evaluate(sub.spec, ctx, active, sub.path, leaf);
     const n = inner.keep.length;
     const keep = new Uint8Array(n);
     const reason = new Uint16Array(n);
@@ -109,15 +120,22 @@ export async function evaluate(spec: Spec, ctx: FilterContext, active: Uint8Arra
     }
     return { keep, reason, value: new Float32Array(n).fill(NaN), rules: [{ path: `${path}.not`, id: 'not.kept_by_inner', text: 'the negated filter keeps it' }] };
   }
-  // then: a pipeline over the survivors
-  const stages = spec.then;
-  const n = ctx.pool.rows;
+  // then: a pipeline over the survivors. The rows in scope are those of the stages' results, not
+  // always ctx.pool's: the cluster merge evaluates the spec over one shard group's stored results at
+  // a time (native/cluster/results.ts), every combinator being row-local.
+  const stages = subSpecs(spec, path);
   let current: Uint8Array | null = active;
-  const reason = new Uint16Array(n);
-  const value = new Float32Array(n).fill(NaN);
+  let n = 0;
+  let reason = new Uint16Array(0);
+  let value = new Float32Array(0);
   const rules: Rule[] = [];
   for (let s = 0; s < stages.length; s++) {
-    const r = await evaluate(stages[s], ctx, current, `${path}.then[${s}]`, leaf);
+    const r = await evaluate(stages[s].spec, ctx, current, stages[s].path, leaf);
+    if (s === 0) {
+      n = r.keep.length;
+      reason = new Uint16Array(n);
+      value = new Float32Array(n).fill(NaN);
+    }
     const offset = rules.length;
     rules.push(...r.rules);
     for (let i = 0; i < n; i++) {
@@ -128,5 +146,6 @@ export async function evaluate(spec: Spec, ctx: FilterContext, active: Uint8Arra
     }
     current = r.keep;
   }
-  return { keep: current ?? new Uint8Array(n).fill(1), reason, value, rules };
+  // (canonicalSpec refuses an empty `then`: the loop ran at least once)
+  return { keep: current as Uint8Array, reason, value, rules };
 }

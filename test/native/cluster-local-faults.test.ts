@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Pool } from '../../native/pool/pool.js';
-import { runFilter } from '../../native/filters/decisions.js';
+import { loadDecision, runFilter } from '../../native/filters/decisions.js';
 import { canonicalSpec } from '../../native/filters/spec.js';
 import { LocalExecutor, logFile } from '../../native/cluster/local.js';
 import { runOnCluster } from '../../native/cluster/submit.js';
@@ -40,8 +40,11 @@ function makePool(name: string): { dir: string; pool: string } {
 async function cluster(pool: string, ws: string, work: string, retries: number) {
   const p = await Pool.open(pool, { workspace: ws });
   const run = await runOnCluster(p, canonicalSpec(SPEC), { executor: new LocalExecutor({ workers: 2, retries }), groups: 2, work, sieve: sieveArgv() }).catch((e: Error) => e);
-  if (!(run instanceof Error)) run.pool.close();
-  return run;
+  if (run instanceof Error) return run;
+  // the merge streams the decision into the workspace: its arrays are read back from there
+  const stored = loadDecision(run.pool, run.decision!.summary.id);
+  run.pool.close();
+  return { ...run, decision: stored };
 }
 
 function attempts(work: string, stage: string, task: number): string[] {

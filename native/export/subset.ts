@@ -225,14 +225,25 @@ export interface ExportSubsetOptions {
   /** extra facts for the sidecar (e.g. the import report of a subset file) */
   extra?: Record<string, unknown>;
   onProgress?: (e: ProgressEvent) => void;
+  /** a stored decision's `.npy` goes window by window above this many pool rows (default NPY_WINDOWED_ABOVE_ROWS) */
+  windowedAboveRows?: number;
 }
+
+/**
+ * Up to 2^26 rows (67M: uid columns of 20 bytes a row, 1.3 GB) a stored decision's `.npy` is written
+ * from the pool's cached uid columns in memory: at 1M rows that takes 2.1 s against 12.6 s window by
+ * window (DuckDB scans and sorts each window; docs/cluster.md, "The merge's memory"). Above it, the
+ * window writer keeps memory at one window's.
+ */
+export const NPY_WINDOWED_ABOVE_ROWS = 1 << 26;
 
 /**
  * Export the kept samples of a decision as a subset file, with its `<file>.sieve.json` sidecar.
  * Every check (format, columns, target, sidecar) happens before any work. Without `keep`, the
- * decision is read from the workspace where it is stored: a `.npy` is then written a row window at
- * a time (kept-uids.ts), never holding the pool's columns (what the cluster merge does with a
- * decision it streamed to disk); other formats read the whole keep mask (1 byte a row).
+ * decision is read from the workspace where it is stored: on a pool past NPY_WINDOWED_ABOVE_ROWS a
+ * `.npy` is then written a row window at a time (kept-uids.ts), never holding the pool's columns
+ * (what the cluster merge does with a decision it streamed to disk); other formats, and smaller
+ * pools, read the whole keep mask (1 byte a row).
  */
 export async function exportSubset(pool: Pool, decision: { summary: DecisionSummary; keep?: Uint8Array }, opts: ExportSubsetOptions): Promise<ExportSubsetResult> {
   const t0 = performance.now();
@@ -245,7 +256,7 @@ export async function exportSubset(pool: Pool, decision: { summary: DecisionSumm
   opts.onProgress?.({ job: 'export', done: 0, total: 1, message: `writing ${path.basename(target)}` });
   let written: number;
   let distinct: number;
-  if (!decision.keep && format === 'npy') {
+  if (!decision.keep && format === 'npy' && pool.rows > (opts.windowedAboveRows ?? NPY_WINDOWED_ABOVE_ROWS)) {
     const id = decision.summary.id;
     written = distinct = await writeAtomic(target, (tmp) => writeUidNpyByWindows(pool, (start, rows) => readKeepWindow(pool, id, start, rows), tmp));
   } else {

@@ -122,8 +122,11 @@ test('the .npy written a row window at a time equals brute force and the in-memo
         assert.equal(written, want.length);
         assert.ok(fs.readFileSync(file).equals(mem), `density ${density}, windows of ${windowRows} rows: the same bytes`);
       }
-      // exportSubset without the keep flags reads the stored decision window by window
-      const streamed = await exportSubset(pool, { summary: loadDecision(pool, id)!.summary }, { path: path.join(dir, `stored-${density}.npy`) });
+      // exportSubset without the keep flags reads the stored decision window by window (above the
+      // size where it would read the whole keep mask: lowered to 0 here)
+      const streamed = await exportSubset(pool, { summary: loadDecision(pool, id)!.summary }, { path: path.join(dir, `stored-${density}.npy`), windowedAboveRows: 0 });
+      const whole = await exportSubset(pool, { summary: loadDecision(pool, id)!.summary }, { path: path.join(dir, `stored-whole-${density}.npy`) });
+      assert.ok(fs.readFileSync(whole.path).equals(mem), `density ${density}: exported from the stored decision's whole keep mask`);
       assert.ok(fs.readFileSync(streamed.path).equals(mem), `density ${density}: exported from the stored decision`);
       assert.equal(streamed.written, want.length);
       const side = (f: string) => (JSON.parse(fs.readFileSync(`${f}.sieve.json`, 'utf8')) as { counts: unknown }).counts;

@@ -47,6 +47,10 @@ export interface SieveTestHook {
   fourWay: { neither: number; onlyB: number; onlyA: number; both: number } | null;
   /** milliseconds from a new colouring's request to the rebuilt colour array */
   lastRecolorMs: number | null;
+  /** the last decision shown: milliseconds to get its arrays (0 when cached) and to recolour from them */
+  lastRecolor: { fetchMs: number; colorMs: number } | null;
+  /** the colorsVersion of the colours in the last frame deck.gl drew (points or density image) */
+  drawnColorsVersion: number;
   /** the RGBA the map draws a row with (empty before the map) */
   rowColor?: (row: number) => number[];
 }
@@ -72,6 +76,8 @@ export const testHook: SieveTestHook = {
   lastPolygon: null,
   similar: null,
   lastRecolorMs: null,
+  lastRecolor: null,
+  drawnColorsVersion: 0,
   fourWay: null,
   marks: {},
   frames: 0,

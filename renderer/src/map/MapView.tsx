@@ -7,7 +7,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState, type PointerEven
 import DeckGL, { type DeckGLRef } from '@deck.gl/react';
 import { OrthographicView, type OrthographicViewState, type PickingInfo } from '@deck.gl/core';
 import { BitmapLayer, ScatterplotLayer } from '@deck.gl/layers';
-import { DENSITY_MIN_ROWS, SCATTER_MAX_IN_VIEW, type DensityImage } from './density.js';
+import { densityLimits, type DensityImage } from './density.js';
 import { binInWorker } from './densityClient.js';
 import { getMapBuffers } from './buffers.js';
 import { useMap, type MapMeta } from '../state/map.js';
@@ -30,6 +30,24 @@ const PICK_RADIUS_PX = 3;
 const CLICK_SLOP_PX = 4;
 // Module constants: a new object on each render would make deck.gl rebuild its controller.
 const CONTROLLER = { doubleClickZoom: true, scrollZoom: { smooth: false, speed: 0.01 }, inertia: false } as const;
+const LIMITS = densityLimits();
+
+/** The points layer's data: the row count and deck.gl binary attribute descriptors. */
+interface PointData {
+  length: number;
+  attributes: { getPosition: { value: Float32Array; size: 2 }; getFillColor: { value: Uint8Array; size: 4; normalized: true } };
+}
+/**
+ * Two PointData are "the same data" when their positions are: a recolour then updates the colour
+ * attribute alone (updateTriggers.getFillColor) instead of invalidating every attribute, which made
+ * deck.gl upload the 1M positions and rebuild the picking colours on each new decision. deck.gl
+ * skips re-uploading a descriptor object it already holds, so each descriptor is made once per array.
+ */
+const samePositions = (a: unknown, b: unknown) => {
+  const x = a as PointData;
+  const y = b as PointData;
+  return x.length === y.length && x.attributes.getPosition === y.attributes.getPosition;
+};
 
 interface Size {
   width: number;
@@ -95,21 +113,22 @@ export function MapView() {
 
   // ---- density beyond a million points (map/density.ts): an image of the view, rebinned after
   // each change of view or colours; the points themselves once few enough are in view
-  const big = buffers !== null && buffers.rows >= DENSITY_MIN_ROWS;
+  const big = buffers !== null && buffers.rows >= LIMITS.minRows;
   const viewRef = useRef<{ target: number[]; zoom: number } | null>(null);
   viewRef.current ??= { target: initialViewState.target as number[], zoom: initialViewState.zoom as number };
-  const [density, setDensity] = useState<(DensityImage & { canvas: HTMLCanvasElement; version: number }) | null>(null);
+  const [density, setDensity] = useState<(DensityImage & { canvas: HTMLCanvasElement; version: number; colorsVersion: number }) | null>(null);
   const densityTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const rebin = () => {
     const b = getMapBuffers();
     const v = viewRef.current;
     const sz = sizeRef.current;
-    if (!b || !v || !sz || b.rows < DENSITY_MIN_ROWS) return;
+    if (!b || !v || !sz || b.rows < LIMITS.minRows) return;
     const scale = 2 ** v.zoom;
     // a margin of half a view on each side, so a short pan shows points before the next rebin
     const hw = sz.width / scale;
     const hh = sz.height / scale;
     const version = useMap.getState().version;
+    const colorsVersion = b.colorsVersion;
     void binInWorker(b.drawPositions, b.colors, { minX: v.target[0] - hw, maxX: v.target[0] + hw, minY: v.target[1] - hh, maxY: v.target[1] + hh }, sz.width * 2, sz.height * 2).then((d) => {
       if (!d) return; // a newer view was asked for
       const canvas = document.createElement('canvas');
@@ -117,7 +136,7 @@ export function MapView() {
       canvas.height = d.height;
       canvas.getContext('2d')!.putImageData(new ImageData(d.pixels as Uint8ClampedArray<ArrayBuffer>, d.width, d.height), 0, 0);
       testHook.lastDensityMs = d.ms;
-      setDensity({ ...d, canvas, version });
+      setDensity({ ...d, canvas, version, colorsVersion });
     });
   };
   const scheduleRebin = (delay: number) => {
@@ -133,7 +152,7 @@ export function MapView() {
     if (big) scheduleRebin(0);
   }, [initialViewState]);
   // in density mode the scatter waits until the view holds few enough points
-  const scatterOn = !big || (density !== null && density.inView <= SCATTER_MAX_IN_VIEW);
+  const scatterOn = !big || (density !== null && density.inView <= LIMITS.maxInView);
   useEffect(() => {
     testHook.renderMode = scatterOn ? 'scatter' : 'density';
   }, [scatterOn]);
@@ -143,18 +162,19 @@ export function MapView() {
     return new BitmapLayer({ id: 'density', image: density.canvas, bounds: density.bounds, pickable: false, textureParameters: { minFilter: 'nearest', magFilter: 'nearest' } });
   }, [big, density, scatterOn]);
 
+  // drawPositions: NaN for dropped rows while they are hidden (not drawn, not picked)
+  const drawPositions = buffers?.drawPositions ?? null;
+  const colors = buffers?.colors ?? null;
+  const positionAttr = useMemo(() => drawPositions && { value: drawPositions, size: 2 as const }, [drawPositions]);
+  const colorAttr = useMemo(() => colors && { value: colors, size: 4 as const, normalized: true as const }, [colors]);
   const points = useMemo(() => {
-    if (!buffers || !scatterOn) return null;
+    if (!buffers || !scatterOn || !positionAttr || !colorAttr) return null;
+    const data: PointData = { length: buffers.rows, attributes: { getPosition: positionAttr, getFillColor: colorAttr } };
     return new ScatterplotLayer({
       id: 'points',
-      data: {
-        length: buffers.rows,
-        attributes: {
-          // drawPositions: NaN for dropped rows while they are hidden (not drawn, not picked)
-          getPosition: { value: buffers.drawPositions, size: 2 },
-          getFillColor: { value: buffers.colors, size: 4, normalized: true },
-        },
-      },
+      data: data as never,
+      dataComparator: samePositions,
+      updateTriggers: { getFillColor: buffers.colorsVersion },
       radiusUnits: 'pixels',
       getRadius: POINT_RADIUS_PX,
       stroked: false,
@@ -162,8 +182,7 @@ export function MapView() {
       autoHighlight: true,
       highlightColor: theme === 'dark' ? [255, 255, 255, 255] : [0, 0, 0, 255],
     });
-    // `version` changes whenever the buffers do (deliberately not a dependency on the arrays)
-  }, [version, buffers !== null, theme, scatterOn]);
+  }, [positionAttr, colorAttr, theme, scatterOn]);
 
   const rings = useMemo(() => {
     if (!buffers) return null;
@@ -226,6 +245,7 @@ export function MapView() {
 
   const onAfterRender = () => {
     testHook.frames++;
+    testHook.drawnColorsVersion = shownColorsVersion.current;
     const b = getMapBuffers();
     if (useMap.getState().status === 'ready' && b && !testHook.mapReady && drawsPoints.current) {
       testHook.marks.firstFrame = performance.now();
@@ -274,6 +294,9 @@ export function MapView() {
   // the map counts as drawn once a frame holds its points (or their density), not an empty first frame
   const drawsPoints = useRef(false);
   drawsPoints.current = points !== null || densityLayer !== null;
+  // the colours the next frame shows: the points', or those the density image was binned from
+  const shownColorsVersion = useRef(0);
+  shownColorsVersion.current = points !== null && buffers ? buffers.colorsVersion : densityLayer !== null && density ? density.colorsVersion : shownColorsVersion.current;
   const withoutFeature = meta ? meta.rows - meta.clusterSizes.reduce((a, b) => a + b, 0) : 0;
 
   return (

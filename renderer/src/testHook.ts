@@ -39,6 +39,8 @@ export interface SieveTestHook {
   renderMode: 'scatter' | 'density';
   /** milliseconds the last density image took to bin */
   lastDensityMs: number | null;
+  /** points inside the last density image's bounds (the view and its margin) */
+  densityInView: number | null;
   /** frames deck.gl has drawn (an idle map should draw none) */
   frames: number;
   /** pick the points inside a data-space polygon, as a lasso does (for the UI bench) */
@@ -83,6 +85,7 @@ export const testHook: SieveTestHook = {
   frames: 0,
   renderMode: 'scatter',
   lastDensityMs: null,
+  densityInView: null,
 };
 
 if (typeof window !== 'undefined') window.__sieve = testHook;

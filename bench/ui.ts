@@ -81,7 +81,7 @@ try {
 
   // ---- open to first frame, warm
   const t0 = Date.now();
-  await page.reload();
+  await page.reload({ timeout: 600_000 });
   await page.waitForFunction(() => (globalThis as any).__sieve?.mapReady === true, undefined, { timeout: 600_000 });
   const wall = (Date.now() - t0) / 1000;
   const marks = await hook<Record<string, number>>(page, 'marks');
@@ -120,37 +120,49 @@ try {
   });
   report('one frame, drawn and read back (median of 5)', redrawMs, 'ms');
 
-  // ---- recolour by a decision: click it, wait for the new colours, then for the first frame deck.gl
-  // draws with them (the points, or a density image binned from them: drawnColorsVersion)
-  const recolourBy = (index: number) =>
-    page.evaluate(async (index: number) => {
-      const g = globalThis as any;
+  // ---- in the page: do `act`, then time until the map's colours change (colours ready) and until
+  // the first frame deck.gl draws with them (drawn: the points, or a density image binned from them;
+  // drawnColorsVersion)
+  await page.evaluate(() => {
+    const g = globalThis as any;
+    const until = (done: () => boolean) =>
+      new Promise<void>((r) => {
+        const tick = () => (done() ? r() : g.requestAnimationFrame(tick));
+        tick();
+      });
+    g.__timeColours = async (act: () => void) => {
       const before = g.__sieve.colorsVersion;
-      const el = g.document.querySelectorAll('[data-testid=decision]')[index];
       const t = performance.now();
-      el.click();
-      const until = (done: () => boolean) =>
-        new Promise<void>((r) => {
-          const tick = () => (done() ? r() : g.requestAnimationFrame(tick));
-          tick();
-        });
+      act();
       await until(() => g.__sieve.colorsVersion !== before);
       const colored = performance.now() - t;
       const version = g.__sieve.colorsVersion;
       await until(() => g.__sieve.drawnColorsVersion >= version);
-      return { colored, drawn: performance.now() - t, ...(g.__sieve.lastRecolor as { fetchMs: number; colorMs: number }) };
+      return { colored, drawn: performance.now() - t };
+    };
+  });
+  type Timed = { colored: number; drawn: number };
+
+  // ---- recolour by a decision: click it in the list
+  const recolourBy = (index: number) =>
+    page.evaluate(async (index: number) => {
+      const g = globalThis as any;
+      const r: Timed = await g.__timeColours(() => g.document.querySelectorAll('[data-testid=decision]')[index].click());
+      return { ...r, ...(g.__sieve.lastRecolor as { fetchMs: number; colorMs: number }) };
     }, index);
   // the first decision also opens the charts dock to its charts' height, so the map resizes once
   const opening = await recolourBy(1);
-  report('first decision shown (the dock grows, the map resizes): colours ready', opening.colored, 'ms');
+  // colours ready: the page's own marks (the click to the new colour array); polling per frame would
+  // see them only at the next frame the busy page gets to
+  report('first decision shown (the dock grows, the map resizes): colours ready', opening.fetchMs + opening.colorMs, 'ms');
   report('first decision shown: drawn', opening.drawn, 'ms');
   const first = await recolourBy(0);
-  report('recolour by another decision: colours ready', first.colored, 'ms');
+  report('recolour by another decision: colours ready', first.fetchMs + first.colorMs, 'ms');
   report('  its mask over the socket (getDecision)', first.fetchMs, 'ms');
   report('  counts and colours from it', first.colorMs, 'ms');
   report('recolour by another decision: drawn', first.drawn, 'ms (goal < 300)');
   const again = await recolourBy(1);
-  report('recolour by a decision shown before: colours ready', again.colored, 'ms (mask cached)');
+  report('recolour by a decision shown before: colours ready', again.fetchMs + again.colorMs, 'ms (mask cached)');
   report('recolour by a decision shown before: drawn', again.drawn, 'ms (goal < 300)');
 
   // ---- lasso around ~100k points: a 48-gon about the map's centre whose radius holds that many
@@ -169,25 +181,13 @@ try {
   for (let i = 0; i < 48; i++) poly.push(cx + radius * Math.cos((i / 48) * 2 * Math.PI), cy + radius * Math.sin((i / 48) * 2 * Math.PI));
   const lasso = await page.evaluate(async (poly: number[]) => {
     const g = globalThis as any;
-    const before = g.__sieve.colorsVersion;
-    const t = performance.now();
-    g.__sieve.pickPolygon(poly);
-    const picked = performance.now() - t;
-    const until = (done: () => boolean) =>
-      new Promise<void>((r) => {
-        const tick = () => (done() ? r() : g.requestAnimationFrame(tick));
-        tick();
-      });
-    await until(() => g.__sieve.colorsVersion !== before);
-    const colored = performance.now() - t;
-    const version = g.__sieve.colorsVersion;
-    await until(() => g.__sieve.drawnColorsVersion >= version);
-    return { picked, colored, scan: g.__sieve.lastPickMs as number, framed: performance.now() - t, count: g.__sieve.pickedCount as number };
+    const r: Timed = await g.__timeColours(() => g.__sieve.pickPolygon(poly));
+    return { ...r, scan: g.__sieve.lastPickMs as number, count: g.__sieve.pickedCount as number };
   }, poly);
   report('lasso: points picked', lasso.count);
   report('lasso: point-in-polygon scan', lasso.scan, 'ms');
-  report('lasso: until the highlight colours are ready', lasso.colored, 'ms');
-  report('lasso: until highlighted and drawn', lasso.framed, 'ms (goal < 300)');
+  report('lasso: until the highlight colours are ready (seen at the next frame)', lasso.colored, 'ms');
+  report('lasso: until highlighted and drawn', lasso.drawn, 'ms (goal < 300)');
   await page.keyboard.press('x');
 
   // ---- long tasks while panning and zooming

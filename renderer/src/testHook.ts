@@ -39,6 +39,8 @@ export interface SieveTestHook {
   renderMode: 'scatter' | 'density';
   /** milliseconds the last density image took to bin */
   lastDensityMs: number | null;
+  /** points inside the last density image's bounds (the view and its margin) */
+  densityInView: number | null;
   /** frames deck.gl has drawn (an idle map should draw none) */
   frames: number;
   /** pick the points inside a data-space polygon, as a lasso does (for the UI bench) */
@@ -47,6 +49,10 @@ export interface SieveTestHook {
   fourWay: { neither: number; onlyB: number; onlyA: number; both: number } | null;
   /** milliseconds from a new colouring's request to the rebuilt colour array */
   lastRecolorMs: number | null;
+  /** the last decision shown: milliseconds to get its arrays (0 when cached) and to recolour from them */
+  lastRecolor: { fetchMs: number; colorMs: number } | null;
+  /** the colorsVersion of the colours in the last frame deck.gl drew (points or density image) */
+  drawnColorsVersion: number;
   /** the RGBA the map draws a row with (empty before the map) */
   rowColor?: (row: number) => number[];
   /** the run on a Slurm cluster: whether one is under way, and its stages as the view shows them */
@@ -74,11 +80,14 @@ export const testHook: SieveTestHook = {
   lastPolygon: null,
   similar: null,
   lastRecolorMs: null,
+  lastRecolor: null,
+  drawnColorsVersion: 0,
   fourWay: null,
   marks: {},
   frames: 0,
   renderMode: 'scatter',
   lastDensityMs: null,
+  densityInView: null,
 };
 
 if (typeof window !== 'undefined') window.__sieve = testHook;

@@ -82,6 +82,22 @@ async function checkCharts(t: { diagnostic(message: string): void }): Promise<vo
   await dock.waitFor();
   // Without a decision the dock says what to do, not nothing.
   assert.match(norm(await p.locator('[data-testid=chart-note]').textContent()), /Run a filter/);
+  // ... in a dock as tall as that note, not the charts' height (DOCK_DEFAULT, 300 px)
+  const emptyHeight = (await dock.boundingBox())!.height;
+  assert.ok(emptyHeight < 150, `the empty dock is ${emptyHeight} px tall`);
+  // The grouping's select is as wide as its chosen title (it used to cut "Website (registrable domain)").
+  await p.locator('[data-testid=chart-grouping]:not([disabled])').waitFor({ timeout: 30_000 });
+  // Its label's width in its font, its paddings and the drop-down arrow (16 px) must fit in it.
+  const fit = await p.locator('[data-testid=chart-grouping]').evaluate((el: any) => {
+    const g = globalThis as any;
+    const cs = g.getComputedStyle(el);
+    const ctx = g.document.createElement('canvas').getContext('2d');
+    ctx.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+    const text = el.options[el.selectedIndex].text as string;
+    return { text, need: ctx.measureText(text).width + parseFloat(cs.paddingLeft) + parseFloat(cs.paddingRight) + 16, have: el.clientWidth as number };
+  });
+  t.diagnostic(`Groups select: "${fit.text}" needs ${fit.need.toFixed(0)} px, has ${fit.have} px`);
+  assert.ok(fit.have >= fit.need, `the Groups select cuts "${fit.text}": ${fit.have} px for ${fit.need.toFixed(0)}`);
 
   // A: CLIP L/14 top 30%, from the form.
   await p.locator('[data-testid=filter-kind]').selectOption('clip_score');
@@ -94,6 +110,8 @@ async function checkCharts(t: { diagnostic(message: string): void }): Promise<vo
   await p.waitForFunction(() => (globalThis as any).__sieve.decisionId !== null, undefined, { timeout: 120_000 });
   const a = await p.evaluate(() => (globalThis as any).__sieve.decisionId as string);
   t.diagnostic(`decision A ${a} after ${since()}`);
+  const chartsHeight = (await dock.boundingBox())!.height;
+  assert.ok(chartsHeight > emptyHeight + 100, `with a decision the dock is ${chartsHeight} px tall, empty ${emptyHeight} px`);
 
   await p.locator('[data-testid=chart-tab-rates]').click();
   await p.locator('[data-testid=chart-grouping]').selectOption(GROUPING);

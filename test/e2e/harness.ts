@@ -145,10 +145,13 @@ export async function withFailureShot(app: App | null, name: string, t: { diagno
   }
 }
 
-/** Open the page and wait for the map; fails with the map's note when it is unavailable. */
-export async function gotoMap(app: App): Promise<number> {
+/**
+ * Open the page and wait for the map; fails with the map's note when it is unavailable. `search`
+ * goes after the URL (e.g. `?densityMinRows=1000`, renderer/src/map/density.ts).
+ */
+export async function gotoMap(app: App, search = ''): Promise<number> {
   const p = app.page;
-  await p.goto(app.baseUrl);
+  await p.goto(app.baseUrl + search);
   await p.waitForFunction(() => (globalThis as any).__sieve?.mapReady === true || ['unavailable', 'error'].includes((globalThis as any).__sieve?.mapStatus), undefined, {
     timeout: 180_000,
   });

@@ -140,10 +140,12 @@ export function ChartsDock() {
   const running = s.audit?.status === 'running' || s.probes?.status === 'running';
   const tabHelp = TABS.find((t) => t.tab === s.tab)?.help ?? '';
   const others = decisions.filter((d) => d.id !== current?.id);
+  // Nothing to chart yet (no current decision): the open dock is as tall as its note, not the charts' height.
+  const sized = s.open && (ids.length > 0 || s.groupingsError !== null);
 
   return (
-    <section className={`charts-dock${s.open ? ' open' : ''}`} style={s.open ? { height: s.height } : undefined} data-testid="charts-dock" aria-label="Audit charts">
-      {s.open && <div className="dock-resize" title="drag to resize the charts" {...resize} />}
+    <section className={`charts-dock${s.open ? ' open' : ''}`} style={sized ? { height: s.height } : undefined} data-testid="charts-dock" aria-label="Audit charts">
+      {sized && <div className="dock-resize" title="drag to resize the charts" {...resize} />}
       <div className="dock-bar">
         <button className="icon-button tiny" onClick={() => setDockOpen(!s.open)} title={s.open ? 'collapse the charts' : 'open the charts'} data-testid="charts-toggle" aria-expanded={s.open}>
           {s.open ? '▾' : '▸'}
@@ -160,7 +162,13 @@ export function ChartsDock() {
           <>
             <label className="dock-field" title="how the pool's rows are put in groups (imputed from captions, URLs, images)">
               <span>Groups</span>
-              <select value={s.grouping} onChange={(e) => setGrouping(e.target.value)} data-testid="chart-grouping" disabled={!s.groupings}>
+              <select
+                value={s.grouping}
+                onChange={(e) => setGrouping(e.target.value)}
+                data-testid="chart-grouping"
+                disabled={!s.groupings}
+                title={s.groupings?.find((g) => g.name === s.grouping)?.title ?? s.grouping}
+              >
                 {(s.groupings ?? [{ name: s.grouping, title: s.grouping, description: '' }]).map((g) => (
                   <option key={g.name} value={g.name} title={g.description}>
                     {g.title}
@@ -218,14 +226,16 @@ export function ChartsDock() {
       )}
       {s.open && (
         <div className="dock-body" data-testid="chart-body">
-          <div className="dock-caption">
-            <span className="muted small">
-              {tabHelp}
-              {(s.tab === 'rates' || s.tab === 'compare') && fresh && report ? ` Faint bars: groups under ${report.minN} rows (noisy rates).` : ''}
-            </span>
-            <span className="spacer" />
-            <SaveForm />
-          </div>
+          {sized && (
+            <div className="dock-caption">
+              <span className="muted small">
+                {tabHelp}
+                {(s.tab === 'rates' || s.tab === 'compare') && fresh && report ? ` Faint bars: groups under ${report.minN} rows (noisy rates).` : ''}
+              </span>
+              <span className="spacer" />
+              <SaveForm />
+            </div>
+          )}
           <DockContent tab={s.tab} report={fresh ? report : null} models={models} probesModel={probesModel} ids={ids} />
         </div>
       )}

@@ -6,8 +6,9 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState, type PointerEvent as ReactPointerEvent } from 'react';
 import DeckGL, { type DeckGLRef } from '@deck.gl/react';
 import { OrthographicView, type OrthographicViewState, type PickingInfo } from '@deck.gl/core';
+import type { Device, Texture } from '@luma.gl/core';
 import { BitmapLayer, ScatterplotLayer } from '@deck.gl/layers';
-import { DENSITY_MIN_ROWS, SCATTER_MAX_IN_VIEW, type DensityImage } from './density.js';
+import { densityLimits, type DensityImage } from './density.js';
 import { binInWorker } from './densityClient.js';
 import { getMapBuffers } from './buffers.js';
 import { useMap, type MapMeta } from '../state/map.js';
@@ -30,6 +31,24 @@ const PICK_RADIUS_PX = 3;
 const CLICK_SLOP_PX = 4;
 // Module constants: a new object on each render would make deck.gl rebuild its controller.
 const CONTROLLER = { doubleClickZoom: true, scrollZoom: { smooth: false, speed: 0.01 }, inertia: false } as const;
+const LIMITS = densityLimits();
+
+/** The points layer's data: the row count and deck.gl binary attribute descriptors. */
+interface PointData {
+  length: number;
+  attributes: { getPosition: { value: Float32Array; size: 2 }; getFillColor: { value: Uint8Array; size: 4; normalized: true } };
+}
+/**
+ * Two PointData are "the same data" when their positions are: a recolour then updates the colour
+ * attribute alone (updateTriggers.getFillColor) instead of invalidating every attribute, which made
+ * deck.gl upload the 1M positions and rebuild the picking colours on each new decision. deck.gl
+ * skips re-uploading a descriptor object it already holds, so each descriptor is made once per array.
+ */
+const samePositions = (a: unknown, b: unknown) => {
+  const x = a as PointData;
+  const y = b as PointData;
+  return x.length === y.length && x.attributes.getPosition === y.attributes.getPosition;
+};
 
 interface Size {
   width: number;
@@ -57,6 +76,8 @@ export function MapView() {
 
   const containerRef = useRef<HTMLDivElement>(null);
   const deckRef = useRef<DeckGLRef<OrthographicView>>(null);
+  /** deck.gl's GPU device, once it has started (the density image's textures are made on it) */
+  const deviceRef = useRef<Device | null>(null);
   const [size, setSize] = useState<Size | null>(null);
 
   useLayoutEffect(() => {
@@ -95,29 +116,50 @@ export function MapView() {
 
   // ---- density beyond a million points (map/density.ts): an image of the view, rebinned after
   // each change of view or colours; the points themselves once few enough are in view
-  const big = buffers !== null && buffers.rows >= DENSITY_MIN_ROWS;
+  const big = buffers !== null && buffers.rows >= LIMITS.minRows;
   const viewRef = useRef<{ target: number[]; zoom: number } | null>(null);
   viewRef.current ??= { target: initialViewState.target as number[], zoom: initialViewState.zoom as number };
-  const [density, setDensity] = useState<(DensityImage & { canvas: HTMLCanvasElement; version: number }) | null>(null);
+  const [density, setDensity] = useState<(Omit<DensityImage, 'pixels'> & { texture: Texture; version: number; colorsVersion: number }) | null>(null);
+  // each image's texture is ours (deck.gl frees only the textures it made): freed once replaced
+  useEffect(() => {
+    const texture = density?.texture;
+    return () => texture?.destroy();
+  }, [density]);
   const densityTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const rebin = () => {
     const b = getMapBuffers();
     const v = viewRef.current;
     const sz = sizeRef.current;
-    if (!b || !v || !sz || b.rows < DENSITY_MIN_ROWS) return;
+    if (!b || !v || !sz || b.rows < LIMITS.minRows) return;
+    if (!deviceRef.current) {
+      // deck.gl's WebGL device is still starting (it starts while the map loads): ask again soon
+      scheduleRebin(30);
+      return;
+    }
     const scale = 2 ** v.zoom;
     // a margin of half a view on each side, so a short pan shows points before the next rebin
     const hw = sz.width / scale;
     const hh = sz.height / scale;
     const version = useMap.getState().version;
+    const colorsVersion = b.colorsVersion;
     void binInWorker(b.drawPositions, b.colors, { minX: v.target[0] - hw, maxX: v.target[0] + hw, minY: v.target[1] - hh, maxY: v.target[1] + hh }, sz.width * 2, sz.height * 2).then((d) => {
-      if (!d) return; // a newer view was asked for
-      const canvas = document.createElement('canvas');
-      canvas.width = d.width;
-      canvas.height = d.height;
-      canvas.getContext('2d')!.putImageData(new ImageData(d.pixels as Uint8ClampedArray<ArrayBuffer>, d.width, d.height), 0, 0);
+      const device = deviceRef.current;
+      if (!d || !device) return; // a newer view was asked for (or the map is gone)
+      // The pixels go straight into a one-level texture: no 2D canvas in between (putImageData, then
+      // deck.gl copying the canvas back out, cost tens of ms per rebin under SwiftShader) and no
+      // mipmaps (deck.gl makes a full chain for an image; cells are drawn nearest, never minified).
+      const { pixels, ...image } = d;
+      const texture = device.createTexture({
+        format: 'rgba8unorm',
+        width: d.width,
+        height: d.height,
+        mipLevels: 1,
+        data: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength),
+        sampler: { minFilter: 'nearest', magFilter: 'nearest', addressModeU: 'clamp-to-edge', addressModeV: 'clamp-to-edge' },
+      });
       testHook.lastDensityMs = d.ms;
-      setDensity({ ...d, canvas, version });
+      testHook.densityInView = d.inView;
+      setDensity({ ...image, texture, version, colorsVersion });
     });
   };
   const scheduleRebin = (delay: number) => {
@@ -133,37 +175,44 @@ export function MapView() {
     if (big) scheduleRebin(0);
   }, [initialViewState]);
   // in density mode the scatter waits until the view holds few enough points
-  const scatterOn = !big || (density !== null && density.inView <= SCATTER_MAX_IN_VIEW);
+  const scatterOn = !big || (density !== null && density.inView <= LIMITS.maxInView);
   useEffect(() => {
     testHook.renderMode = scatterOn ? 'scatter' : 'density';
   }, [scatterOn]);
 
   const densityLayer = useMemo(() => {
     if (!big || !density || scatterOn) return null;
-    return new BitmapLayer({ id: 'density', image: density.canvas, bounds: density.bounds, pickable: false, textureParameters: { minFilter: 'nearest', magFilter: 'nearest' } });
+    return new BitmapLayer({ id: 'density', image: density.texture, bounds: density.bounds, pickable: false });
   }, [big, density, scatterOn]);
 
+  // drawPositions: NaN for dropped rows while they are hidden (not drawn, not picked)
+  const drawPositions = buffers?.drawPositions ?? null;
+  const colors = buffers?.colors ?? null;
+  const positionAttr = useMemo(() => drawPositions && { value: drawPositions, size: 2 as const }, [drawPositions]);
+  const colorAttr = useMemo(() => colors && { value: colors, size: 4 as const, normalized: true as const }, [colors]);
+  // Once the points have been drawn for these positions, their layer stays (hidden while the density
+  // image shows): zooming in again then shows it at once, where a new layer would upload the 1M
+  // positions, colours and picking colours again (the longest task of a pan/zoom).
+  const scatterKeptFor = useRef<Float32Array | null>(null);
+  if (scatterOn && buffers) scatterKeptFor.current = buffers.positions;
+  const keepPoints = buffers !== null && scatterKeptFor.current === buffers.positions;
   const points = useMemo(() => {
-    if (!buffers || !scatterOn) return null;
+    if (!buffers || !keepPoints || !positionAttr || !colorAttr) return null;
+    const data: PointData = { length: buffers.rows, attributes: { getPosition: positionAttr, getFillColor: colorAttr } };
     return new ScatterplotLayer({
       id: 'points',
-      data: {
-        length: buffers.rows,
-        attributes: {
-          // drawPositions: NaN for dropped rows while they are hidden (not drawn, not picked)
-          getPosition: { value: buffers.drawPositions, size: 2 },
-          getFillColor: { value: buffers.colors, size: 4, normalized: true },
-        },
-      },
+      data: data as never,
+      dataComparator: samePositions,
+      updateTriggers: { getFillColor: buffers.colorsVersion },
       radiusUnits: 'pixels',
       getRadius: POINT_RADIUS_PX,
       stroked: false,
+      visible: scatterOn,
       pickable: true,
       autoHighlight: true,
       highlightColor: theme === 'dark' ? [255, 255, 255, 255] : [0, 0, 0, 255],
     });
-    // `version` changes whenever the buffers do (deliberately not a dependency on the arrays)
-  }, [version, buffers !== null, theme, scatterOn]);
+  }, [positionAttr, colorAttr, theme, scatterOn, keepPoints]);
 
   const rings = useMemo(() => {
     if (!buffers) return null;
@@ -226,6 +275,7 @@ export function MapView() {
 
   const onAfterRender = () => {
     testHook.frames++;
+    testHook.drawnColorsVersion = shownColorsVersion.current;
     const b = getMapBuffers();
     if (useMap.getState().status === 'ready' && b && !testHook.mapReady && drawsPoints.current) {
       testHook.marks.firstFrame = performance.now();
@@ -273,7 +323,10 @@ export function MapView() {
   const layers = [densityLayer, points, rings].filter((l) => l !== null);
   // the map counts as drawn once a frame holds its points (or their density), not an empty first frame
   const drawsPoints = useRef(false);
-  drawsPoints.current = points !== null || densityLayer !== null;
+  drawsPoints.current = (points !== null && scatterOn) || densityLayer !== null;
+  // the colours the next frame shows: the points', or those the density image was binned from
+  const shownColorsVersion = useRef(0);
+  shownColorsVersion.current = points !== null && scatterOn && buffers ? buffers.colorsVersion : densityLayer !== null && density ? density.colorsVersion : shownColorsVersion.current;
   const withoutFeature = meta ? meta.rows - meta.clusterSizes.reduce((a, b) => a + b, 0) : 0;
 
   return (
@@ -297,6 +350,7 @@ export function MapView() {
           onViewStateChange={onViewStateChange}
           pickingRadius={PICK_RADIUS_PX}
           onAfterRender={onAfterRender}
+          onDeviceInitialized={(device) => (deviceRef.current = device)}
           getCursor={({ isDragging, isHovering }) => (isDragging ? 'grabbing' : isHovering ? 'pointer' : 'crosshair')}
         />
       )}

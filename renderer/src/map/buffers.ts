@@ -23,6 +23,8 @@ export interface MapBuffers {
   drawPositions: Float32Array;
   clusters: Uint16Array;
   colors: Uint8Array;
+  /** testHook.colorsVersion when `colors` was built: says which colours a drawn frame showed */
+  colorsVersion: number;
   clusterCount: number;
   coloring: Coloring;
 }
@@ -50,7 +52,7 @@ function hiddenPositions(positions: Float32Array, c: Coloring): Float32Array {
   return out;
 }
 
-function paint(b: Omit<MapBuffers, 'colors' | 'drawPositions' | 'coloring'> & Partial<Pick<MapBuffers, 'drawPositions' | 'coloring'>>, c: Coloring): MapBuffers {
+function paint(b: Omit<MapBuffers, 'colors' | 'colorsVersion' | 'drawPositions' | 'coloring'> & Partial<Pick<MapBuffers, 'drawPositions' | 'coloring'>>, c: Coloring): MapBuffers {
   // Group or query colours replace the cluster colours (and a cluster's focus, which means nothing there).
   const g = c.byCode && c.byCode.codes.length === b.clusters.length ? c.byCode : null;
   const colors = g ? colorize(g.codes, g.count, { ...c, focus: null }, g.rgb) : colorize(b.clusters, b.clusterCount, c);
@@ -59,7 +61,7 @@ function paint(b: Omit<MapBuffers, 'colors' | 'drawPositions' | 'coloring'> & Pa
   // or groups keeps the same array (no new copy of the positions, nothing new for the density worker).
   const prev = b.coloring;
   const sameHidden = b.drawPositions && prev && prev.hideDropped === c.hideDropped && prev.keep === c.keep && prev.keepB === c.keepB;
-  return { ...b, coloring: c, colors, drawPositions: sameHidden ? b.drawPositions! : hiddenPositions(b.positions, c) };
+  return { ...b, coloring: c, colors, colorsVersion: testHook.colorsVersion, drawPositions: sameHidden ? b.drawPositions! : hiddenPositions(b.positions, c) };
 }
 
 export function setMapBuffers(map: MapData | null, theme: Theme): MapBuffers | null {

@@ -14,6 +14,20 @@ export const DENSITY_MIN_ROWS = 1_000_000;
 export const SCATTER_MAX_IN_VIEW = 250_000;
 export const CELL_PX = 2;
 
+/**
+ * The two thresholds in force: the defaults, or `?densityMinRows=N&scatterMaxInView=M` in the page's
+ * URL, so that a test can see the density image and the scatter's return on a pool of thousands of
+ * rows instead of a million (test/e2e/map-density.test.ts).
+ */
+export function densityLimits(search: string = globalThis.location?.search ?? ''): { minRows: number; maxInView: number } {
+  const q = new URLSearchParams(search);
+  const count = (name: string, fallback: number) => {
+    const v = Number(q.get(name));
+    return q.has(name) && Number.isInteger(v) && v > 0 ? v : fallback;
+  };
+  return { minRows: count('densityMinRows', DENSITY_MIN_ROWS), maxInView: count('scatterMaxInView', SCATTER_MAX_IN_VIEW) };
+}
+
 export interface DensityImage {
   /** RGBA, `width` x `height`, top row first */
   pixels: Uint8ClampedArray;

@@ -12,6 +12,7 @@ import { client } from '../client/client.js';
 import { useBrief } from '../map/briefs.js';
 import { useSelection } from '../state/selection.js';
 import { useDecision } from '../state/decision.js';
+import { decisionArrays } from '../state/decisionData.js';
 import { usePool } from '../state/pool.js';
 import { clearPicked, usePickOrder, zoomToPicked, type PickOrder } from '../state/pick.js';
 import { select } from '../state/actions.js';
@@ -34,10 +35,9 @@ function useReasons(): { reason: Uint16Array; rules: DecisionRule[] } | null {
   useEffect(() => {
     if (id === null || reasons?.id === id) return;
     let live = true;
-    client()
-      .getDecision(decisionId!)
+    decisionArrays(decisionId!)
       .then((d) => {
-        reasons = { id, reason: new Uint16Array(d.reason), rules: d.summary.rules };
+        reasons = { id, reason: d.reason, rules: d.summary.rules };
         if (live) bump((n) => n + 1);
       })
       .catch((e) => console.warn('sieve: reasons of', id, errorMessage(e)));

@@ -9,6 +9,7 @@ import { client } from '../client/client.js';
 import { errorMessage } from '../format.js';
 import { useAudit, DOCK_MIN, type ChartTab, type GroupSort } from './audit.js';
 import { useDecision } from './decision.js';
+import { decisionArrays } from './decisionData.js';
 import { useFilters } from './filters.js';
 import { usePool } from './pool.js';
 import { rowsFromMask, setPicked } from './selection.js';
@@ -99,18 +100,8 @@ export function pickGroup(grouping: string, group: string): Promise<void> {
   return pick(`${grouping} = ${group}`, async () => rowsFromMask(new Uint8Array(await client().groupMask(grouping, group))));
 }
 
-/** Keep masks of recent decisions, for picking an overlap cell (a few MB each at most). */
-const keepMasks = new Map<string, Uint8Array>();
-
-async function keepMask(id: string): Promise<Uint8Array> {
-  let m = keepMasks.get(id);
-  if (!m) {
-    m = new Uint8Array((await client().getDecision(id)).keep);
-    keepMasks.set(id, m);
-    while (keepMasks.size > 6) keepMasks.delete(keepMasks.keys().next().value as string);
-  }
-  return m;
-}
+/** A decision's keep mask, for picking an overlap cell (shared cache: state/decisionData.ts). */
+const keepMask = async (id: string): Promise<Uint8Array> => (await decisionArrays(id)).keep;
 
 /**
  * Pick the rows of one overlap cell: kept by exactly the decisions whose bit is set in `mask`
@@ -157,7 +148,6 @@ export function toggleCompare(id: string): void {
 // Another pool: its decisions and groups are others.
 usePool.subscribe((s, prev) => {
   if (s.pool?.path === prev.pool?.path) return;
-  keepMasks.clear();
   useAudit.setState({ compare: [], audit: null, probes: null, picking: null, save: null });
 });
 

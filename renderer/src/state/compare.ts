@@ -6,11 +6,11 @@
  */
 import { create } from 'zustand';
 import type { DecisionSummary } from '../../../native/api.js';
-import { client } from '../client/client.js';
 import { errorMessage } from '../format.js';
 import { getColoring, recolor } from '../map/buffers.js';
 import { testHook } from '../testHook.js';
 import { useDecision } from './decision.js';
+import { decisionArrays } from './decisionData.js';
 import { bumpMapVersion } from './map.js';
 import { reportError } from './ui.js';
 
@@ -43,10 +43,10 @@ export async function compareWith(id: string | null): Promise<void> {
   }
   try {
     const t0 = performance.now();
-    const d = await client().getDecision(id);
+    const d = await decisionArrays(id);
     if (mine !== ticket) return;
     const keepA = getColoring().keep;
-    const keepB = new Uint8Array(d.keep);
+    const keepB = d.keep;
     if (!keepA || keepA.length !== keepB.length) throw new Error(`decision ${id} has a mask of ${keepB.length} rows; the map's decision has ${keepA?.length ?? 0}`);
     const counts = countFourWay(keepA, keepB);
     if (recolor({ keepB })) bumpMapVersion();

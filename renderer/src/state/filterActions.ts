@@ -20,6 +20,7 @@ import {
   type FormState,
 } from '../filters/draft.js';
 import { useDecision } from './decision.js';
+import { decisionArrays } from './decisionData.js';
 import { useFilters, type FiltersState } from './filters.js';
 import { bumpMapVersion } from './map.js';
 import { usePool } from './pool.js';
@@ -270,11 +271,10 @@ export async function showDecision(id: string | null): Promise<void> {
   }
   useDecision.setState({ loading: id });
   try {
-    const data = await client().getDecision(id);
+    const t0 = performance.now();
+    const { summary, keep, reason } = await decisionArrays(id);
     if (ticket !== showTicket) return;
-    const summary: DecisionSummary = data.summary;
-    const keep = new Uint8Array(data.keep);
-    const reason = new Uint16Array(data.reason);
+    const t1 = performance.now();
     const rows = usePool.getState().pool?.rows ?? summary.total;
     if (keep.length !== rows || reason.length !== rows) {
       throw new Error(`decision ${id}: a mask of ${keep.length} and reasons for ${reason.length} rows, for a pool of ${rows}`);
@@ -284,6 +284,7 @@ export async function showDecision(id: string | null): Promise<void> {
     const dropped = new Array<number>(summary.rules.length).fill(0);
     for (let i = 0; i < reason.length; i++) if (reason[i] > 0 && reason[i] <= dropped.length) dropped[reason[i] - 1]++;
     if (recolor({ keep })) bumpMapVersion();
+    testHook.lastRecolor = { fetchMs: t1 - t0, colorMs: performance.now() - t1 };
     useDecision.setState({ current: summary, loading: null, keptOnMap: kept, droppedOnMap: dropped });
     setHook(id, kept);
   } catch (e) {

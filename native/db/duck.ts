@@ -2,6 +2,12 @@
  * The one way the engine talks to DuckDB (@duckdb/node-api). Small results come back as plain
  * objects; columns of numbers come back as typed arrays read chunk by chunk, never as per-row JS
  * objects (the hot-path rule of DESIGN.md).
+ *
+ * A DuckDB connection runs one query at a time: starting a query cuts short a result another caller
+ * is still fetching (two RPC calls streaming at once got each other's rows cut: "query returned 2048
+ * rows, expected 2500"). So every query here holds the connection until its result is read, and
+ * callers queue. A chunk generator holds it for its whole iteration: its loop body must not query
+ * the same Db (it would wait for itself).
  */
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 
@@ -14,6 +20,28 @@ export class Db {
     readonly conn: DuckDBConnection,
   ) {}
 
+  /** The end of the queue of queries waiting for the connection. */
+  private tail: Promise<void> = Promise.resolve();
+
+  /** Wait for the connection; the returned function hands it to the next in line. */
+  private async acquire(): Promise<() => void> {
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const before = this.tail;
+    this.tail = before.then(() => mine);
+    await before;
+    return release;
+  }
+
+  private async exclusive<T>(query: () => Promise<T>): Promise<T> {
+    const release = await this.acquire();
+    try {
+      return await query();
+    } finally {
+      release();
+    }
+  }
+
   /** Open (or create) a database file; `:memory:` for a scratch database. */
   static async open(path: string, options: { threads?: number } = {}): Promise<Db> {
     const config: Record<string, string> = {};
@@ -24,12 +52,12 @@ export class Db {
   }
 
   async run(sql: string, params?: SqlValue[]): Promise<void> {
-    await this.conn.run(sql, params);
+    await this.exclusive(() => this.conn.run(sql, params));
   }
 
   /** Rows as objects: for small results only (metadata, one sample, a page of a grid). */
   async rows<T = Record<string, unknown>>(sql: string, params?: SqlValue[]): Promise<T[]> {
-    const reader = await this.conn.runAndReadAll(sql, params);
+    const reader = await this.exclusive(() => this.conn.runAndReadAll(sql, params));
     return reader.getRowObjectsJS() as unknown as T[];
   }
 
@@ -39,8 +67,13 @@ export class Db {
 
   /** A scalar. */
   async value<T = unknown>(sql: string, params?: SqlValue[]): Promise<T> {
-    const reader = await this.conn.runAndReadAll(sql, params);
-    return reader.getColumnsJS()[0]?.[0] as T;
+    return (await this.columns(sql, params))[0]?.[0] as T;
+  }
+
+  /** Every column as JS values: for a bounded page of rows (e.g. a page of captions). */
+  async columns(sql: string, params?: SqlValue[]): Promise<unknown[][]> {
+    const reader = await this.exclusive(() => this.conn.runAndReadAll(sql, params));
+    return reader.getColumnsJS() as unknown[][];
   }
 
   /**
@@ -75,17 +108,22 @@ export class Db {
     out: A,
     params?: SqlValue[],
   ): Promise<A> {
-    const result = await this.conn.stream(sql, params);
+    const release = await this.acquire();
     let at = 0;
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      if (!chunk || chunk.rowCount === 0) break;
-      // The vector's backing typed array is not in the public typings but is the documented fast
-      // path (stack-notes: "each float column's vector holds a Float32Array").
-      const items = (chunk.getColumnVector(0) as unknown as { items: A }).items;
-      if (at + chunk.rowCount > out.length) throw new Error(`query returned more than ${out.length} rows: ${sql}`);
-      out.set(items.subarray(0, chunk.rowCount) as never, at);
-      at += chunk.rowCount;
+    try {
+      const result = await this.conn.stream(sql, params);
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        // The vector's backing typed array is not in the public typings but is the documented fast
+        // path (stack-notes: "each float column's vector holds a Float32Array").
+        const items = (chunk.getColumnVector(0) as unknown as { items: A }).items;
+        if (at + chunk.rowCount > out.length) throw new Error(`query returned more than ${out.length} rows: ${sql}`);
+        out.set(items.subarray(0, chunk.rowCount) as never, at);
+        at += chunk.rowCount;
+      }
+    } finally {
+      release();
     }
     if (at !== out.length) throw new Error(`query returned ${at} rows, expected ${out.length}: ${sql}`);
     return out;
@@ -96,11 +134,16 @@ export class Db {
    * see strings (captions), without materialising the whole result.
    */
   async *columnChunks(sql: string, params?: SqlValue[]): AsyncGenerator<unknown[][]> {
-    const result = await this.conn.stream(sql, params);
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      if (!chunk || chunk.rowCount === 0) return;
-      yield Array.from({ length: chunk.columnCount }, (_, c) => chunk.getColumnValues(c) as unknown[]);
+    const release = await this.acquire();
+    try {
+      const result = await this.conn.stream(sql, params);
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) return;
+        yield Array.from({ length: chunk.columnCount }, (_, c) => chunk.getColumnValues(c) as unknown[]);
+      }
+    } finally {
+      release();
     }
   }
 
@@ -115,18 +158,23 @@ export class Db {
     sql: string,
     params?: SqlValue[],
   ): AsyncGenerator<{ rows: number; typed: <A extends Float32Array | Float64Array | Int32Array | Uint8Array | BigUint64Array>(c: number) => A; values: (c: number) => unknown[] }> {
-    const result = await this.conn.stream(sql, params);
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      if (!chunk || chunk.rowCount === 0) return;
-      const rows = chunk.rowCount;
-      yield {
-        rows,
-        // the backing typed array: see numericColumn
-        typed: <A extends Float32Array | Float64Array | Int32Array | Uint8Array | BigUint64Array>(c: number) =>
-          (chunk.getColumnVector(c) as unknown as { items: A }).items.subarray(0, rows) as A,
-        values: (c: number) => chunk.getColumnValues(c) as unknown[],
-      };
+    const release = await this.acquire();
+    try {
+      const result = await this.conn.stream(sql, params);
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) return;
+        const rows = chunk.rowCount;
+        yield {
+          rows,
+          // the backing typed array: see numericColumn
+          typed: <A extends Float32Array | Float64Array | Int32Array | Uint8Array | BigUint64Array>(c: number) =>
+            (chunk.getColumnVector(c) as unknown as { items: A }).items.subarray(0, rows) as A,
+          values: (c: number) => chunk.getColumnValues(c) as unknown[],
+        };
+      }
+    } finally {
+      release();
     }
   }
 

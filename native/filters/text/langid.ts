@@ -214,8 +214,7 @@ async function fillLanguages(db: Db, opts: EnsureLanguagesOptions): Promise<void
         ? `SELECT s.row, s.text FROM samples s WHERE s.row >= ${start} AND s.row < ${end}
              AND NOT EXISTS (SELECT 1 FROM ${table} l WHERE l.row = s.row) ORDER BY s.row`
         : `SELECT row, text FROM samples WHERE row >= ${start} AND row < ${end} ORDER BY row`;
-      const reader = await db.conn.runAndReadAll(sql);
-      const [rowCol, textCol] = reader.getColumnsJS() as [number[], (string | null)[]];
+      const [rowCol, textCol] = (await db.columns(sql)) as [number[], (string | null)[]];
       drain();
       const n = rowCol?.length ?? 0;
       for (let b = 0; b < n; b += BATCH) {

@@ -100,12 +100,12 @@ export async function colorByGroups(info: GroupingInfo, label?: string): Promise
   try {
     const codes = new Uint16Array(info.rows).fill(NO_CLUSTER);
     const onMap = new Array<number>(shown.length).fill(0);
-    // One mask at a time, deliberately: the engine reads each from DuckDB as a stream on its one
-    // connection, and a second query started meanwhile cuts the first stream short (Promise.all here
-    // gave "query returned 2048 rows, expected 2500"). Concurrency belongs in the engine, not here.
+    // All masks asked for at once: the engine queues the queries on its DuckDB connection
+    // (native/db/duck.ts), so the requests and replies overlap with the queries
+    const masks = await Promise.all(shown.map((g) => client().groupMask(info.name, g.label)));
+    if (mine !== ticket) return;
     for (const [i, g] of shown.entries()) {
-      const mask = new Uint8Array(await client().groupMask(info.name, g.label));
-      if (mine !== ticket) return;
+      const mask = new Uint8Array(masks[i]);
       if (mask.length !== info.rows) throw new Error(`the mask of ${g.label} has ${mask.length} rows, the pool ${info.rows}`);
       // Single-label groups never overlap; should two masks share a row, the first group keeps it.
       for (let r = 0; r < mask.length; r++) if (mask[r] !== 0 && codes[r] === NO_CLUSTER) codes[r] = i;

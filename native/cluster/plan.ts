@@ -191,7 +191,7 @@ function planLeaf(leaf: Leaf, groups: number): { how: string; sharded: boolean; 
     const sigma = pool ? 'map: Σ f fᵀ per shard; reduce: the shards\' sums added in shard order' : 'the target file read once into Σ (or the targets), shipped as a file';
     if (leaf.threshold !== undefined) return { how: `${sigma}; map: scores, score >= threshold`, sharded: true, steps: [...first, score] };
     return {
-      how: `${sigma}; map: scores; the exact top-k cut (map histograms of the scores\' top 16 key bits, reduce to the rank's bucket, map histograms within it, reduce to the cut and each group's share of the ties); map: the decision`,
+      how: `${sigma}; map: scores; the exact top-k cut (map histograms of the scores' top 16 key bits, reduce to the rank's bucket, map histograms within it, reduce to the cut and each group's share of the ties); map: the decision`,
       sharded: true,
       steps: [
         ...first,

@@ -165,7 +165,7 @@ test('cluster plans say which leaves are sharded and which run whole', async () 
   }
 });
 
-test('--engine local equals inproc bit for bit, whatever the shard grouping', { timeout: 900_000 }, async () => {
+test('--engine local equals inproc bit for bit, whatever the shard grouping', { timeout: 1_800_000 }, async () => {
   const f = await fixture();
   for (const [name, spec, groups, workers] of cases(f)) {
     const ws = path.join(f.dir, `ws-${name.replace(/\W+/g, '-')}`);

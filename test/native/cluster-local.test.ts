@@ -126,7 +126,7 @@ function scoreCases(f: { targets: string; manyTargets: string; tieSigma: string 
     ['vas pool pool_fraction after clip_score fraction', { then: [clip, { filter: 'vas', target: 'pool', pool_fraction: 0.2 }] }, 3, 3, true],
     ['vas target file (5 rows: a factor)', { filter: 'vas', target: f.targets, fraction: 0.4 }, 1, 1, true],
     ['vas target file (400 rows: Σ) after clip_score fraction', { then: [clip, { filter: 'vas', target: f.manyTargets, pool_fraction: 0.3 }] }, 2, 2, true],
-    ['vas target matrix 0: every score ties at the cut-off', { filter: 'vas', target: f.tieSigma, target_kind: 'matrix', fraction: 0.35 }, 5, 3, true],
+    ['vas target matrix 0: every score ties at the cut-off', { filter: 'vas', target: f.tieSigma, target_kind: 'matrix', fraction: 0.35 }, 3, 3, true],
     ['vas target file threshold after clip_score fraction', { then: [clip, { filter: 'vas', target: f.targets, threshold: 0.08 }] }, 1, 1, true],
     ['normsim p=2 (400 targets)', { filter: 'normsim', target: f.manyTargets, p: 2, fraction: 0.3 }, 2, 2, true],
     ['normsim p=2 after clip_score fraction', { then: [clip, { filter: 'normsim', target: f.targets, p: 2, fraction: 0.5 }] }, 1, 1, true],

@@ -1,7 +1,8 @@
 /**
- * `npm run bench -- cluster [--samples N] [--tasks T] [--workers W] [--engines inproc,local,slurm] [--figures-only]`:
- * the same two specs (CLIP L/14 top 30%, and the DataComp-1B recipe: that, then image_based with
- * given centroids) run by `sieve filter` with each engine on the benchmark pool (default 1M rows,
+ * `npm run bench -- cluster [--samples N] [--tasks T] [--workers W] [--engines inproc,local,slurm] [--specs clip30,datacomp1b,vaspool] [--figures-only]`:
+ * the same specs (default two: CLIP L/14 top 30%, and the DataComp-1B recipe: that, then image_based with
+ * given centroids; `vaspool`: the VAS paper's recipe, CLIP L/14 top 44% then VAS with Σ of the
+ * survivors to 30% of the pool) run by `sieve filter` with each engine on the benchmark pool (default 1M rows,
  * 100 demo shards of 10,000 rows, planned as 16 shard groups = 16 tasks per map stage), timed from
  * the command line as a user runs it; each engine in a workspace of its own so no decision is reused.
  * The subsets are compared byte for byte.
@@ -32,6 +33,7 @@ const SAMPLES = Number(opt('samples', '1000000'));
 const TASKS = Number(opt('tasks', '16'));
 const WORKERS = Number(opt('workers', '2'));
 const ENGINES = opt('engines', 'inproc,local,slurm').split(',');
+const SPECS = opt('specs', 'clip30,datacomp1b').split(',');
 /** recompute the Slurm figures from the work folders of the last run, running nothing */
 const FIGURES_ONLY = argv.includes('--figures-only');
 const SIEVE = path.join(PACKAGE_ROOT, 'bin', 'sieve.js');
@@ -115,7 +117,7 @@ function outputBytes(work: string): Map<string, number> {
       if (e.isDirectory()) walk(p);
       else {
         // out/leafK/hist.gG.f64 -> hist; out/leafK/gG.keep -> result
-        const kind = /^(hist|pick)\./.exec(e.name)?.[1] ?? (/^g\d+\.(keep|reason|value)$/.test(e.name) ? 'result' : 'other');
+        const kind = /^(hist|pick|moments|score-hist|ties)\./.exec(e.name)?.[1] ?? (/^g\d+\.(keep|reason|value)$/.test(e.name) ? 'result' : 'other');
         sizes.set(kind, (sizes.get(kind) ?? 0) + fs.statSync(p).size);
       }
     }
@@ -131,10 +133,14 @@ async function main(): Promise<void> {
   const centroids = path.join(BENCH_DIR, `cluster-centroids-${CENTROIDS}.npy`);
   unitRows(targets, 64, 1);
   unitRows(centroids, CENTROIDS, 2);
-  const specs: Record<string, unknown> = {
+  const all: Record<string, unknown> = {
     clip30: { filter: 'clip_score', arch: 'l14', fraction: 0.3 },
     datacomp1b: { then: [{ filter: 'clip_score', arch: 'l14', fraction: 0.3 }, { filter: 'image_based', targets, centroids }] },
+    vaspool: { then: [{ filter: 'clip_score', arch: 'l14', fraction: 0.44 }, { filter: 'vas', arch: 'l14', target: 'pool', pool_fraction: 0.3 }] },
   };
+  const specs = Object.fromEntries(SPECS.map((n) => [n, all[n]]));
+  for (const [n, s] of Object.entries(specs)) if (!s) throw new Error(`--specs: no spec ${n} (${Object.keys(all).join(', ')})`);
+  if (specs.vaspool) vasPaperFigures();
   process.stdout.write(`pool ${pool}: ${SAMPLES} rows in ${shards} shards, ${TASKS} tasks per map stage, ${WORKERS} workers; load ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}\n`);
   report('pool_rows', SAMPLES);
   report('pool_shards', shards);
@@ -221,10 +227,11 @@ function slurmFigures(name: string, work: string): void {
   const groups = plan.groups.length;
   const bytes = outputBytes(work);
   const perGroup = (kind: string) => (bytes.get(kind) ?? 0) / groups;
-  const reduceInput: Record<string, string> = { bucket: 'hist', cutoff: 'pick' };
+  // vas: the sigma reduce reads one Σ partial per SHARD (moments files), scaled here per group
+  const reduceInput: Record<string, string> = { bucket: 'hist', cutoff: 'pick', sigma: 'moments', rank: 'score-hist', cut: 'ties' };
   const resultPerRow = (bytes.get('result') ?? 0) / plan.rows;
   const handoff = Math.max(0, mean(handoffs)) || 1;
-  const singles = plan.stages.filter((s) => s.tasks === 1 && (s.step === 'bucket' || s.step === 'cutoff')).map((s) => stageTime.get(s.name)?.meanTask ?? Infinity);
+  const singles = plan.stages.filter((s) => s.tasks === 1 && ['bucket', 'cutoff', 'rank', 'cut'].includes(s.step)).map((s) => stageTime.get(s.name)?.meanTask ?? Infinity);
   const startup = Math.min(...singles, Infinity) === Infinity ? 0 : Math.min(...singles);
   const mergeSeconds = (resultPerRow * XLARGE_ROWS) / SHARED_STORAGE_BPS;
   for (const workers of [100, 1000]) {
@@ -257,6 +264,19 @@ function slurmFigures(name: string, work: string): void {
   }
   report(`${name}_merge_bytes_per_row`, resultPerRow, `B (keep 1 + reason 2 + value 4 per row and leaf; ${((resultPerRow * XLARGE_ROWS) / 1e9).toFixed(0)} GB on xlarge, read by the submitting side)`);
   report(`xlarge_rows_per_shard`, XLARGE_ROWS / XLARGE_SHARDS);
+}
+
+/**
+ * VAS (target "pool") on xlarge, on paper: the sigma reduce reads one float64 D x D partial per
+ * shard, whatever the number of workers (the grouping must not change the sum); every score map
+ * then reads Σ once. Passes: the features twice (Σ, scores), the stored scores twice (ties, select).
+ */
+function vasPaperFigures(): void {
+  const D = 768;
+  const partial = (D * D + 1) * 8;
+  report('vaspool_xlarge_sigma_reduce_bytes_GB', (XLARGE_SHARDS * partial) / 1e9, `GB (S x (D² + 1) x 8 B: ${XLARGE_SHARDS} shards x ${(partial / 1e6).toFixed(2)} MB; ${((XLARGE_SHARDS * partial) / SHARED_STORAGE_BPS / 60).toFixed(1)} min at ${SHARED_STORAGE_BPS / 1e6} MB/s)`);
+  for (const workers of [100, 1000]) report(`vaspool_xlarge_sigma_shipped_${workers}w_GB`, (workers * D * D * 8) / 1e9, `GB (Σ, D² x 8 B, read by each of ${workers} score tasks)`);
+  report('vaspool_xlarge_feature_bytes_TB', (2 * XLARGE_ROWS * FEATURE_BYTES) / 1e12, 'TB (L/14 image features read twice, Σ then scores: a map skips only 4,096-row windows without a CLIP survivor, and at 44% every window has some)');
 }
 
 await main();

@@ -41,13 +41,25 @@ export function histogram(scores: Float32Array, active: Uint8Array | null): Floa
 /** Where rank r falls, or the cut-off itself when the counts settle it. */
 export type BucketChoice = { n: number; rank: number } & ({ settled: true; t: number } | { settled: false; bucket: number; before: number });
 
-export function chooseBucket(hists: Float64Array[], fraction: number): BucketChoice {
+/** The groups' histograms added: [N, NaNs, count per bucket...] of the whole stage. */
+export function sumHistograms(hists: Float64Array[]): Float64Array {
   const sum = new Float64Array(BUCKETS + 2);
   for (const h of hists) for (let i = 0; i < sum.length; i++) sum[i] += h[i];
+  return sum;
+}
+
+export function chooseBucket(hists: Float64Array[], fraction: number): BucketChoice {
+  const sum = sumHistograms(hists);
   const n = sum[0];
   const rank = Math.floor(n * fraction);
   if (rank >= n) return { n, rank, settled: true, t: -Infinity };
   if (rank >= n - sum[1]) return { n, rank, settled: true, t: NaN };
+  return bucketAtRank(sum, rank);
+}
+
+/** The bucket that holds descending rank `rank` (0-based) among the non-NaN values summed in `sum`. */
+export function bucketAtRank(sum: Float64Array, rank: number): BucketChoice & { settled: false } {
+  const n = sum[0];
   let before = 0;
   for (let b = 0; b < BUCKETS; b++) {
     const c = sum[2 + b];

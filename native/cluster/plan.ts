@@ -17,7 +17,9 @@
  * - dedup by features with index "exact" (all pairs: small pools, a reference): one whole-pool task;
  * - negclip: batches drawn per (seed, uid), so a shuffle of the features into batch buckets, a loss
  *   reduce per bucket, the cut once (negclip.ts);
- * - every other kind (vas, vas_d, normsim): NOT yet sharded; one task runs the
+ * - vas, normsim: Σ from per-shard partial sums (vas target "pool") or a target file read once,
+ *   scores per row in a map, then the exact top-k cut over the stored scores (vas.ts, score-cut.ts);
+ * - every other kind (vas_d): NOT yet sharded; one task runs the
  *   in-process implementation on the whole pool (the plan says so), so the result is still inproc's.
  */
 import fs from 'node:fs';
@@ -62,6 +64,16 @@ export type Step =
   | 'sketch'
   | 'verify'
   | 'components'
+  /** vas/normsim: Σ f fᵀ per shard, their sum, a target file read once, the rows' scores (vas.ts) */
+  | 'moments'
+  | 'sigma'
+  | 'target'
+  | 'score'
+  /** the exact top-k cut over stored scores: rank's bucket, ties in it, the cut, the decision (score-cut.ts) */
+  | 'rank'
+  | 'ties'
+  | 'cut'
+  | 'select'
   /** the in-process leaf on the whole pool (kinds not yet sharded) */
   | 'whole';
 
@@ -207,6 +219,30 @@ function planLeaf(leaf: Leaf, groups: number): { how: string; sharded: boolean; 
         { step: 'negclip-scatter', tasks: groups },
         { step: 'negclip-loss', tasks: groups },
         { step: 'negclip-cut', tasks: 1 },
+      ],
+    };
+  }
+  if (leaf.filter === 'vas' || leaf.filter === 'normsim') {
+    const pool = leaf.filter === 'vas' && leaf.target === 'pool';
+    const first: { step: Step; tasks: number }[] = pool
+      ? [
+          { step: 'moments', tasks: groups },
+          { step: 'sigma', tasks: 1 },
+        ]
+      : [{ step: 'target', tasks: 1 }];
+    const score = { step: 'score' as Step, tasks: groups };
+    const sigma = pool ? 'map: Σ f fᵀ per shard; reduce: the shards\' sums added in shard order' : 'the target file read once into Σ (or the targets), shipped as a file';
+    if (leaf.threshold !== undefined) return { how: `${sigma}; map: scores, score >= threshold`, sharded: true, steps: [...first, score] };
+    return {
+      how: `${sigma}; map: scores; the exact top-k cut (map histograms of the scores' top 16 key bits, reduce to the rank's bucket, map histograms within it, reduce to the cut and each group's share of the ties); map: the decision`,
+      sharded: true,
+      steps: [
+        ...first,
+        score,
+        { step: 'rank', tasks: 1 },
+        { step: 'ties', tasks: groups },
+        { step: 'cut', tasks: 1 },
+        { step: 'select', tasks: groups },
       ],
     };
   }

@@ -22,6 +22,10 @@ import { featuresComponents, featuresDrop, featuresSketch, featuresVerify } from
 import type { DedupParams } from '../filters/papers/dedup.js';
 import { negclipCut, negclipKeys, negclipLoss, negclipOrder, negclipScatter } from './negclip.js';
 import type { NegClipParams } from '../filters/papers/negclip.js';
+import { scoreGroup, scoreSelect, scoreTarget, vasMoments, vasSigma } from './vas.js';
+import { cutStep, rankStep, tiesStep } from './score-cut.js';
+import type { VasParams } from '../filters/papers/vas.js';
+import type { Share } from '../filters/papers/vas-shared.js';
 import { readPlan, type Plan, type PlannedStage } from './plan.js';
 import { activeRows, leafDir, readBuffer, readGroupResult, readWholeResult, writeArrayAtomic, writeGroupResult, writeWholeResult } from './results.js';
 import { bucketHistogram, chooseBucket, cutoffValue, f32Bits, fromF32Bits, histogram, type BucketChoice } from './fraction.js';
@@ -148,6 +152,18 @@ async function groupStep(work: string, plan: Plan, stage: PlannedStage, task: nu
       case 'negclip-scatter':
         await negclipScatter(work, plan, k, task, p as unknown as NegClipParams, ctx, active, fault);
         return;
+      case 'moments':
+        await vasMoments(work, plan, k, task, p as unknown as VasParams, ctx, active, fault);
+        return;
+      case 'score':
+        await scoreGroup(work, k, task, leaf.spec.filter, p as unknown as VasParams, ctx, active, fault);
+        return;
+      case 'ties':
+        tiesStep(work, k, task, pool.rows, active, fault);
+        return;
+      case 'select':
+        scoreSelect(work, plan, k, task, leaf.spec.filter, p as unknown as VasParams, active, fault);
+        return;
       case 'apply': {
         const { n, tBits } = JSON.parse(fs.readFileSync(files.cutoff, 'utf8')) as { n: number; tBits: number };
         const t = fromF32Bits(tBits);
@@ -169,7 +185,11 @@ async function reduceStep(work: string, plan: Plan, stage: PlannedStage, fault: 
   const files = leafFiles(work, k);
   const p = plan.leaves[k].spec as Record<string, unknown>;
   const fraction = p.fraction as number;
-  if (stage.step === 'counts') metaclipCounts(work, plan, k, p as unknown as MetaclipParams, fault);
+  if (stage.step === 'sigma') vasSigma(work, plan, k, fault);
+  else if (stage.step === 'target') await scoreTarget(work, k, plan.leaves[k].spec.filter, p as unknown as VasParams, fault);
+  else if (stage.step === 'rank') rankStep(work, plan, k, p as Share, fault);
+  else if (stage.step === 'cut') cutStep(work, plan, k, fault);
+  else if (stage.step === 'counts') metaclipCounts(work, plan, k, p as unknown as MetaclipParams, fault);
   else if (stage.step === 'entries') metaclipEntries(work, plan, k, p as unknown as MetaclipParams, fault);
   else if (stage.step === 'bucket') {
     const hists = plan.groups.map((_, g) => new Float64Array(readBuffer(files.hist(g))));
@@ -208,7 +228,7 @@ async function wholeStep(work: string, plan: Plan, stage: PlannedStage, fault: (
 }
 
 /** Single-task steps that combine what every group wrote (no pool opened). */
-const REDUCE_STEPS = new Set(['bucket', 'cutoff', 'counts', 'entries']);
+const REDUCE_STEPS = new Set(['bucket', 'cutoff', 'counts', 'entries', 'sigma', 'target', 'rank', 'cut']);
 
 export async function runTask(work: string, stageName: string, task: number): Promise<void> {
   const plan = readPlan(work);

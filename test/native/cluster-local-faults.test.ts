@@ -1,7 +1,8 @@
 /**
  * Tasks that die: children of the local executor are killed with SIGKILL after writing part of their
  * output (SIEVE_CLUSTER_FAULT makes the task kill itself there, once), in maps, reduces, a shuffle's
- * bucket reduce and a whole-pool task; the executor reruns them and the decision still equals inproc's byte for byte.
+ * bucket reduce and VAS's per-shard Σ partials (a map killed after its first shard's partial) and
+ * their sum; the executor reruns them and the decision still equals inproc's byte for byte.
  * A task that fails more often than --retries allows fails the run, naming stage, task and log; the
  * same plan run again resumes, starting only the tasks that are not done.
  */
@@ -51,13 +52,13 @@ function attempts(work: string, stage: string, task: number): string[] {
   return fs.readFileSync(logFile(work, stage, task), 'utf8').split('\n').filter((l) => /^--- (exit|killed)/.test(l));
 }
 
-test('killed tasks are rerun and the result still equals inproc', { timeout: 600_000 }, async () => {
+test('killed tasks are rerun and the result still equals inproc', { timeout: 1_200_000 }, async () => {
   const { dir, pool } = makePool('killed');
   const p = await Pool.open(pool, { workspace: path.join(dir, 'ws-inproc') });
   const want = await runFilter(p, SPEC);
   p.close();
   const work = path.join(dir, 'work');
-  process.env.SIEVE_CLUSTER_FAULT = 'leaf0-hist.1,leaf0-bucket.0,leaf1-dedup.1,leaf1-drop.0,leaf2-whole.0';
+  process.env.SIEVE_CLUSTER_FAULT = 'leaf0-hist.1,leaf0-bucket.0,leaf1-dedup.1,leaf1-drop.0,leaf2-moments.1,leaf2-sigma.0,leaf2-cut.0';
   try {
     const run = await cluster(pool, path.join(dir, 'ws-local'), work, 2);
     if (run instanceof Error) throw run;
@@ -69,18 +70,18 @@ test('killed tasks are rerun and the result still equals inproc', { timeout: 600
   } finally {
     delete process.env.SIEVE_CLUSTER_FAULT;
   }
-  for (const [stage, task] of [['leaf0-hist', 1], ['leaf0-bucket', 0], ['leaf1-dedup', 1], ['leaf1-drop', 0], ['leaf2-whole', 0]] as const) {
+  for (const [stage, task] of [['leaf0-hist', 1], ['leaf0-bucket', 0], ['leaf1-dedup', 1], ['leaf1-drop', 0], ['leaf2-moments', 1], ['leaf2-sigma', 0], ['leaf2-cut', 0]] as const) {
     assert.deepEqual(attempts(work, stage, task), ['--- killed by SIGKILL', '--- exit 0'], `${stage}.${task} was killed once, then rerun`);
     assert.ok(fs.existsSync(path.join(work, 'faults', `${stage}.${task}`)));
   }
   assert.deepEqual(attempts(work, 'leaf0-hist', 0), ['--- exit 0'], 'the others ran once');
 });
 
-test('a task that keeps failing fails the run naming stage, task and log; the same plan resumes', { timeout: 600_000 }, async () => {
+test('a task that keeps failing fails the run naming stage, task and log; the same plan resumes', { timeout: 1_200_000 }, async () => {
   const { dir, pool } = makePool('failing');
   const work = path.join(dir, 'work');
   const ws = path.join(dir, 'ws');
-  process.env.SIEVE_CLUSTER_FAULT = 'leaf2-whole.0';
+  process.env.SIEVE_CLUSTER_FAULT = 'leaf2-sigma.0';
   let failed: unknown;
   try {
     failed = await cluster(pool, ws, work, 0);
@@ -88,12 +89,13 @@ test('a task that keeps failing fails the run naming stage, task and log; the sa
     delete process.env.SIEVE_CLUSTER_FAULT;
   }
   assert.ok(failed instanceof Error);
-  assert.match(failed.message, new RegExp(`stage leaf2-whole, task 0 failed 1 time; see its log ${logFile(work, 'leaf2-whole', 0).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+  assert.match(failed.message, new RegExp(`stage leaf2-sigma, task 0 failed 1 time; see its log ${logFile(work, 'leaf2-sigma', 0).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
   // again: the fault fired once already; stages that finished are not started again
   const run = await cluster(pool, ws, work, 0);
   if (run instanceof Error) throw run;
   assert.deepEqual(attempts(work, 'leaf0-hist', 0), ['--- exit 0'], 'leaf0 was done: not rerun');
-  assert.deepEqual(attempts(work, 'leaf2-whole', 0), ['--- killed by SIGKILL', '--- exit 0']);
+  assert.deepEqual(attempts(work, 'leaf2-sigma', 0), ['--- killed by SIGKILL', '--- exit 0']);
+  assert.deepEqual(attempts(work, 'leaf2-moments', 0), ['--- exit 0'], 'the Σ partials were done: not rerun');
   assert.deepEqual(attempts(work, 'leaf1-drop', 1), ['--- exit 0'], 'leaf1 was done: not rerun');
   const p = await Pool.open(pool, { workspace: path.join(dir, 'ws-inproc') });
   const want = await runFilter(p, SPEC);

@@ -34,6 +34,10 @@ interface Fixture {
   /** evaluation sets: pool rows with noise, some near (cosine ~0.99), some not */
   evalDemo: string;
   eval32: string;
+  /** 400 random targets (more than D/2: vas and NormSim score them through GᵀG) */
+  manyTargets: string;
+  /** a zero D x D Σ: every row scores 0, so the cut-off is all ties, kept by smallest row across the groups */
+  tieSigma: string;
 }
 let shared: Promise<Fixture> | null = null;
 
@@ -53,7 +57,10 @@ function evalSet(file: string, info: { dim: number; dtype: 'float16' | 'float32'
   writeNpy(out, '<f4', [M, D], new Uint8Array(x.buffer));
 }
 
-/** An 8-shard demo pool, a targets .npy (rows of the pool's own l14 features) and an entry list; a float32 pool; evaluation sets. */
+/**
+ * An 8-shard demo pool, a targets .npy (5 random rows: vas and NormSim_2 score it as a factor), 400
+ * random targets, a zero Σ, an entry list; a float32 pool; evaluation sets.
+ */
 function fixture() {
   shared ??= (async () => {
     const dir = tmpDir('cluster');
@@ -80,9 +87,15 @@ function fixture() {
     const t = Float32Array.from({ length: 5 * D }, () => rand() - 0.5);
     const targets = path.join(dir, 'targets.npy');
     writeNpy(targets, '<f4', [5, D], new Uint8Array(t.buffer));
+    const many = Float32Array.from({ length: 400 * D }, () => rand() - 0.5);
+    const manyTargets = path.join(dir, 'targets-400.npy');
+    writeNpy(manyTargets, '<f4', [400, D], new Uint8Array(many.buffer));
+    const sigma = new Float32Array(D * D);
+    const tieSigma = path.join(dir, 'sigma-zero.npy');
+    writeNpy(tieSigma, '<f4', [D, D], new Uint8Array(sigma.buffer));
     const entries = path.join(dir, 'entries.txt');
     fs.writeFileSync(entries, ['photo', 'dog', 'cat', 'a', 'the', 'of', 'on', 'in', 'with', 'and', 'red', 'blue', 'city', 'beach'].join('\n'));
-    return { dir, pool, targets, entries, pool32, evalDemo, eval32 };
+    return { dir, pool, targets, entries, pool32, evalDemo, eval32, manyTargets, tieSigma };
   })();
   return shared;
 }
@@ -106,13 +119,14 @@ async function inproc(pool: string, ws: string, spec: unknown): Promise<Decision
 }
 
 /** The cluster run's decision as its merge stored it in the workspace (the arrays are not kept in memory). */
-async function local(pool: string, ws: string, spec: unknown, groups: number, workers: number): Promise<{ d: Decision; plan: string; work: string }> {
+async function local(pool: string, ws: string, spec: unknown, groups: number, workers: number, workDir?: string): Promise<{ d: Decision; plan: string; work: string }> {
   const p = await Pool.open(pool, { workspace: ws });
   let plan = '';
   let work = '';
   const run = await runOnCluster(p, canonicalSpec(spec), {
     executor: new LocalExecutor({ workers, retries: 1 }),
     groups,
+    work: workDir,
     sieve: sieveArgv(),
     onPlan: (pl, _text, w) => {
       plan = describePlan(pl);
@@ -153,7 +167,7 @@ function cases(f: Fixture): [string, unknown, number, number, boolean, string?][
     ['then[clip_score fraction, image_based k]', { then: [{ filter: 'clip_score', arch: 'b32', fraction: 0.5 }, { filter: 'image_based', targets: f.targets, k: 6, iterations: 4 }] }, 3, 3, true],
     ['and/or/not', { or: [{ and: [{ filter: 'basic' }, { not: { filter: 'clip_score', threshold: 0.3 } }] }, { then: [{ filter: 'laion2b' }, { filter: 'clip_score', fraction: 0.2 }] }] }, 2, 2, true],
     ['metaclip after basic', { then: [{ filter: 'basic' }, { filter: 'metaclip', entries: f.entries, t: 20, seed: 3 }] }, 3, 3, true],
-    ['vas pool_fraction after basic', { then: [{ filter: 'basic' }, { filter: 'vas', target: 'pool', pool_fraction: 0.25 }] }, 2, 2, false],
+    ['vas pool_fraction after basic', { then: [{ filter: 'basic' }, { filter: 'vas', target: 'pool', pool_fraction: 0.25 }] }, 2, 2, true],
     ['dedup sha256', { filter: 'dedup', by: 'sha256' }, 3, 3, true],
     ['dedup sha256 after clip_score, b32 keeper', { then: [{ filter: 'clip_score', threshold: 0.2 }, { filter: 'dedup', by: 'sha256', arch: 'b32' }] }, 2, 2, true],
     // batches of 50 per shard after basic: each shard's batches stay in its group
@@ -176,12 +190,49 @@ function dedupCases(f: Fixture): [string, unknown, number, number, boolean, stri
   ];
 }
 
+/**
+ * vas and normsim: Σ of the pool (fraction, pool_fraction) or of a target file (5 rows: a factor;
+ * 400 rows: Σ; a D x D matrix), NormSim p = 2 and ∞, each alone and after a CLIP fraction; 1 to 8
+ * groups (few tasks each: every task is a process).
+ */
+function scoreCases(f: { targets: string; manyTargets: string; tieSigma: string }): [string, unknown, number, number, boolean][] {
+  const clip = { filter: 'clip_score', fraction: 0.6 };
+  return [
+    ['vas pool fraction, a group per shard', { filter: 'vas', target: 'pool', fraction: 0.3 }, 8, 3, true],
+    ['vas pool pool_fraction, one group', { filter: 'vas', target: 'pool', pool_fraction: 0.45 }, 1, 1, true],
+    ['vas pool fraction after clip_score fraction', { then: [clip, { filter: 'vas', target: 'pool', fraction: 0.5 }] }, 2, 2, true],
+    ['vas pool pool_fraction after clip_score fraction', { then: [clip, { filter: 'vas', target: 'pool', pool_fraction: 0.2 }] }, 3, 3, true],
+    ['vas target file (5 rows: a factor)', { filter: 'vas', target: f.targets, fraction: 0.4 }, 1, 1, true],
+    ['vas target file (400 rows: Σ) after clip_score fraction', { then: [clip, { filter: 'vas', target: f.manyTargets, pool_fraction: 0.3 }] }, 2, 2, true],
+    ['vas target matrix 0: every score ties at the cut-off', { filter: 'vas', target: f.tieSigma, target_kind: 'matrix', fraction: 0.35 }, 3, 3, true],
+    ['vas target file threshold after clip_score fraction', { then: [clip, { filter: 'vas', target: f.targets, threshold: 0.08 }] }, 1, 1, true],
+    ['normsim p=2 (400 targets)', { filter: 'normsim', target: f.manyTargets, p: 2, fraction: 0.3 }, 2, 2, true],
+    ['normsim p=2 after clip_score fraction', { then: [clip, { filter: 'normsim', target: f.targets, p: 2, fraction: 0.5 }] }, 1, 1, true],
+    ['normsim inf', { filter: 'normsim', target: f.manyTargets, p: 'inf', pool_fraction: 0.25 }, 1, 1, true],
+    ['normsim inf after clip_score fraction', { then: [clip, { filter: 'normsim', target: f.targets, p: 'inf', fraction: 0.4 }] }, 2, 2, true],
+  ];
+}
+
+/**
+ * The top-k rule checked by brute force on a single score leaf's decision: exactly int(N * f) of the
+ * rows with a score (value not NaN) are kept, those with the largest scores, ties by smallest row.
+ */
+function assertTopK(d: Decision, spec: Record<string, unknown>, what: string): void {
+  const n = d.value.length;
+  const k = Math.floor(n * ((spec.fraction ?? spec.pool_fraction) as number));
+  const scored = [...Array(n).keys()].filter((i) => !Number.isNaN(d.value[i]));
+  scored.sort((a, b) => d.value[b] - d.value[a] || a - b);
+  const want = new Uint8Array(n);
+  for (const i of scored.slice(0, k)) want[i] = 1;
+  sameBytes(want, d.keep, `${what}: the top ${k} by brute force`);
+}
+
 test('cluster plans say which leaves are sharded and which run whole', async () => {
   const f = await fixture();
   const p = await Pool.open(f.pool, { workspace: path.join(f.dir, 'ws-plan') });
   const p32 = await Pool.open(f.pool32, { workspace: path.join(f.dir, 'ws-plan32') });
   try {
-    for (const [name, spec, groups, , sharded, pool] of [...cases(f), ...dedupCases(f)]) {
+    for (const [name, spec, groups, , sharded, pool] of [...cases(f), ...dedupCases(f), ...scoreCases(f)]) {
       let text = '';
       const run = await runOnCluster(pool === f.pool32 ? p32 : p, canonicalSpec(spec), { executor: new LocalExecutor(), groups, sieve: sieveArgv(), dryRun: true, onPlan: (_pl, t) => (text = t) });
       assert.equal(run.decision, null, `${name}: a dry run decides nothing`);
@@ -214,7 +265,7 @@ async function assertEqualToInproc(f: Fixture, list: [string, unknown, number, n
   }
 }
 
-test('--engine local equals inproc bit for bit, whatever the shard grouping', { timeout: 900_000 }, async () => {
+test('--engine local equals inproc bit for bit, whatever the shard grouping', { timeout: 1_800_000 }, async () => {
   await assertEqualToInproc(await fixture(), cases(await fixture()));
 });
 
@@ -288,6 +339,25 @@ test('the merge streams group by group: a nested and/or/not/then spec over 3 une
   // rows are dropped by several different places of the spec, or the case would not tell much
   const dropping = new Set(a.summary.rules.filter((r) => r.dropped > 0).map((r) => r.path));
   assert.ok(dropping.size >= 3, `drops come from ${[...dropping].join(', ')}`);
+});
+
+test('vas and normsim: --engine local equals inproc bit for bit, whatever the shard grouping', { timeout: 1_800_000 }, async () => {
+  const f = await fixture();
+  for (const [name, spec, groups, workers] of scoreCases(f)) {
+    const ws = path.join(f.dir, `ws-${name.replace(/\W+/g, '-')}`);
+    const a = await inproc(f.pool, `${ws}-inproc`, spec);
+    // one work folder per grouping: its group workspaces are built once for the cases that share it
+    const { d: b } = await local(f.pool, `${ws}-local`, spec, groups, workers, path.join(f.dir, `work-score-g${groups}`));
+    assertEqualDecisions(a, b, `${name} (${groups} groups, ${workers} workers)`);
+    assert.ok(a.summary.kept > 0 && a.summary.kept < a.summary.total, `${name}: the case keeps some rows and drops some (${a.summary.kept} of ${a.summary.total})`);
+    const leaf = spec as Record<string, unknown>;
+    if ('filter' in leaf && leaf.threshold === undefined) assertTopK(b, leaf, name);
+    if (name.includes('ties at the cut-off')) {
+      const cut = Math.min(...[...b.keep.keys()].filter((i) => b.keep[i]).map((i) => b.value[i]));
+      const tied = [...b.value.keys()].filter((i) => b.value[i] === cut);
+      assert.ok(tied.some((i) => b.keep[i]) && tied.some((i) => !b.keep[i]), `${name}: some rows tied at the cut-off ${cut} are kept and some dropped`);
+    }
+  }
 });
 
 test('sieve filter --engine local: the same .npy, JSON line and sidecar as inproc; bad engine flags exit 2', async () => {

@@ -30,18 +30,23 @@ import {
   npyMatrixShape,
   poolFeature,
   readNpyMatrix,
+  shardRanges,
   shareResult,
   type Arch,
+  type FeatureFile,
+  type RowRange,
   type Share,
 } from './vas-shared.js';
 import type { RowScorer } from './vas-sigma.js';
-import { CHUNK_ROWS, targetGramScorer } from './vas.js';
+import { CHUNK_ROWS, formScorer, scoreShards, targetDimError, targetGramForm, type ScorerForm } from './vas.js';
 
 const TILE_ROWS = 2048;
 const TARGET_BLOCK = 8192;
 
 export const NORMSIM_KIND: FilterKind = {
   name: 'normsim',
+  // 2: scores computed in per-shard chunks, as the cluster plan computes them
+  revision: 2,
   title: 'NormSim',
   description:
     "Keeps the rows with the highest p-norm of their similarities to target embeddings (p = 2, or p >= 100 for ∞: the largest |similarity|, as torch.norm); where the code's argpartition breaks ties at the cut-off arbitrarily, Sieve keeps the smallest rows.",
@@ -67,7 +72,7 @@ export const NORMSIM_KIND: FilterKind = {
   },
 };
 
-interface NormSimParams extends Share {
+export interface NormSimParams extends Share {
   arch: Arch;
   modality: 'image' | 'text';
   target: string;
@@ -136,41 +141,45 @@ class SimilarityNorm implements RowScorer {
   }
 }
 
+/** The target file read once into what scores a row: GᵀG (or G as a factor) for p = 2, G itself otherwise. */
+export async function normsimTargetForm(p: NormSimParams): Promise<{ form: ScorerForm; targets: number }> {
+  const { rows: m, dim: D } = npyMatrixShape(p.target, 'target');
+  if (m === 0) throw badInput(p.target, 'target has no rows');
+  if (p.p === 2) return { form: await targetGramForm(p.target, m, D, false), targets: m };
+  return { form: { kind: 'sims', dim: D, rows: m, p: p.p === 'inf' ? Infinity : p.p, data: (await readNpyMatrix(p.target, 'target')).data }, targets: m };
+}
+
+/** NormSim scores of the seen rows (NaN elsewhere), shard by shard as vas scores them. */
+export async function normsimScores(ff: FeatureFile, active: Uint8Array | null, ranges: RowRange[], form: ScorerForm, rows: number, ctx: FilterContext): Promise<Float32Array> {
+  let scorer: RowScorer;
+  let chunkRows = CHUNK_ROWS;
+  let finish: (v: number) => number;
+  if (form.kind !== 'sims') {
+    scorer = await formScorer(form);
+    finish = (v) => Math.sqrt(Math.max(0, v));
+  } else {
+    scorer = await SimilarityNorm.create(form.data, form.rows, form.dim, form.p);
+    chunkRows = TILE_ROWS;
+    const pn = form.p;
+    finish = pn === Infinity ? (v) => v : (v) => Math.pow(v, 1 / pn);
+  }
+  return scoreShards(ff, active, ranges, chunkRows, scorer, finish, rows, ctx, 'NormSim scores');
+}
+
+/** What the normsim rule says the score is. */
+export function normsimWhat(p: NormSimParams, targets: number): string {
+  const norm = p.p === 'inf' ? '∞ (max |similarity|)' : String(p.p);
+  return `NormSim_${norm} (${ARCH_NAME[p.arch]} ${p.modality} features, ${targets} targets)`;
+}
+
 export async function normsimFilter(params: Record<string, unknown>, ctx: FilterContext, active: Uint8Array | null): Promise<RowResult> {
   const p = params as unknown as NormSimParams;
   const { pool } = ctx;
   const feature = featureName(p.arch, p.modality);
   const ff = await poolFeature(pool, feature, 'normsim', ctx);
-  const D = ff.dim;
   const shape = npyMatrixShape(p.target, 'target');
-  if (shape.dim !== D) throw badInput(p.target, `has ${shape.dim} columns but the pool's ${feature} features have ${D}`);
-  const m = shape.rows;
-  if (m === 0) throw badInput(p.target, 'target has no rows');
-  const inf = p.p === 'inf';
-  let scorer: RowScorer;
-  let chunkRows = CHUNK_ROWS;
-  let finish: (v: number) => number;
-  if (p.p === 2) {
-    scorer = await targetGramScorer(p.target, m, D, false);
-    finish = (v) => Math.sqrt(Math.max(0, v));
-  } else {
-    const pn = inf ? Infinity : (p.p as number);
-    scorer = await SimilarityNorm.create((await readNpyMatrix(p.target, 'target')).data, m, D, pn);
-    chunkRows = TILE_ROWS;
-    finish = inf ? (v) => v : (v) => Math.pow(v, 1 / pn);
-  }
-  const scores = new Float32Array(pool.rows).fill(NaN);
-  await ff.forEachChunk(
-    active,
-    chunkRows,
-    async (rows, x, n) => {
-      const v = await scorer.scores(x, n);
-      for (let k = 0; k < n; k++) scores[rows[k]] = finish(v[k]);
-    },
-    ctx,
-    'NormSim scores',
-  );
-  await scorer.release();
-  const norm = inf ? '∞ (max |similarity|)' : String(p.p);
-  return shareResult(scores, active, p, pool.rows, 'normsim', `NormSim_${norm} (${ARCH_NAME[p.arch]} ${p.modality} features, ${m} targets)`, feature);
+  if (shape.dim !== ff.dim) throw targetDimError(p.target, false, shape.dim, ff.dim, feature);
+  const { form, targets } = await normsimTargetForm(p);
+  const scores = await normsimScores(ff, active, shardRanges(pool), form, pool.rows, ctx);
+  return shareResult(scores, active, p, pool.rows, 'normsim', normsimWhat(p, targets), feature);
 }

@@ -14,7 +14,7 @@
  */
 import fs from 'node:fs';
 import type { ParamSchema } from '../kind.js';
-import type { FilterContext, RowResult } from '../result.js';
+import type { FilterContext, Rule, RowResult } from '../result.js';
 import { checkCancelled } from '../result.js';
 import { cutoff } from '../leaves/clip-score.js';
 import { readNpyFileHeader } from '../../formats/npy.js';
@@ -89,6 +89,22 @@ export function seenCount(active: Uint8Array | null, n: number): number {
   return m;
 }
 
+/** Rows [start, end) of a pool. */
+export interface RowRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * The pool's shards as row ranges, in pool order. Sums over rows are taken shard by shard (then
+ * across shards in this order) so that a shard group (native/cluster) does the very same arithmetic
+ * on its shards as the whole pool does.
+ */
+export function shardRanges(pool: Pool): RowRange[] {
+  const ranges = pool.shards.map((s) => ({ start: s.rowStart, end: s.rowStart + s.rows }));
+  return ranges.length ? ranges : [{ start: 0, end: pool.rows }];
+}
+
 function isNanHalf(h: number): boolean {
   return (h & 0x7c00) === 0x7c00 && (h & 0x03ff) !== 0;
 }
@@ -131,6 +147,8 @@ export class FeatureFile {
    * Visit the rows of `active` (every row when null) that have features, in ascending order, in
    * chunks of at most `chunkRows` rows: `rows[k]` is the pool row of chunk row k, `x` holds the
    * chunk's features as float32, row-major. Seen rows without features are listed in `missing`.
+   * `range` limits the visit to rows [start, end): a shard's rows, so that the chunks (and so the
+   * arithmetic over them) are the shard's own whatever else the pool holds (native/cluster/vas.ts).
    */
   async forEachChunk(
     active: Uint8Array | null,
@@ -138,6 +156,7 @@ export class FeatureFile {
     fn: (rows: Int32Array, x: Float32Array, n: number) => Promise<void> | void,
     ctx?: FilterContext,
     progress?: string,
+    range?: RowRange,
   ): Promise<{ present: number; missing: number[] }> {
     const D = this.dim;
     const lut = f16Table();
@@ -148,7 +167,7 @@ export class FeatureFile {
     let present = 0;
     const fd = fs.openSync(this.file, 'r');
     try {
-      for (const { start, count, h, f } of this.activeWindows(fd, active)) {
+      for (const { start, count, h, f } of this.activeWindows(fd, active, range)) {
         for (let r = 0; r < count; r++) {
           const row = start + r;
           if (active && !active[row]) continue;
@@ -182,10 +201,11 @@ export class FeatureFile {
     return { present, missing };
   }
 
-  /** The file's windows of rows, read, skipping windows where no row of `active` is. */
-  private *activeWindows(fd: number, active: Uint8Array | null) {
-    for (let start = 0; start < this.rows; start += this.window) {
-      const count = Math.min(this.window, this.rows - start);
+  /** The file's windows of rows (within `range`), read, skipping windows where no row of `active` is. */
+  private *activeWindows(fd: number, active: Uint8Array | null, range: RowRange = { start: 0, end: this.rows }) {
+    const end = Math.min(range.end, this.rows);
+    for (let start = range.start; start < end; start += this.window) {
+      const count = Math.min(this.window, end - start);
       if (active) {
         let any = false;
         for (let i = start; i < start + count && !any; i++) any = active[i] === 1;
@@ -376,28 +396,34 @@ export async function readNpyMatrix(file: string, what: string): Promise<{ rows:
 }
 
 /**
- * Keep exactly min(k, #non-NaN) of `rows` with the highest scores: those above the k-th largest
- * score, then those equal to it by ascending row until k are kept. Returns the flags (by position
- * in `rows`) and the k-th largest score (the cut-off).
+ * Where exactly min(k, #non-NaN) of `rows` with the highest scores are cut: `cut` is the k-th
+ * largest score (the smallest when fewer scores exist; Infinity when k <= 0, -Infinity when no row
+ * has a score), and `ties` how many rows scoring exactly `cut` are kept besides those above it (the
+ * first ones by ascending row). native/cluster/score-cut.ts finds the same cut across shard groups.
  */
-export function topK(scores: ArrayLike<number>, rows: ArrayLike<number> | null, n: number, k: number): { keep: Uint8Array; cut: number } {
-  const keep = new Uint8Array(n);
-  if (k <= 0) return { keep, cut: Infinity };
+export function topKCut(scores: ArrayLike<number>, rows: ArrayLike<number> | null, n: number, k: number): { cut: number; ties: number } {
+  if (k <= 0) return { cut: Infinity, ties: 0 };
   const vals = new Float32Array(n);
   let m = 0;
   for (let i = 0; i < n; i++) {
     const s = scores[rows ? rows[i] : i];
     if (!Number.isNaN(s)) vals[m++] = s;
   }
-  if (m <= k) {
-    for (let i = 0; i < n; i++) if (!Number.isNaN(scores[rows ? rows[i] : i])) keep[i] = 1;
-    return { keep, cut: m ? vals.subarray(0, m).sort()[0] : -Infinity };
-  }
+  if (m === 0) return { cut: -Infinity, ties: 0 };
   const sorted = vals.subarray(0, m).sort();
-  const cut = sorted[m - k];
+  // fewer scores than k: every one is kept, down to the smallest
+  const cut = sorted[Math.max(0, m - k)];
   let above = 0;
   for (let i = m - 1; i >= 0 && sorted[i] > cut; i--) above++;
-  let ties = k - above;
+  return { cut, ties: Math.min(k, m) - above };
+}
+
+/**
+ * Keep flags (by position in `rows`, every position when null) for score > cut, then the first
+ * `ties` positions whose score === cut. NaN never passes.
+ */
+export function keepByCut(scores: ArrayLike<number>, rows: ArrayLike<number> | null, n: number, cut: number, ties: number): Uint8Array {
+  const keep = new Uint8Array(n);
   // rows are ascending, so the first tied rows met are the smallest
   for (let i = 0; i < n; i++) {
     const s = scores[rows ? rows[i] : i];
@@ -407,11 +433,89 @@ export function topK(scores: ArrayLike<number>, rows: ArrayLike<number> | null, 
       ties--;
     }
   }
-  return { keep, cut };
+  return keep;
+}
+
+/**
+ * Keep exactly min(k, #non-NaN) of `rows` with the highest scores: those above the k-th largest
+ * score, then those equal to it by ascending row until k are kept. Returns the flags (by position
+ * in `rows`) and the k-th largest score (the cut-off).
+ */
+export function topK(scores: ArrayLike<number>, rows: ArrayLike<number> | null, n: number, k: number): { keep: Uint8Array; cut: number } {
+  const { cut, ties } = topKCut(scores, rows, n, k);
+  return { keep: keepByCut(scores, rows, n, cut, ties), cut };
 }
 
 function pct(f: number): string {
   return `${+(100 * f).toFixed(4)}%`;
+}
+
+/** The share's row count k = int(N * f): N the rows the stage sees (`fraction`) or the whole pool (`pool_fraction`). */
+export function shareCount(share: Share, seen: number, poolRows: number): { k: number; N: number; f: number; byPool: boolean } {
+  const byPool = share.pool_fraction !== undefined;
+  const f = (byPool ? share.pool_fraction : share.fraction) as number;
+  const N = byPool ? poolRows : seen;
+  return { k: Math.floor(N * f), N, f, byPool };
+}
+
+/** The rules of a score filter, as shareResult states them. */
+function shareRules(
+  id: string,
+  what: string,
+  feature: string,
+  share: Share,
+  seen: number,
+  poolRows: number,
+  cut: number,
+  kept: number,
+): Rule[] {
+  const { k, N, f, byPool } = shareCount(share, seen, poolRows);
+  const of = byPool ? `int(N_pool * ${f}) = int(${N} * ${f}) of the whole pool` : `int(N * ${f}) = int(${N} * ${f}) of the rows this stage sees`;
+  let text = `${what} in the top ${k} (${of}; top ${pct(f)}): score >= ${cut}, ties at the cut-off kept by smallest row`;
+  if (kept < k) text += `; only ${kept} seen rows have a score, so all of them are kept`;
+  return [
+    { path: '', id: `${id}.below_cutoff`, text },
+    { path: '', id: `${id}.no_features`, text: noFeaturesText(feature) },
+  ];
+}
+
+function noFeaturesText(feature: string): string {
+  return `the row has ${feature} features (a row without them has no score and never passes)`;
+}
+
+/**
+ * A share's decision once its cut is known: over the rows of `active` (all when null), score > cut
+ * passes, then the first `ties` rows scoring exactly cut. `seen` and `poolRows` are the counts the
+ * share is of (the whole stage's and pool's, also when `scores` covers one shard group).
+ */
+export function shareDecision(
+  scores: Float32Array,
+  active: Uint8Array | null,
+  share: Share,
+  cut: { cut: number; ties: number },
+  counts: { seen: number; poolRows: number; kept: number },
+  id: string,
+  what: string,
+  feature: string,
+): RowResult {
+  const n = scores.length;
+  const rows: number[] = [];
+  for (let i = 0; i < n; i++) if (!active || active[i]) rows.push(i);
+  const flags = keepByCut(scores, rows, rows.length, cut.cut, cut.ties);
+  const keep = new Uint8Array(n);
+  const reason = new Uint16Array(n);
+  rows.forEach((row, i) => {
+    if (flags[i]) keep[row] = 1;
+    else reason[row] = Number.isNaN(scores[row]) ? 2 : 1;
+  });
+  return { keep, reason, value: scores, rules: shareRules(id, what, feature, share, counts.seen, counts.poolRows, cut.cut, counts.kept) };
+}
+
+/** A `threshold` share's decision: per row, score >= float32(threshold). */
+export function thresholdResult(scores: Float32Array, active: Uint8Array | null, threshold: number, id: string, what: string, feature: string): RowResult {
+  const t = Math.fround(threshold);
+  const r = cutoff(scores, t, active, `${what} >= ${threshold} (float32 ${t})`, id);
+  return { ...r, rules: [r.rules[0], { path: '', id: `${id}.no_features`, text: noFeaturesText(feature) }] };
 }
 
 /**
@@ -427,40 +531,14 @@ export function shareResult(
   what: string,
   feature: string,
 ): RowResult {
+  if (share.threshold !== undefined) return thresholdResult(scores, active, share.threshold, id, what, feature);
   const n = scores.length;
-  const noFeatures = `the row has ${feature} features (a row without them has no score and never passes)`;
-  if (share.threshold !== undefined) {
-    const t = Math.fround(share.threshold);
-    const r = cutoff(scores, t, active, `${what} >= ${share.threshold} (float32 ${t})`, id);
-    return { ...r, rules: [r.rules[0], { path: '', id: `${id}.no_features`, text: noFeatures }] };
-  }
   const seen = seenCount(active, n);
-  const byPool = share.pool_fraction !== undefined;
-  const f = (byPool ? share.pool_fraction : share.fraction) as number;
-  const N = byPool ? poolRows : seen;
-  const k = Math.floor(N * f);
+  const { k } = shareCount(share, seen, poolRows);
   const rows: number[] = [];
   for (let i = 0; i < n; i++) if (!active || active[i]) rows.push(i);
-  const { keep: flags, cut } = topK(scores, rows, rows.length, k);
-  const keep = new Uint8Array(n);
-  const reason = new Uint16Array(n);
-  let kept = 0;
-  rows.forEach((row, i) => {
-    if (flags[i]) {
-      keep[row] = 1;
-      kept++;
-    } else reason[row] = Number.isNaN(scores[row]) ? 2 : 1;
-  });
-  const of = byPool ? `int(N_pool * ${f}) = int(${N} * ${f}) of the whole pool` : `int(N * ${f}) = int(${N} * ${f}) of the rows this stage sees`;
-  let text = `${what} in the top ${k} (${of}; top ${pct(f)}): score >= ${cut}, ties at the cut-off kept by smallest row`;
-  if (kept < k) text += `; only ${kept} seen rows have a score, so all of them are kept`;
-  return {
-    keep,
-    reason,
-    value: scores,
-    rules: [
-      { path: '', id: `${id}.below_cutoff`, text },
-      { path: '', id: `${id}.no_features`, text: noFeatures },
-    ],
-  };
+  const cut = topKCut(scores, rows, rows.length, k);
+  let scored = 0;
+  for (const row of rows) if (!Number.isNaN(scores[row])) scored++;
+  return shareDecision(scores, active, share, cut, { seen, poolRows, kept: Math.min(k, scored) }, id, what, feature);
 }

@@ -52,9 +52,7 @@ export class SecondMoment {
 
   /** (1/count) Σ x xᵀ: the papers' Σ = (1/m) Σ_j g_j g_jᵀ. */
   mean(): Float64Array {
-    const out = new Float64Array(this.sum.length);
-    for (let i = 0; i < out.length; i++) out[i] = this.sum[i] / this.count;
-    return out;
+    return meanMoment(this.sum, this.count);
   }
 
   reset(): void {
@@ -65,6 +63,13 @@ export class SecondMoment {
   release(): Promise<void> {
     return this.session.release();
   }
+}
+
+/** sum / count, element by element (float64). */
+export function meanMoment(sum: Float64Array, count: number): Float64Array {
+  const out = new Float64Array(sum.length);
+  for (let i = 0; i < out.length; i++) out[i] = sum[i] / count;
+  return out;
 }
 
 /** Block boundaries of [0, d) in k nearly equal column blocks. */

@@ -484,6 +484,8 @@ export interface RowExplanation {
 export interface ClusterStageProgress {
   /** the stage's name in the plan, e.g. `leaf0-hist` (docs/cluster.md) */
   name: string;
+  /** the stage's position in the plan: a view lists stages in this order (they report in any order) */
+  index: number;
   tasks: number;
   /** tasks finished (their done marker is written) */
   done: number;

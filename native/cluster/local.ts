@@ -63,7 +63,7 @@ export class LocalExecutor implements Executor {
   async run(stages: StageSpec[], ctx: ExecutorContext): Promise<void> {
     fs.mkdirSync(path.join(ctx.work, 'logs'), { recursive: true });
     // stages run one after another in an order that honours `after` (a stage's tasks in parallel)
-    for (const stage of topological(stages)) await this.runStage(stage, ctx);
+    for (const stage of topological(stages)) await this.runStage(stage, stages.indexOf(stage), ctx);
   }
 
   private attempt(stage: string, task: number, ctx: ExecutorContext, children: Set<ChildProcess>): Promise<boolean> {
@@ -85,7 +85,7 @@ export class LocalExecutor implements Executor {
     });
   }
 
-  private async runStage(stage: StageSpec, ctx: ExecutorContext): Promise<void> {
+  private async runStage(stage: StageSpec, index: number, ctx: ExecutorContext): Promise<void> {
     const pending = missingTasks(ctx.work, stage);
     let done = stage.tasks - pending.length;
     const running = new Set<number>();
@@ -95,6 +95,7 @@ export class LocalExecutor implements Executor {
     const report = () => {
       ctx.onProgress?.({
         stage: stage.name,
+        index,
         done,
         tasks: stage.tasks,
         note: [`${(done + stageFraction(ctx.work, stage.name, running)).toFixed(2)} of ${stage.tasks} tasks`, ...notes].join('; '),

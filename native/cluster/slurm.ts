@@ -85,6 +85,8 @@ interface ArrayJob {
 
 interface StageState {
   spec: StageSpec;
+  /** position in the plan's stage list */
+  index: number;
   /** the arrays holding the stage's unfinished tasks now: one per part (after a retry, per part with failures) */
   jobs: ArrayJob[];
   complete: boolean;
@@ -149,7 +151,7 @@ export class SlurmExecutor implements Executor {
     }
 
     const state = new Map<string, StageState>(
-      stages.map((s) => [s.name, { spec: s, jobs: [], complete: false, retries: 0, goneFor: 0, lastNote: '' }]),
+      stages.map((s, index) => [s.name, { spec: s, index, jobs: [], complete: false, retries: 0, goneFor: 0, lastNote: '' }]),
     );
     try {
       // Submit the whole plan up front, chained: Slurm runs it on its own from here.
@@ -305,7 +307,7 @@ export class SlurmExecutor implements Executor {
     if (key === st.lastNote) return;
     st.lastNote = key;
     const jobs = st.jobs.map((j) => j.job);
-    const p: StageProgress = { stage: st.spec.name, done, tasks: st.spec.tasks, note: jobs.length ? `job ${jobs.join(', ')}: ${note}` : note };
+    const p: StageProgress = { stage: st.spec.name, index: st.index, done, tasks: st.spec.tasks, note: jobs.length ? `job ${jobs.join(', ')}: ${note}` : note };
     if (jobs.length) p.jobs = jobs;
     if (typeof what !== 'string') Object.assign(p, what);
     ctx.onProgress?.(p);

@@ -38,7 +38,7 @@ export interface ClusterState {
   formOpen: boolean;
   /** a run on the cluster is under way */
   running: boolean;
-  /** the stages of the current or last run, in the order the engine first reported them (plan order) */
+  /** the stages of the current or last run that have reported, in plan order */
   stages: StageView[];
   /** why the form's values cannot be sent (checked here before the engine sees them), or null */
   formError: string | null;
@@ -111,7 +111,12 @@ export function trackStage(p: ClusterStageProgress): void {
     };
     const stages = [...s.stages];
     if (i >= 0) stages[i] = view;
-    else stages.push(view);
+    else {
+      // stages report in any order (a one-task reduce may report before the map it follows): list
+      // them in plan order
+      stages.push(view);
+      stages.sort((a, b) => a.index - b.index);
+    }
     return { stages };
   });
 }

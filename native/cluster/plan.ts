@@ -19,8 +19,9 @@
  *   reduce per bucket, the cut once (negclip.ts);
  * - vas, normsim: Σ from per-shard partial sums (vas target "pool") or a target file read once,
  *   scores per row in a map, then the exact top-k cut over the stored scores (vas.ts, score-cut.ts);
- * - every other kind (vas_d): NOT yet sharded; one task runs the
- *   in-process implementation on the whole pool (the plan says so), so the result is still inproc's.
+ * - vas_d: num_iters rounds planned statically, 9 stages each (vas-d.ts): the sample's keys per
+ *   group, the sample's exact m-th draw, Σ per shard, their sum, scores, the exact top-k cut
+ *   (score-cut.ts) at the round's keep count, the survivors; a round inproc would not run is a no-op.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -74,6 +75,17 @@ export type Step =
   | 'ties'
   | 'cut'
   | 'select'
+  /** vas_d: survivors and counts once; per round (PlannedStage.round): sample keys, the sample, Σ partials, Σ, scores, the cut, survivors (vas-d.ts) */
+  | 'vasd-start'
+  | 'vasd-keys'
+  | 'vasd-sample'
+  | 'vasd-moments'
+  | 'vasd-sigma'
+  | 'vasd-score'
+  | 'vasd-rank'
+  | 'vasd-ties'
+  | 'vasd-cut'
+  | 'vasd-select'
   /** the in-process leaf on the whole pool (kinds not yet sharded) */
   | 'whole';
 
@@ -81,6 +93,8 @@ export interface PlannedStage extends StageSpec {
   /** index into Plan.leaves */
   leaf: number;
   step: Step;
+  /** vas_d: the round the stage belongs to */
+  round?: number;
 }
 
 export interface PlannedLeaf {
@@ -142,7 +156,7 @@ export function leavesOf(spec: Spec, at = '$', out: { path: string; spec: Leaf }
 
 const MAP_KINDS = new Set(['none', 'basic', 'laion2b', 'text_based', 'subset']);
 
-function planLeaf(leaf: Leaf, groups: number): { how: string; sharded: boolean; steps: { step: Step; tasks: number }[] } {
+function planLeaf(leaf: Leaf, groups: number): { how: string; sharded: boolean; steps: { step: Step; tasks: number; round?: number }[] } {
   const map = { step: 'map' as Step, tasks: groups };
   if (MAP_KINDS.has(leaf.filter) || (leaf.filter === 'clip_score' && leaf.threshold !== undefined)) {
     return { how: 'per-row rule: one map over the shard groups', sharded: true, steps: [map] };
@@ -246,6 +260,28 @@ function planLeaf(leaf: Leaf, groups: number): { how: string; sharded: boolean; 
       ],
     };
   }
+  if (leaf.filter === 'vas_d') {
+    const rounds = leaf.num_iters as number;
+    const round = (r: number) =>
+      (
+        [
+          ['vasd-keys', groups],
+          ['vasd-sample', 1],
+          ['vasd-moments', groups],
+          ['vasd-sigma', 1],
+          ['vasd-score', groups],
+          ['vasd-rank', 1],
+          ['vasd-ties', groups],
+          ['vasd-cut', 1],
+          ['vasd-select', groups],
+        ] as [Step, number][]
+      ).map(([step, tasks]) => ({ step, tasks, round: r }));
+    return {
+      how: `${rounds} rounds of 9 stages: map the sample's draw keys, reduce to the sample's exact m-th draw, map Σ f fᵀ per shard, reduce the shards' sums in shard order, map the survivors' scores, the exact top-k cut (rank, ties, cut), map the new survivors`,
+      sharded: true,
+      steps: [{ step: 'vasd-start', tasks: groups }, ...Array.from({ length: rounds }, (_, r) => round(r)).flat()],
+    };
+  }
   return { how: 'NOT SHARDED YET: one task runs the in-process implementation on the whole pool', sharded: false, steps: [{ step: 'whole', tasks: 1 }] };
 }
 
@@ -260,7 +296,8 @@ export function makePlan(opts: { pool: string; workspace: string; fingerprint: s
       // one chain: a later leaf may need an earlier one's results (then), and two stages of one
       // group never open its workspace at once
       const prev = stages.at(-1);
-      stages.push({ name: `leaf${k}-${s.step}`, tasks: s.tasks, after: prev ? [prev.name] : [], leaf: k, step: s.step });
+      const name = s.round === undefined ? `leaf${k}-${s.step}` : `leaf${k}-${s.step}-r${s.round}`;
+      stages.push({ name, tasks: s.tasks, after: prev ? [prev.name] : [], leaf: k, step: s.step, ...(s.round === undefined ? {} : { round: s.round }) });
     }
   });
   const hash = specHash(opts.spec);

@@ -28,9 +28,11 @@ import type { Plan } from './plan.js';
 import { leafDir, readBuffer, writeArrayAtomic } from './results.js';
 import { bucketAtRank, bucketHistogram, cutoffValue, descKey, f32Bits, fromF32Bits, histogram, sumHistograms, type BucketChoice } from './fraction.js';
 
-function files(work: string, leaf: number) {
-  const dir = leafDir(work, leaf);
+/** `round`: a vas_d round's cut (its own subfolder), none for vas/normsim's single cut */
+function files(work: string, leaf: number, round?: number) {
+  const dir = round === undefined ? leafDir(work, leaf) : path.join(leafDir(work, leaf), `r${round}`);
   return {
+    dir,
     scores: (g: number) => path.join(dir, `score.g${g}.f32`),
     hist: (g: number) => path.join(dir, `score-hist.g${g}.f64`),
     ties: (g: number) => path.join(dir, `ties.g${g}.f64`),
@@ -47,16 +49,16 @@ function keyed(scores: Float32Array): Float32Array {
 }
 
 /** A group's scores (NaN for rows not seen or without features) and their histogram. */
-export function writeScores(work: string, leaf: number, group: number, scores: Float32Array, active: Uint8Array | null, fault: () => void): void {
-  const f = files(work, leaf);
-  fs.mkdirSync(leafDir(work, leaf), { recursive: true });
+export function writeScores(work: string, leaf: number, group: number, scores: Float32Array, active: Uint8Array | null, fault: () => void, round?: number): void {
+  const f = files(work, leaf, round);
+  fs.mkdirSync(f.dir, { recursive: true });
   writeArrayAtomic(f.scores(group), scores);
   fault();
   writeArrayAtomic(f.hist(group), histogram(keyed(scores), active));
 }
 
-function readScores(work: string, leaf: number, group: number, rows: number): Float32Array {
-  const file = files(work, leaf).scores(group);
+export function readScores(work: string, leaf: number, group: number, rows: number, round?: number): Float32Array {
+  const file = files(work, leaf, round).scores(group);
   const s = new Float32Array(readBuffer(file));
   if (s.length !== rows) throw new Error(`${file}: holds ${s.length} scores, the group has ${rows} rows (a stale or torn file)`);
   return s;
@@ -72,11 +74,16 @@ interface Rank {
 
 /** reduce: the rows seen, k and the bucket of rank k - 1. */
 export function rankStep(work: string, plan: Plan, leaf: number, share: Share, fault: () => void): void {
-  const f = files(work, leaf);
+  rankAt(work, plan, leaf, (seen) => shareCount(share, seen, plan.rows).k, fault);
+}
+
+/** reduce: as rankStep with k a function of the rows seen (vas_d: the round's keep count). */
+export function rankAt(work: string, plan: Plan, leaf: number, kOf: (seen: number) => number, fault: () => void, round?: number): void {
+  const f = files(work, leaf, round);
   const sum = sumHistograms(plan.groups.map((_, g) => new Float64Array(readBuffer(f.hist(g)))));
   const seen = sum[0];
   const scored = seen - sum[1];
-  const { k } = shareCount(share, seen, plan.rows);
+  const k = kOf(seen);
   const kept = Math.max(0, Math.min(k, scored));
   const r: Rank =
     k <= 0 ? { seen, kept, cutBits: f32Bits(Infinity), choice: null } : kept === 0 ? { seen, kept, cutBits: f32Bits(-Infinity), choice: null } : { seen, kept, cutBits: null, choice: bucketAtRank(sum, kept - 1) };
@@ -85,10 +92,10 @@ export function rankStep(work: string, plan: Plan, leaf: number, share: Share, f
 }
 
 /** map: the group's scores in the rank's bucket, by the low 16 bits of their keys. */
-export function tiesStep(work: string, leaf: number, group: number, rows: number, active: Uint8Array | null, fault: () => void): void {
-  const f = files(work, leaf);
+export function tiesStep(work: string, leaf: number, group: number, rows: number, active: Uint8Array | null, fault: () => void, round?: number): void {
+  const f = files(work, leaf, round);
   const r = JSON.parse(fs.readFileSync(f.rank, 'utf8')) as Rank;
-  const h = r.choice ? bucketHistogram(keyed(readScores(work, leaf, group, rows)), active, r.choice.bucket) : new Float64Array(0);
+  const h = r.choice ? bucketHistogram(keyed(readScores(work, leaf, group, rows, round)), active, r.choice.bucket) : new Float64Array(0);
   writeArrayAtomic(f.ties(group), h);
   fault();
 }
@@ -102,8 +109,8 @@ interface Cut {
 }
 
 /** reduce: the cut value and each group's share of the ties, in group (= pool) order. */
-export function cutStep(work: string, plan: Plan, leaf: number, fault: () => void): void {
-  const f = files(work, leaf);
+export function cutStep(work: string, plan: Plan, leaf: number, fault: () => void, round?: number): void {
+  const f = files(work, leaf, round);
   const r = JSON.parse(fs.readFileSync(f.rank, 'utf8')) as Rank;
   const groups = plan.groups.map((_, g) => g);
   let cut: Cut;
@@ -124,6 +131,12 @@ export function cutStep(work: string, plan: Plan, leaf: number, fault: () => voi
   }
   writeFileAtomic(f.cut, JSON.stringify(cut));
   fault();
+}
+
+/** The cut a cut reduce wrote: its value, group g's quota of ties (`ties[g]`), the rows seen and kept. */
+export function readCut(work: string, leaf: number, round?: number): { cut: number; ties: number[]; seen: number; kept: number } {
+  const c = JSON.parse(fs.readFileSync(files(work, leaf, round).cut, 'utf8')) as Cut;
+  return { cut: fromF32Bits(c.cutBits), ties: c.ties, seen: c.seen, kept: c.kept };
 }
 
 /** map: the group's decision with the global cut and its quota of ties. */

@@ -26,6 +26,8 @@ import { scoreGroup, scoreSelect, scoreTarget, vasMoments, vasSigma } from './va
 import { cutStep, rankStep, tiesStep } from './score-cut.js';
 import type { VasParams } from '../filters/papers/vas.js';
 import type { Share } from '../filters/papers/vas-shared.js';
+import { vasdGroup, vasdReduce } from './vas-d.js';
+import type { VasDParams } from '../filters/papers/vas-d.js';
 import { readPlan, type Plan, type PlannedStage } from './plan.js';
 import { activeRows, leafDir, readBuffer, readGroupResult, readWholeResult, writeArrayAtomic, writeGroupResult, writeWholeResult } from './results.js';
 import { bucketHistogram, chooseBucket, cutoffValue, f32Bits, fromF32Bits, histogram, type BucketChoice } from './fraction.js';
@@ -161,6 +163,14 @@ async function groupStep(work: string, plan: Plan, stage: PlannedStage, task: nu
       case 'ties':
         tiesStep(work, k, task, pool.rows, active, fault);
         return;
+      case 'vasd-start':
+      case 'vasd-keys':
+      case 'vasd-moments':
+      case 'vasd-score':
+      case 'vasd-ties':
+      case 'vasd-select':
+        await vasdGroup(work, plan, k, task, stage.step, stage.round ?? 0, p as unknown as VasDParams, ctx, active, fault);
+        return;
       case 'select':
         scoreSelect(work, plan, k, task, leaf.spec.filter, p as unknown as VasParams, active, fault);
         return;
@@ -185,7 +195,8 @@ async function reduceStep(work: string, plan: Plan, stage: PlannedStage, fault: 
   const files = leafFiles(work, k);
   const p = plan.leaves[k].spec as Record<string, unknown>;
   const fraction = p.fraction as number;
-  if (stage.step === 'sigma') vasSigma(work, plan, k, fault);
+  if (stage.step.startsWith('vasd-')) vasdReduce(work, plan, k, stage.step, stage.round ?? 0, p as unknown as VasDParams, fault);
+  else if (stage.step === 'sigma') vasSigma(work, plan, k, fault);
   else if (stage.step === 'target') await scoreTarget(work, k, plan.leaves[k].spec.filter, p as unknown as VasParams, fault);
   else if (stage.step === 'rank') rankStep(work, plan, k, p as Share, fault);
   else if (stage.step === 'cut') cutStep(work, plan, k, fault);
@@ -228,7 +239,7 @@ async function wholeStep(work: string, plan: Plan, stage: PlannedStage, fault: (
 }
 
 /** Single-task steps that combine what every group wrote (no pool opened). */
-const REDUCE_STEPS = new Set(['bucket', 'cutoff', 'counts', 'entries', 'sigma', 'target', 'rank', 'cut']);
+const REDUCE_STEPS = new Set(['bucket', 'cutoff', 'counts', 'entries', 'sigma', 'target', 'rank', 'cut', 'vasd-sample', 'vasd-sigma', 'vasd-rank', 'vasd-cut']);
 
 export async function runTask(work: string, stageName: string, task: number): Promise<void> {
   const plan = readPlan(work);

@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FilterContext } from '../filters/result.js';
-import { featureName, poolFeature, shardRanges, thresholdResult, type Share } from '../filters/papers/vas-shared.js';
+import { featureName, poolFeature, shardRanges, thresholdResult, type FeatureFile, type Share } from '../filters/papers/vas-shared.js';
 import { addMoment, targetDimError, vasPoolForm, vasScores, vasTargetForm, vasWhat, shardMoments, type ScorerForm, type VasParams } from '../filters/papers/vas.js';
 import { normsimScores, normsimTargetForm, normsimWhat, type NormSimParams } from '../filters/papers/normsim.js';
 import { writeFileAtomic } from '../pool/workspace.js';
@@ -88,37 +88,50 @@ function readForm(work: string, leaf: number): { form: ScorerForm | null; meta: 
 export async function vasMoments(work: string, plan: Plan, leaf: number, group: number, p: VasParams, ctx: FilterContext, active: Uint8Array | null, fault: () => void): Promise<void> {
   const f = files(work, leaf);
   const ff = await poolFeature(ctx.pool, featureName(p.arch, p.modality), 'vas', ctx);
+  await writeShardMoments(plan, group, ff, active, ctx, f.moments, fault);
+}
+
+/**
+ * The group's shards' Σ f fᵀ over the rows of `mask`, each a float64 file (D² + 1 values, the last
+ * the row count) named by the shard's index in the whole pool (vas's and vas_d's moments maps).
+ */
+export async function writeShardMoments(plan: Plan, group: number, ff: FeatureFile, mask: Uint8Array | null, ctx: FilterContext, fileOf: (shard: number) => string, fault: () => void): Promise<void> {
   const first = plan.groups.slice(0, group).reduce((n, g) => n + g.stems.length, 0);
   const D2 = ff.dim * ff.dim;
   let wrote = false;
-  await shardMoments(ff, active, shardRanges(ctx.pool), ctx, (i, sum, count) => {
+  await shardMoments(ff, mask, shardRanges(ctx.pool), ctx, (i, sum, count) => {
     const out = new Float64Array(D2 + 1);
     out.set(sum);
     out[D2] = count;
-    writeArrayAtomic(f.moments(first + i), out);
+    writeArrayAtomic(fileOf(first + i), out);
     if (!wrote) fault();
     wrote = true;
   });
 }
 
-/** reduce (vas target "pool"): the shards' partials added in pool shard order. */
-export function vasSigma(work: string, plan: Plan, leaf: number, fault: () => void): void {
-  const f = files(work, leaf);
+/** The pool's shards' partials (writeShardMoments) added in pool shard order: Σ f fᵀ, the row count and D. */
+export function addShardMoments(plan: Plan, fileOf: (shard: number) => string): { total: Float64Array; count: number; D: number } {
   const shards = plan.groups.reduce((n, g) => n + g.stems.length, 0);
   let total: Float64Array | null = null;
   let count = 0;
   let D = 0;
   for (let s = 0; s < shards; s++) {
-    const part = new Float64Array(readBuffer(f.moments(s)));
+    const part = new Float64Array(readBuffer(fileOf(s)));
     if (!total) {
       D = Math.round(Math.sqrt(part.length - 1));
       total = new Float64Array(D * D);
     }
-    if (part.length !== D * D + 1) throw new Error(`${f.moments(s)}: ${part.length} values, expected ${D * D + 1} (a torn partial)`);
+    if (part.length !== D * D + 1) throw new Error(`${fileOf(s)}: ${part.length} values, expected ${D * D + 1} (a torn partial)`);
     addMoment(total, part);
     count += part[D * D];
   }
-  const sigma = vasPoolForm(total as Float64Array, count, D);
+  return { total: total as Float64Array, count, D };
+}
+
+/** reduce (vas target "pool"): the shards' partials added in pool shard order. */
+export function vasSigma(work: string, plan: Plan, leaf: number, fault: () => void): void {
+  const { total, count, D } = addShardMoments(plan, files(work, leaf).moments);
+  const sigma = vasPoolForm(total, count, D);
   writeForm(work, leaf, sigma.form, D, { sigma: sigma.text }, fault);
 }
 

@@ -360,6 +360,42 @@ test('vas and normsim: --engine local equals inproc bit for bit, whatever the sh
   }
 });
 
+test('vas_d: rounds of sample, Σ, scores and cut across groups equal inproc bit for bit, alone and after clip_score, 1 and 3 groups', { timeout: 1_800_000 }, async () => {
+  const f = await fixture();
+  // a 30% / 50% sample (so the draws across groups matter), Σ₀ from the pool inside then (init "pool")
+  const alone = { filter: 'vas_d', fraction: 0.3, num_iters: 3, sample: 0.3, seed: 4 };
+  const after = { then: [{ filter: 'clip_score', fraction: 0.6 }, { filter: 'vas_d', pool_fraction: 0.2, num_iters: 2, sample: 0.5, seed: 1 }] };
+  // every task is a process (~1-2 s here): 1 + 9 x num_iters stages a case, so few rounds and cases
+  // (8 groups with 2 rounds and the then case on 1 group also passed: 8.7 min for the five, load 3-9)
+  const list: [string, Record<string, unknown>, number, number][] = [
+    ['vas_d alone', alone, 1, 1],
+    ['vas_d alone, 2 rounds', { ...alone, num_iters: 2 }, 3, 3],
+    ['vas_d after clip_score', after, 3, 3],
+  ];
+  for (const [name, spec, groups, workers] of list) {
+    const ws = path.join(f.dir, `ws-${name.replace(/\W+/g, '-')}-g${groups}`);
+    const a = await inproc(f.pool, `${ws}-inproc`, spec);
+    const { d: b, plan } = await local(f.pool, `${ws}-local`, spec, groups, workers);
+    const leaf = ('then' in spec ? (spec.then as Record<string, unknown>[])[1] : spec) as { num_iters: number; fraction?: number; pool_fraction?: number };
+    const k = 'then' in spec ? 1 : 0;
+    // the plan: a start map, then 9 stages a round, every map one task per group
+    assert.match(plan, new RegExp(`leaf${k}-vasd-start: ${groups} tasks?\n`));
+    for (let r = 0; r < leaf.num_iters; r++) assert.match(plan, new RegExp(`leaf${k}-vasd-sample-r${r}: 1 task\n[^]*leaf${k}-vasd-select-r${r}: ${groups} tasks?`));
+    assert.doesNotMatch(plan, /whole/);
+    assertEqualDecisions(a, b, `${name} (${groups} groups, ${workers} workers)`);
+    sameStoredFiles(`${ws}-inproc`, `${ws}-local`, a.summary.id, name);
+    // independent of the code's own output: the target is int(N * f) of the rows seen (or the pool),
+    // every round ran, and each dropped row carries the VAS of the round it was dropped in
+    // (alone: the stage sees every row; after clip_score: pool_fraction, of the whole pool)
+    const target = Math.floor(b.keep.length * ((leaf.pool_fraction ?? leaf.fraction) as number));
+    assert.equal(b.summary.kept, target, `${name}: keeps the target int(N * f)`);
+    const rule = b.summary.rules.find((r) => r.id === 'vas_d.dropped');
+    assert.match(rule?.text ?? '', new RegExp(`in ${leaf.num_iters} rounds`), `${name}: every round ran`);
+    const dropped = [...b.reason.keys()].filter((i) => b.reason[i] > 0 && b.summary.rules[b.reason[i] - 1].id === 'vas_d.dropped');
+    assert.ok(dropped.length > 0 && dropped.every((i) => Number.isFinite(b.value[i])), `${name}: ${dropped.length} rows dropped, each with its VAS`);
+  }
+});
+
 test('sieve filter --engine local: the same .npy, JSON line and sidecar as inproc; bad engine flags exit 2', async () => {
   const f = await fixture();
   const spec = JSON.stringify({ filter: 'clip_score', threshold: 0.25 });

@@ -77,6 +77,18 @@ export function wordsOfRows(words: Uint32Array, rows: ArrayLike<number>): Uint32
 }
 
 /**
+ * Item k's draw u (uid words at `words[4k ..]`) as the integer u * 2^53 (below 2^53) split into its
+ * top 32 bits and low 21: (hi, lo) ascending is u ascending, what drawOrder sorts by.
+ */
+export function drawBits(seed: number, e: number, words: Uint32Array, k: number): [number, number] {
+  const w = 4 * k;
+  const [a, b] = rowKeys(seed, words[w], words[w + 1], words[w + 2], words[w + 3]);
+  const key = drawUniform(a, b, e) * 9007199254740992;
+  const hi = Math.floor(key / 2097152);
+  return [hi, key - hi * 2097152];
+}
+
+/**
  * The items [from, to) of a set (item k's uid words at `words[4k ..]`) in the random order of draw
  * `e` under `seed`: ascending u, ties by uid. Returns the item indices. A stable LSD radix sort on
  * u's 53 bits (5 passes of 11 bits; a comparator sort was 10x slower: vas_d orders its survivors
@@ -87,13 +99,7 @@ export function drawOrder(seed: number, e: number, words: Uint32Array, from: num
   // u * 2^53 is an integer below 2^53: its top 32 bits and its low 21
   const hi = new Uint32Array(n);
   const lo = new Uint32Array(n);
-  for (let k = 0; k < n; k++) {
-    const w = 4 * (from + k);
-    const [a, b] = rowKeys(seed, words[w], words[w + 1], words[w + 2], words[w + 3]);
-    const key = drawUniform(a, b, e) * 9007199254740992;
-    hi[k] = Math.floor(key / 2097152);
-    lo[k] = key - hi[k] * 2097152;
-  }
+  for (let k = 0; k < n; k++) [hi[k], lo[k]] = drawBits(seed, e, words, from + k);
   let idx = Int32Array.from({ length: n }, (_, k) => k);
   let tmp = new Int32Array(n);
   const count = new Int32Array(2049);

@@ -15,19 +15,27 @@
  * in a round go to the smallest row (`torch.topk` is arbitrary), a round never drops below `target`
  * (with the code's rounding, (num_iters - 1) * chunk can exceed n_start - target and its topk fails),
  * and the Σ after the last round (which the code only saves) is not computed.
+ *
+ * Σ and the scores are computed shard by shard, as `vas` does (vas.ts shardMoments / vasScores): a
+ * per-shard float64 partial of the sample's Σ f fᵀ, the partials added in shard order, and score
+ * chunks that never straddle two shards; each round re-reads the survivors' features from the file.
+ * So a cluster plan (native/cluster/vas-d.ts) that computes each shard's part where the shard is and
+ * adds them in the same order gets the same bits for any shard grouping.
  */
 import type { FilterKind } from '../kind.js';
-import type { FilterContext, RowResult } from '../result.js';
+import type { FilterContext, Rule, RowResult } from '../result.js';
 import { checkCancelled } from '../result.js';
 import { drawOrder, entryKey, poolUidWords, wordsOfRows } from './draws.js';
-import { ARCH, ARCH_NAME, CITATION_VAS, MODALITY, SHARE_PARAMS, featureName, poolFeature, seenCount, topK, type Arch, type FeatureFile } from './vas-shared.js';
-import { QuadForm, SecondMoment } from './vas-sigma.js';
-import { CHUNK_ROWS } from './vas.js';
+import { ARCH, ARCH_NAME, CITATION_VAS, MODALITY, SHARE_PARAMS, featureName, poolFeature, seenCount, shardRanges, topK, type Arch, type FeatureFile, type RowRange } from './vas-shared.js';
+import { meanMoment } from './vas-sigma.js';
+import { addMoment, shardMoments, vasScores } from './vas.js';
 
 export const VAS_D_KIND: FilterKind = {
   name: 'vas_d',
   // 2: Σ samples drawn per (seed, uid) instead of a seeded shuffle of row positions
-  revision: 2,
+  // 3: Σ and scores computed shard by shard (per-shard float64 partials added in shard order, score
+  //    chunks that restart at every shard), as the cluster plan computes them
+  revision: 3,
   title: 'VAS-D (dynamic VAS)',
   description:
     'Drops the lowest-VAS rows in num_iters rounds down to the target size, re-estimating Σ after each round from a sample of the survivors (Σ₀ from a sample of the pool); Sieve seeds the samples the code draws unseeded and breaks ties by smallest row.',
@@ -57,7 +65,7 @@ export const VAS_D_KIND: FilterKind = {
   oneOf: [['fraction', 'pool_fraction']],
 };
 
-interface VasDParams {
+export interface VasDParams {
   arch: Arch;
   modality: 'image' | 'text';
   fraction?: number;
@@ -68,160 +76,150 @@ interface VasDParams {
   init: 'pool' | 'seen';
 }
 
-/**
- * A random m of the rows listed (uid words `words`, 4 per row), as indices ascending: the first m in
- * the order of draw E = FNV-1a("vas_d sample r") under `seed` (draws.ts), so the sample depends on
- * (seed, uid, r) and the set only, not on row order or sharding; each r draws anew.
- */
-function sampleIndices(n: number, m: number, draw: Draw): Int32Array {
-  if (m >= n) return Int32Array.from({ length: n }, (_, i) => i);
-  return drawOrder(draw.seed, entryKey(`vas_d sample ${draw.r}`), draw.words, 0, n).subarray(0, m).sort();
-}
-
-/** What a sample is drawn from: the seed, the uid words of the set's rows, the draw's number. */
-interface Draw {
-  seed: number;
-  words: Uint32Array;
-  r: number;
-}
-
-function sampleSize(n: number, share: number): number {
+/** The size of a sample: int(n * share), at least one row, at most n. */
+export function sampleSize(n: number, share: number): number {
   return Math.min(n, Math.max(1, Math.floor(n * share)));
 }
 
-/** Σ of a sample of the in-memory rows x[0 .. n). */
-async function sigmaOfRows(sm: SecondMoment, x: Float32Array, n: number, D: number, share: number, draw: () => Draw): Promise<Float64Array> {
-  sm.reset();
-  if (share >= 1) {
-    for (let s = 0; s < n; s += CHUNK_ROWS) {
-      const c = Math.min(CHUNK_ROWS, n - s);
-      await sm.add(x.subarray(s * D, (s + c) * D), c);
-    }
-    return sm.mean();
-  }
-  const idx = sampleIndices(n, sampleSize(n, share), draw());
-  const buf = new Float32Array(Math.min(CHUNK_ROWS, idx.length) * D);
-  for (let s = 0; s < idx.length; s += CHUNK_ROWS) {
-    const c = Math.min(CHUNK_ROWS, idx.length - s);
-    for (let k = 0; k < c; k++) buf.set(x.subarray(idx[s + k] * D, (idx[s + k] + 1) * D), k * D);
-    await sm.add(buf, c);
-  }
-  return sm.mean();
+/** The key E of round r's sample draw (Σ₀ is draw 0, the Σ after round r draw r + 1). */
+export function sampleKey(r: number): number {
+  return entryKey(`vas_d sample ${r}`);
 }
 
-/** Σ of a sample of every pool row that has features (read from the feature file). */
-async function sigmaOfPool(sm: SecondMoment, ff: FeatureFile, share: number, draw: (rows: Int32Array) => Draw, ctx: FilterContext): Promise<{ sigma: Float64Array; rows: number }> {
-  sm.reset();
-  if (share >= 1) {
-    await ff.forEachChunk(null, CHUNK_ROWS, (_r, x, n) => sm.add(x, n), ctx, 'VAS-D: Σ₀ of the pool');
-    return { sigma: sm.mean(), rows: sm.count };
-  }
-  const all = Int32Array.from({ length: ff.rows }, (_, i) => i);
-  const ok = ff.present(all);
-  let P = 0;
-  for (let i = 0; i < ok.length; i++) if (ok[i]) all[P++] = i;
-  const withFeatures = all.subarray(0, P);
-  const pick = sampleIndices(P, sampleSize(P, share), draw(withFeatures));
-  const rows = Int32Array.from(pick, (i) => withFeatures[i]);
-  const buf = new Float32Array(Math.min(CHUNK_ROWS, rows.length) * ff.dim);
-  for (let s = 0; s < rows.length; s += CHUNK_ROWS) {
-    const part = rows.subarray(s, s + CHUNK_ROWS);
-    ff.gather(part, buf);
-    await sm.add(buf, part.length);
-    checkCancelled(ctx);
-  }
-  return { sigma: sm.mean(), rows: P };
+/** What the run aims at: target = int(N * f) rows, each round drops `chunk` (n0: the rows seen with features). */
+export function vasDShape(p: VasDParams, seen: number, poolRows: number, n0: number): { target: number; chunk: number; N: number; f: number; byPool: boolean } {
+  const byPool = p.pool_fraction !== undefined;
+  const f = (byPool ? p.pool_fraction : p.fraction) as number;
+  const N = byPool ? poolRows : seen;
+  const target = Math.floor(N * f);
+  return { target, chunk: Math.max(0, Math.ceil((n0 - target) / p.num_iters)), N, f, byPool };
+}
+
+/** How many of the `cur` rows round r keeps: `chunk` fewer, never below target; the last round keeps target. */
+export function roundKeep(p: VasDParams, r: number, cur: number, target: number, chunk: number): number {
+  return r === p.num_iters - 1 ? Math.min(target, cur) : Math.min(cur, Math.max(target, cur - chunk));
+}
+
+/** Rows of `active` (every row when null) whose features are present, as a mask. */
+export function withFeatures(ff: FeatureFile, active: Uint8Array | null, n: number): Uint8Array {
+  const rows = rowsOf(active, n);
+  const ok = ff.present(rows);
+  const mask = new Uint8Array(n);
+  for (let k = 0; k < rows.length; k++) if (ok[k]) mask[rows[k]] = 1;
+  return mask;
+}
+
+/** The rows of a mask (every row when null), ascending. */
+export function rowsOf(mask: Uint8Array | null, n: number): Int32Array {
+  if (!mask) return Int32Array.from({ length: n }, (_, i) => i);
+  let m = 0;
+  for (let i = 0; i < n; i++) m += mask[i];
+  const out = new Int32Array(m);
+  for (let i = 0, j = 0; i < n; i++) if (mask[i]) out[j++] = i;
+  return out;
+}
+
+/** Σ = (1/m) Σ f fᵀ over the rows of `mask`: one float64 partial per shard, added in shard order. */
+export async function shardSigma(ff: FeatureFile, mask: Uint8Array, ranges: RowRange[], ctx: FilterContext): Promise<Float64Array> {
+  const total = new Float64Array(ff.dim * ff.dim);
+  let count = 0;
+  await shardMoments(ff, mask, ranges, ctx, (_i, sum, c) => {
+    addMoment(total, sum);
+    count += c;
+  });
+  return meanMoment(total, count);
+}
+
+/**
+ * A random m = sampleSize(count, sample) of the `count` rows of `set` as a mask: the first m in the
+ * order of draw `sampleKey(r)` under `seed` (draws.ts), so the sample depends on (seed, uid, r) and
+ * the set only, not on row order or sharding. `words`: the pool's uid words.
+ */
+function sampleMask(set: Uint8Array, count: number, p: VasDParams, r: number, words: Uint32Array): Uint8Array {
+  const m = sampleSize(count, p.sample);
+  if (m >= count) return set;
+  const rows = rowsOf(set, set.length);
+  const order = drawOrder(p.seed, sampleKey(r), wordsOfRows(words, rows), 0, count);
+  const mask = new Uint8Array(set.length);
+  for (let j = 0; j < m; j++) mask[rows[order[j]]] = 1;
+  return mask;
+}
+
+/** Where Σ₀ comes from, in the rule's words. */
+export function vasDInitText(p: VasDParams, initPool: boolean, P: number, n0: number): string {
+  const share = p.sample >= 1 ? 'all' : `a ${+(100 * p.sample).toFixed(4)}% sample of the`;
+  return initPool ? `Σ₀ from ${share} ${P} pool rows with features` : `Σ₀ from ${share} ${n0} rows seen`;
+}
+
+/** The rules of a vas_d result. */
+export function vasDRules(p: VasDParams, n0: number, shape: ReturnType<typeof vasDShape>, rounds: number, initText: string): Rule[] {
+  const feature = featureName(p.arch, p.modality);
+  const { target, N, f, byPool, chunk } = shape;
+  const of = byPool ? `int(N_pool * ${f}) = ${target} of the whole pool's ${N}` : `int(N * ${f}) = ${target} of the ${N} rows seen`;
+  return [
+    {
+      path: '',
+      id: 'vas_d.dropped',
+      text:
+        `VAS-D (${ARCH_NAME[p.arch]} ${p.modality} features): from the ${n0} rows seen with features to ${of} in ${rounds} rounds, ` +
+        `each dropping the ${chunk} lowest VAS = fᵀΣf; ${initText}, then Σ re-estimated after each round from ` +
+        `${p.sample >= 1 ? 'all survivors' : `a ${+(100 * p.sample).toFixed(4)}% sample of the survivors drawn per uid (seed ${p.seed})`}; ties by smallest row (value: the VAS in the round it was dropped)`,
+    },
+    { path: '', id: 'vas_d.no_features', text: `the row has ${feature} features (a row without them has no score and never passes)` },
+  ];
+}
+
+function count(mask: Uint8Array): number {
+  let c = 0;
+  for (let i = 0; i < mask.length; i++) c += mask[i];
+  return c;
 }
 
 export async function vasDFilter(params: Record<string, unknown>, ctx: FilterContext, active: Uint8Array | null): Promise<RowResult> {
   const p = params as unknown as VasDParams;
   const { pool } = ctx;
-  const feature = featureName(p.arch, p.modality);
-  const ff = await poolFeature(pool, feature, 'vas_d', ctx);
+  const ff = await poolFeature(pool, featureName(p.arch, p.modality), 'vas_d', ctx);
   const D = ff.dim;
   const n = pool.rows;
-  const loaded = await ff.loadSeen(active, false, ctx, 'VAS-D: reading the rows seen');
-  const x = loaded.x as Float32Array;
-  const rows = Int32Array.from(loaded.rows);
-  const n0 = rows.length;
-  const byPool = p.pool_fraction !== undefined;
-  const f = (byPool ? p.pool_fraction : p.fraction) as number;
-  const N = byPool ? n : seenCount(active, n);
-  const target = Math.floor(N * f);
-  // Σ₀ is draw 0, the Σ after round r draw r + 1; the uid words only when something is sampled
-  const poolWords = p.sample < 1 ? await poolUidWords(pool) : new Uint32Array(0);
-  const draw = (of: ArrayLike<number>, r: number): Draw => ({ seed: p.seed, words: wordsOfRows(poolWords, of), r });
-
+  const ranges = shardRanges(pool);
   const keep = new Uint8Array(n);
   const reason = new Uint16Array(n);
   const value = new Float32Array(n).fill(NaN);
-  for (const r of loaded.missing) reason[r] = 2;
-
-  const sm = await SecondMoment.create(D);
-  const quad = await QuadForm.create(D);
-  let sigma: Float64Array;
-  let initText: string;
-  if (p.init === 'pool' && active) {
-    const s = await sigmaOfPool(sm, ff, p.sample, (of) => draw(of, 0), ctx);
-    sigma = s.sigma;
-    initText = `Σ₀ from ${p.sample >= 1 ? 'all' : `a ${+(100 * p.sample).toFixed(4)}% sample of the`} ${s.rows} pool rows with features`;
-  } else {
-    sigma = await sigmaOfRows(sm, x, n0, D, p.sample, () => draw(rows, 0));
-    initText = `Σ₀ from ${p.sample >= 1 ? 'all' : `a ${+(100 * p.sample).toFixed(4)}% sample of the`} ${n0} rows seen`;
-  }
-  const chunk = Math.max(0, Math.ceil((n0 - target) / p.num_iters));
+  // the survivors, as a mask: the rows seen with features
+  const alive = withFeatures(ff, active, n);
+  for (let i = 0; i < n; i++) if ((!active || active[i]) && !alive[i]) reason[i] = 2;
+  const n0 = count(alive);
+  const initPool = p.init === 'pool' && active !== null;
+  const initSet = initPool ? withFeatures(ff, null, n) : alive;
+  const P = initPool ? count(initSet) : n0;
+  const shape = vasDShape(p, seenCount(active, n), n, n0);
+  const { target, chunk } = shape;
+  // the uid words only when something is sampled
+  const poolWords = p.sample < 1 ? await poolUidWords(pool) : new Uint32Array(0);
   let cur = n0;
-  const scores = new Float32Array(n0);
   let rounds = 0;
   for (let r = 0; r < p.num_iters && cur > 0; r++) {
     checkCancelled(ctx);
-    quad.setMatrix(sigma);
-    for (let s = 0; s < cur; s += CHUNK_ROWS) {
-      const c = Math.min(CHUNK_ROWS, cur - s);
-      scores.set(await quad.scores(x.subarray(s * D, (s + c) * D), c), s);
-    }
+    // Σ₀ from its own set; the Σ of round r > 0 from the survivors of round r - 1
+    const sigma = await shardSigma(ff, r === 0 ? sampleMask(initSet, P, p, 0, poolWords) : sampleMask(alive, cur, p, r, poolWords), ranges, ctx);
+    const scores = await vasScores(ff, alive, ranges, { kind: 'quad', dim: D, matrix: sigma }, n, ctx);
     rounds++;
-    const last = r === p.num_iters - 1;
-    const keepCount = last ? Math.min(target, cur) : Math.min(cur, Math.max(target, cur - chunk));
-    const { keep: flags } = topK(scores, null, cur, keepCount);
-    let j = 0;
-    for (let i = 0; i < cur; i++) {
-      if (flags[i]) {
-        if (i !== j) x.copyWithin(j * D, i * D, (i + 1) * D);
-        rows[j] = rows[i];
-        scores[j] = scores[i];
-        j++;
-      } else {
-        value[rows[i]] = scores[i];
-        reason[rows[i]] = 1;
+    const rows = rowsOf(alive, n);
+    const { keep: flags } = topK(scores, rows, cur, roundKeep(p, r, cur, target, chunk));
+    cur = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      // a survivor's value is overwritten by every later round: it ends as its last round's VAS
+      value[row] = scores[row];
+      if (flags[i]) cur++;
+      else {
+        alive[row] = 0;
+        reason[row] = 1;
       }
     }
-    cur = j;
     ctx.onProgress?.({ job: 'filter', done: r + 1, total: p.num_iters, message: `VAS-D round ${r + 1}: ${cur} rows left` });
     if (cur <= target) break; // nothing more to drop: later rounds would keep every row
-    if (!last) sigma = await sigmaOfRows(sm, x, cur, D, p.sample, () => draw(rows.subarray(0, cur), r + 1));
   }
-  for (let i = 0; i < cur; i++) {
-    keep[rows[i]] = 1;
-    value[rows[i]] = scores[i];
-  }
-  await sm.release();
-  await quad.release();
-  const of = byPool ? `int(N_pool * ${f}) = ${target} of the whole pool's ${N}` : `int(N * ${f}) = ${target} of the ${N} rows seen`;
-  return {
-    keep,
-    reason,
-    value,
-    rules: [
-      {
-        path: '',
-        id: 'vas_d.dropped',
-        text:
-          `VAS-D (${ARCH_NAME[p.arch]} ${p.modality} features): from the ${n0} rows seen with features to ${of} in ${rounds} rounds, ` +
-          `each dropping the ${chunk} lowest VAS = fᵀΣf; ${initText}, then Σ re-estimated after each round from ` +
-          `${p.sample >= 1 ? 'all survivors' : `a ${+(100 * p.sample).toFixed(4)}% sample of the survivors drawn per uid (seed ${p.seed})`}; ties by smallest row (value: the VAS in the round it was dropped)`,
-      },
-      { path: '', id: 'vas_d.no_features', text: `the row has ${feature} features (a row without them has no score and never passes)` },
-    ],
-  };
+  for (let i = 0; i < n; i++) keep[i] = alive[i];
+  return { keep, reason, value, rules: vasDRules(p, n0, shape, rounds, vasDInitText(p, initPool, P, n0)) };
 }

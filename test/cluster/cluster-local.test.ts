@@ -19,8 +19,8 @@ import { LocalExecutor, logFile } from '../../native/cluster/local.js';
 import { runOnCluster } from '../../native/cluster/submit.js';
 import { describePlan } from '../../native/cluster/plan.js';
 import { sieveArgv } from '../../native/cluster/executor.js';
-import { tmpDir } from './fixtures/tiny-pool.js';
-import { featurePool, plantedFeatures } from './fixtures/dedup-pool.js';
+import { tmpDir } from '../native/fixtures/tiny-pool.js';
+import { featurePool, plantedFeatures } from '../native/fixtures/dedup-pool.js';
 import { readFeatureRows } from '../../native/pool/features.js';
 
 const SIEVE = path.resolve('bin/sieve.js');

@@ -20,7 +20,7 @@ import { Engine } from '../../native/engine.js';
 import { writeNpy } from '../../native/formats/npy.js';
 import { mulberry32 } from '../../native/map/linalg.js';
 import { PACKAGE_ROOT } from '../../native/paths.js';
-import { slurmUnavailable } from './fixtures/slurm.js';
+import { slurmUnavailable } from '../native/fixtures/slurm.js';
 
 const SIEVE = path.join(PACKAGE_ROOT, 'bin', 'sieve.js');
 

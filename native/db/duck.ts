@@ -9,7 +9,7 @@
  * callers queue. A chunk generator holds it for its whole iteration: its loop body must not query
  * the same Db (it would wait for itself).
  */
-import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBConnection, DuckDBInstance, type DuckDBDataChunk, type DuckDBValue } from '@duckdb/node-api';
 
 export type SqlValue = DuckDBValue;
 
@@ -108,25 +108,32 @@ export class Db {
     out: A,
     params?: SqlValue[],
   ): Promise<A> {
-    const release = await this.acquire();
     let at = 0;
+    for await (const chunk of this.chunks(sql, params)) {
+      // The vector's backing typed array is not in the public typings but is the documented fast
+      // path (stack-notes: "each float column's vector holds a Float32Array").
+      const items = (chunk.getColumnVector(0) as unknown as { items: A }).items;
+      if (at + chunk.rowCount > out.length) throw new Error(`query returned more than ${out.length} rows: ${sql}`);
+      out.set(items.subarray(0, chunk.rowCount) as never, at);
+      at += chunk.rowCount;
+    }
+    if (at !== out.length) throw new Error(`query returned ${at} rows, expected ${out.length}: ${sql}`);
+    return out;
+  }
+
+  /** DuckDB's result chunks of one query, holding the connection until the caller stops reading. */
+  private async *chunks(sql: string, params?: SqlValue[]): AsyncGenerator<DuckDBDataChunk> {
+    const release = await this.acquire();
     try {
       const result = await this.conn.stream(sql, params);
       for (;;) {
         const chunk = await result.fetchChunk();
-        if (!chunk || chunk.rowCount === 0) break;
-        // The vector's backing typed array is not in the public typings but is the documented fast
-        // path (stack-notes: "each float column's vector holds a Float32Array").
-        const items = (chunk.getColumnVector(0) as unknown as { items: A }).items;
-        if (at + chunk.rowCount > out.length) throw new Error(`query returned more than ${out.length} rows: ${sql}`);
-        out.set(items.subarray(0, chunk.rowCount) as never, at);
-        at += chunk.rowCount;
+        if (!chunk || chunk.rowCount === 0) return;
+        yield chunk;
       }
     } finally {
       release();
     }
-    if (at !== out.length) throw new Error(`query returned ${at} rows, expected ${out.length}: ${sql}`);
-    return out;
   }
 
   /**
@@ -134,16 +141,8 @@ export class Db {
    * see strings (captions), without materialising the whole result.
    */
   async *columnChunks(sql: string, params?: SqlValue[]): AsyncGenerator<unknown[][]> {
-    const release = await this.acquire();
-    try {
-      const result = await this.conn.stream(sql, params);
-      for (;;) {
-        const chunk = await result.fetchChunk();
-        if (!chunk || chunk.rowCount === 0) return;
-        yield Array.from({ length: chunk.columnCount }, (_, c) => chunk.getColumnValues(c) as unknown[]);
-      }
-    } finally {
-      release();
+    for await (const chunk of this.chunks(sql, params)) {
+      yield Array.from({ length: chunk.columnCount }, (_, c) => chunk.getColumnValues(c) as unknown[]);
     }
   }
 
@@ -158,23 +157,15 @@ export class Db {
     sql: string,
     params?: SqlValue[],
   ): AsyncGenerator<{ rows: number; typed: <A extends Float32Array | Float64Array | Int32Array | Uint8Array | BigUint64Array>(c: number) => A; values: (c: number) => unknown[] }> {
-    const release = await this.acquire();
-    try {
-      const result = await this.conn.stream(sql, params);
-      for (;;) {
-        const chunk = await result.fetchChunk();
-        if (!chunk || chunk.rowCount === 0) return;
-        const rows = chunk.rowCount;
-        yield {
-          rows,
-          // the backing typed array: see numericColumn
-          typed: <A extends Float32Array | Float64Array | Int32Array | Uint8Array | BigUint64Array>(c: number) =>
-            (chunk.getColumnVector(c) as unknown as { items: A }).items.subarray(0, rows) as A,
-          values: (c: number) => chunk.getColumnValues(c) as unknown[],
-        };
-      }
-    } finally {
-      release();
+    for await (const chunk of this.chunks(sql, params)) {
+      const rows = chunk.rowCount;
+      yield {
+        rows,
+        // the backing typed array: see numericColumn
+        typed: <A extends Float32Array | Float64Array | Int32Array | Uint8Array | BigUint64Array>(c: number) =>
+          (chunk.getColumnVector(c) as unknown as { items: A }).items.subarray(0, rows) as A,
+        values: (c: number) => chunk.getColumnValues(c) as unknown[],
+      };
     }
   }
 

@@ -47,6 +47,8 @@ export interface SlurmOptions extends SlurmScriptOptions {
   retries?: number;
   /** milliseconds between two looks at the queue (default 3000) */
   pollMs?: number;
+  /** how long a cancel waits for the run's jobs to leave the queue (default 60000 ms) */
+  cancelWaitMs?: number;
   /**
    * Slurm's MaxArraySize to plan with instead of the cluster's (`scontrol show config`): a stage of
    * more tasks is submitted as several arrays. Lower than the cluster's only to try the splitting.
@@ -156,6 +158,8 @@ export class SlurmExecutor implements Executor {
     try {
       // Submit the whole plan up front, chained: Slurm runs it on its own from here.
       for (const s of stages) {
+        // a cancel during submission stops it here; the catch scancels what was submitted
+        ctx.signal?.throwIfAborted();
         const missing = missingTasks(ctx.work, s);
         const st = state.get(s.name)!;
         if (missing.length === 0) st.complete = true;
@@ -313,9 +317,21 @@ export class SlurmExecutor implements Executor {
     ctx.onProgress?.(p);
   }
 
+  /**
+   * scancel the run's unfinished jobs, then wait until they have left the queue: a cancelled task
+   * sits in CG (completing) while slurmd kills it, and "cancelled" should mean nothing of the run
+   * still holds a node or writes into WORK. The wait is bounded; past it the jobs are left to Slurm.
+   */
   private async cancelAll(state: Map<string, StageState>): Promise<void> {
     const jobs = [...state.values()].filter((s) => !s.complete).flatMap((s) => s.jobs.map((j) => j.job));
-    if (jobs.length) await this.slurm(['scancel', ...jobs]).catch(() => undefined);
+    if (!jobs.length) return;
+    await this.slurm(['scancel', ...jobs]).catch(() => undefined);
+    const until = Date.now() + (this.opts.cancelWaitMs ?? 60_000);
+    while (Date.now() < until) {
+      const queue = await this.queue().catch(() => null);
+      if (queue && !jobs.some((j) => queue.has(j))) return;
+      await sleep(Math.min(this.opts.pollMs ?? 3000, 500));
+    }
   }
 
   /** Run a Slurm command, through the login-node prefix when there is one. */

@@ -316,8 +316,9 @@ export interface ReshardRequest {
   /** samples per output shard (default 10000) */
   shardSize?: number;
   /**
-   * `uid` (default): samples in uid order, so each shard covers a range of uids; `source`: in the
-   * order of the source tars, which reads them sequentially (much faster on a cold disk)
+   * `source` (default): in the order of the source tars, which reads them sequentially (as
+   * DataComp's resharder writes them); `uid`: in uid order, so each shard covers a range of uids,
+   * at the cost of a read per sample at random offsets (slower, most of all on a cold disk)
    */
   order?: 'uid' | 'source';
   /** allow a folder that holds other files or another reshard (Sieve's own files there are replaced) */

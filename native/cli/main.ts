@@ -41,11 +41,11 @@ ${CLUSTER_USAGE}
   export POOL (--spec SPEC | --subset FILE) --out FILE [--columns C1,C2] [--force] [--workspace DIR]
         export the kept samples: .npy, .parquet, .csv (uid + --columns), .tsv (img2dataset input:
         url, caption, uid) or .txt (img2dataset input: URLs); with FILE.sieve.json beside it
-  reshard POOL (--spec SPEC | --subset FILE) --out DIR [--shard-size N] [--order uid|source]
+  reshard POOL (--spec SPEC | --subset FILE) --out DIR [--shard-size N] [--order source|uid]
           [--force] [--workspace DIR]
-        copy the kept samples' tar members into new webdataset shards (deterministic; uid order, or
-        the source tars' order, which reads them sequentially; resumable: rerun the same command
-        after an interruption), with stats, sample_ids.npy, missing_uids.txt, meta.json and
+        copy the kept samples' tar members into new webdataset shards (deterministic; in the
+        source tars' order, read sequentially, or --order uid: shards as uid ranges, a read per
+        sample; resumable: rerun the same command after an interruption), with stats, sample_ids.npy, missing_uids.txt, meta.json and
         DIR.sieve.json
   import POOL FILE [--workspace DIR]
         read a subset file (DataComp .npy, or .parquet/.csv with a uid column) as a decision and
@@ -253,7 +253,7 @@ async function reshardCommand(argv: string[]): Promise<void> {
   const out = path.resolve(flags.out as string);
   const shardSize = (flags['shard-size'] as number | undefined) ?? DEFAULT_SHARD_SIZE;
   if (shardSize < 1) throw new SieveError('bad_input', `sieve reshard: --shard-size must be at least 1, got ${shardSize}`);
-  const order = (flags.order as string | undefined) ?? 'uid';
+  const order = (flags.order as string | undefined) ?? 'source';
   if (order !== 'uid' && order !== 'source') throw new SieveError('bad_input', `sieve reshard: --order must be uid or source, got ${JSON.stringify(order)}`);
   const source = sourceFlags('reshard', flags);
   refuseInsidePool(path.resolve(poolDir), out);

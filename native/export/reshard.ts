@@ -2,8 +2,9 @@
  * `sieve reshard` (issue 4; datacomp.md §5): the kept samples' tar members copied into new
  * webdataset shards `00000000.tar`, `00000001.tar`, ... of at most `shardSize` samples.
  *
- * - Deterministic: one sample per distinct kept uid that has an image, in uid order (default) or in
- *   the order of the source tars (`order: 'source'`); every member of the sample's key (`.jpg`,
+ * - Deterministic: one sample per distinct kept uid that has an image, in the order of the source
+ *   tars (`order: 'source'`, the default: sequential reads, the order DataComp's resharder writes
+ *   in) or in uid order (`order: 'uid'`: shards are uid ranges, reads jump around the tars); every member of the sample's key (`.jpg`,
  *   `.json`, `.txt`, ... as in the source, in the source's order, bytes untouched) written as ustar
  *   with fixed mode, owner and mtime. Same pool, subset, shard size and order: the same bytes.
  * - Streaming: the plan (which member of which tar goes where) is gathered shard by shard from the
@@ -77,7 +78,7 @@ function writeProgress(dir: string, p: ProgressState): void {
   writeFileAtomicSync(path.join(dir, PROGRESS_FILE), `${JSON.stringify({ ...p, shards }, null, 1)}\n`);
 }
 
-/** `uid`: samples in uid order; `source`: in the order of the source tars (sequential reads, faster). */
+/** `source` (default): in the order of the source tars (sequential reads); `uid`: in uid order (a read per sample, at random offsets). */
 export type ReshardOrder = 'uid' | 'source';
 
 export interface ReshardOptions {
@@ -111,7 +112,7 @@ export async function reshard(pool: Pool, decision: { summary: DecisionSummary; 
   const t0 = performance.now();
   if (typeof opts.dir !== 'string' || !opts.dir) throw badInput('reshard', 'an output folder is required');
   const shardSize = checkShardSize(opts.shardSize);
-  const order: ReshardOrder = opts.order ?? 'uid';
+  const order: ReshardOrder = opts.order ?? 'source';
   if (order !== 'uid' && order !== 'source') throw badInput('order', `must be "uid" or "source", got ${JSON.stringify(order)}`);
   const force = Boolean(opts.force);
   const dir = path.resolve(opts.dir);

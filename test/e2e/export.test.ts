@@ -9,11 +9,13 @@
  * score >= t; uids lower-cased and left-padded to 32 hex digits), and the sidecar exists.
  * "Reveal in folder" runs the opener (SIEVE_OPENER, a script recording its arguments) on the
  * file's folder. Exporting again to the same path without overwrite shows the engine's "already
- * exists" inline. Another preset then shows its spec in the editor. A screenshot goes to test-output/e2e-export.png.
+ * exists" inline. Resharding from the dialog (source order by default, 250 samples a shard) writes
+ * the shards, and every kept uid is in its sample_ids.npy or its missing_uids.txt. Another preset
+ * then shows its spec in the editor. A screenshot goes to test-output/e2e-export.png.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { OUTPUT, gotoMap, norm, openApp, readPoolRows, skipReason, withFailureShot, type App } from './harness.js';
@@ -144,6 +146,25 @@ test('export the current decision as a DataComp .npy, refuse to overwrite, and l
     assert.match(message, /exists/, `the inline error reads "${message}"`);
     assert.equal(await dialog.locator('[data-testid=export-done]').count(), 0);
     t.diagnostic(`inline error: "${message}"`);
+
+    // Reshard into webdataset shards: source order unless the user picks uid order.
+    await dialog.locator('[data-testid=export-format]').selectOption('reshard');
+    assert.equal(await dialog.locator('[data-testid=export-order]').inputValue(), 'source');
+    const shardsDir = join(tmp, 'shards');
+    await dialog.locator('[data-testid=export-path]').fill(shardsDir);
+    await dialog.locator('[data-testid=export-shard-size]').fill('250');
+    await dialog.locator('[data-testid=export-run]').click();
+    await dialog.locator('[data-testid=export-done]').waitFor({ timeout: 120_000 });
+    const meta = JSON.parse(readFileSync(join(shardsDir, 'meta.json'), 'utf8'));
+    assert.equal(meta.order, 'source');
+    const ids = npyUids(readFileSync(join(shardsDir, 'sample_ids.npy')));
+    const missing = readFileSync(join(shardsDir, 'missing_uids.txt'), 'utf8').split('\n').filter(Boolean);
+    // every kept uid is either written (it has an image) or listed as missing, never both
+    assert.deepEqual(new Set([...ids, ...missing]), want);
+    assert.equal(ids.length + missing.length, want.size);
+    const tars = readdirSync(shardsDir).filter((f) => f.endsWith('.tar'));
+    assert.equal(tars.length, Math.ceil(ids.length / 250), `${tars.length} shards for ${ids.length} samples of 250`);
+    t.diagnostic(`reshard: ${ids.length} samples in ${tars.length} shards, ${missing.length} kept uids without an image`);
 
     mkdirSync(OUTPUT, { recursive: true });
     await p.screenshot({ path: join(OUTPUT, 'e2e-export.png'), fullPage: true });

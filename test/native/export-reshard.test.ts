@@ -62,7 +62,7 @@ test('reshard: members byte-identical to the source, uid order, shard sizes, sam
   try {
     const d = await runFilter(pool, SPEC);
     const events: number[] = [];
-    const a = await reshard(pool, d, { dir: path.join(dir, 'a'), shardSize: 40, command: 'test', onProgress: (e) => (e.job === 'export' ? events.push(e.done) : 0) });
+    const a = await reshard(pool, d, { dir: path.join(dir, 'a'), shardSize: 40, order: 'uid', command: 'test', onProgress: (e) => (e.job === 'export' ? events.push(e.done) : 0) });
     assert.ok(events.length > 0);
 
     // what should be written: each distinct kept uid with an image, in uid order
@@ -135,12 +135,12 @@ test('reshard: members byte-identical to the source, uid order, shard sizes, sam
     assert.equal(side.counts.written, a.written);
 
     // determinism: a second run elsewhere gives the same bytes, every file
-    const b = await reshard(pool, d, { dir: path.join(dir, 'b'), shardSize: 40 });
+    const b = await reshard(pool, d, { dir: path.join(dir, 'b'), shardSize: 40, order: 'uid' });
     assert.equal(b.written, a.written);
     assertSameFiles(a.dir, b.dir);
 
     // rerun into the complete folder: every shard kept, nothing changes
-    const again = await reshard(pool, d, { dir: a.dir, shardSize: 40 });
+    const again = await reshard(pool, d, { dir: a.dir, shardSize: 40, order: 'uid' });
     assert.equal(again.skippedShards, a.shards);
     assertSameFiles(a.dir, b.dir);
 
@@ -155,10 +155,10 @@ test('reshard: members byte-identical to the source, uid order, shard sizes, sam
     await bad(() => reshard(pool, d, { dir: path.join(dir, 'nodir', 'out') }), /nodir: the output folder does not exist/);
     await bad(() => reshard(pool, d, { dir: path.join(dir, 'c'), shardSize: 0 }), /shard size: must be an integer/);
     assert.ok(!fs.existsSync(path.join(dir, 'c')));
-    const forced = await reshard(pool, d, { dir: path.join(dir, 'busy'), shardSize: 40, force: true });
+    const forced = await reshard(pool, d, { dir: path.join(dir, 'busy'), shardSize: 40, order: 'uid', force: true });
     assert.equal(fs.readFileSync(path.join(dir, 'busy', 'notes.txt'), 'utf8'), 'mine', 'other files are left alone');
     assert.equal(forced.written, a.written);
-    const c30 = await reshard(pool, d, { dir: a.dir, shardSize: 30, force: true });
+    const c30 = await reshard(pool, d, { dir: a.dir, shardSize: 30, order: 'uid', force: true });
     assert.equal(c30.shards, Math.ceil(a.written / 30));
     assert.equal(fs.readdirSync(a.dir).filter((n) => n.endsWith('.tar')).length, c30.shards, 'the old plan\'s shards are gone');
   } finally {
@@ -260,9 +260,10 @@ test('order source: the same samples and bytes per sample, in the tars\' order; 
   const pool = await Pool.open(poolDir, { workspace: path.join(dir, 'ws') });
   try {
     const d = await runFilter(pool, SPEC);
-    const u = await reshard(pool, d, { dir: path.join(dir, 'src-uid'), shardSize: 45 });
+    const u = await reshard(pool, d, { dir: path.join(dir, 'src-uid'), shardSize: 45, order: 'uid' });
     const s1 = await reshard(pool, d, { dir: path.join(dir, 'src-1'), shardSize: 45, order: 'source' });
-    const s2 = await reshard(pool, d, { dir: path.join(dir, 'src-2'), shardSize: 45, order: 'source' });
+    // no order given: source order (the default), the same bytes
+    const s2 = await reshard(pool, d, { dir: path.join(dir, 'src-2'), shardSize: 45 });
     assertSameFiles(s1.dir, s2.dir);
     assert.equal(s1.written, u.written);
     assert.equal(s1.shards, u.shards);
@@ -286,7 +287,7 @@ test('order source: the same samples and bytes per sample, in the tars\' order; 
     for (const m of inSource) assert.ok(byName.get(m.name)?.equals(m.bytes), m.name);
     const meta = JSON.parse(fs.readFileSync(s1.meta, 'utf8'));
     assert.equal(meta.order, 'source');
-    await assert.rejects(reshard(pool, d, { dir: s1.dir, shardSize: 45 }), /holds a reshard of another subset, pool, shard size or order/);
+    await assert.rejects(reshard(pool, d, { dir: s1.dir, shardSize: 45, order: 'uid' }), /holds a reshard of another subset, pool, shard size or order/);
   } finally {
     pool.close();
   }

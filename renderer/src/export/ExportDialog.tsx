@@ -18,6 +18,7 @@ import {
   runExport,
   setExportPath,
   setForce,
+  setReshardOrder,
   setShardSize,
   takesColumns,
   toggleColumn,
@@ -103,6 +104,15 @@ export function ExportDialog() {
           <label className="field">
             <span>Shard size</span>
             <input type="number" min={1} value={s.shardSize} onChange={(e) => setShardSize(e.target.value)} disabled={s.running} data-testid="export-shard-size" />
+          </label>
+        )}
+        {reshard && (
+          <label className="field" title="source: the samples in the order of the pool's tars, read sequentially (fast); uid: each shard a range of uids, one read per sample at random places in the tars (slower, most of all on a disk that is not cached)">
+            <span>Order</span>
+            <select value={s.order} onChange={(e) => setReshardOrder(e.target.value as 'source' | 'uid')} disabled={s.running} data-testid="export-order">
+              <option value="source">as in the source tars</option>
+              <option value="uid">by uid</option>
+            </select>
           </label>
         )}
         <label className="check" title={reshard ? 'allow a folder that holds other files or another reshard' : 'replace an existing file and its sidecar'}>

@@ -35,6 +35,8 @@ export interface ExportState {
   available: string[] | null;
   force: boolean;
   shardSize: string;
+  /** the reshard's sample order (the engine's ReshardOptions.order) */
+  order: 'source' | 'uid';
   running: boolean;
   error: string | null;
   cancelled: boolean;
@@ -50,6 +52,7 @@ export const useExport = create<ExportState>(() => ({
   available: null,
   force: false,
   shardSize: '10000',
+  order: 'source',
   running: false,
   error: null,
   cancelled: false,
@@ -105,6 +108,7 @@ export function chooseFormat(choice: ExportChoice): void {
 export const setExportPath = (path: string) => useExport.setState({ path, error: null });
 export const setForce = (force: boolean) => useExport.setState({ force, error: null });
 export const setShardSize = (shardSize: string) => useExport.setState({ shardSize, error: null });
+export const setReshardOrder = (order: 'source' | 'uid') => useExport.setState({ order, error: null });
 export function toggleColumn(col: string): void {
   const s = useExport.getState();
   const on = s.columns.includes(col);
@@ -125,6 +129,7 @@ export async function runExport(): Promise<void> {
       const result = await client().reshard(id, {
         dir: s.path.trim(),
         ...(s.shardSize.trim() !== '' && Number.isFinite(size) ? { shardSize: size } : {}),
+        order: s.order,
         force: s.force,
       });
       useExport.setState({ outcome: { kind: 'reshard', result } });

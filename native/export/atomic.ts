@@ -77,8 +77,15 @@ function alive(pid: number): boolean {
 
 /** Remove temporary files that an earlier, killed export to `file` left beside it. */
 export function removeStaleTemps(file: string): void {
-  const dir = path.dirname(file);
-  const prefix = `.${path.basename(file)}.tmp-`;
+  const base = path.basename(file);
+  removeStaleTempsIn(path.dirname(file), (target) => target === base);
+}
+
+/**
+ * Remove the temporary files in `dir` (`.TARGET.tmp-PID-RANDOM`) whose target `isOurs` accepts and
+ * whose process is gone: what a killed run left (a live process's are still being written).
+ */
+export function removeStaleTempsIn(dir: string, isOurs: (target: string) => boolean): void {
   let names: string[];
   try {
     names = fs.readdirSync(dir);
@@ -86,8 +93,9 @@ export function removeStaleTemps(file: string): void {
     return;
   }
   for (const n of names) {
-    if (!n.startsWith(prefix)) continue;
-    const pid = Number(/^(\d+)-/.exec(n.slice(prefix.length))?.[1]);
+    const m = /^\.(.+)\.tmp-(\d+)-[0-9a-f]+$/.exec(n);
+    if (!m || !isOurs(m[1])) continue;
+    const pid = Number(m[2]);
     if (Number.isInteger(pid) && !alive(pid)) fs.rmSync(path.join(dir, n), { force: true });
   }
 }

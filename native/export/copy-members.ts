@@ -23,7 +23,10 @@ import { padded, UstarHeaders } from '../formats/tar.js';
 export interface ShardMembers {
   /** the sample number of each member (non-decreasing) */
   ns: Int32Array;
-  names: string[];
+  /** member q's name is `names[nameFrom[q] .. nameTo[q])`, UTF-8 (the pool's whole name array, shared) */
+  names: Uint8Array;
+  nameFrom: Uint32Array;
+  nameTo: Uint32Array;
   /** the data offset and size of each member in its source tar */
   offsets: Float64Array;
   sizes: Float64Array;
@@ -161,10 +164,10 @@ export class MemberCopier {
    * bytes written. `onChunk(samples)` is told how many of the shard's samples are written so far.
    */
   async copy(fd: number, m: ShardMembers, opts: { signal?: AbortSignal; onChunk?: (samples: number) => void } = {}): Promise<number> {
-    const { ns, names, offsets, sizes, tarIdx } = m;
-    const count = names.length;
+    const { ns, names, nameFrom, nameTo, offsets, sizes, tarIdx } = m;
+    const count = ns.length;
     const hdr = new Int32Array(count);
-    for (let q = 0; q < count; q++) hdr[q] = this.headers.size(names[q]);
+    for (let q = 0; q < count; q++) hdr[q] = this.headers.sizeOfName(names, nameFrom[q], nameTo[q]);
     const pos = new Int32Array(count); // each member's start in its chunk (int: fast indexing below)
     const writes: (Promise<void> | null)[] = [null, null];
     let which = 0;
@@ -188,7 +191,7 @@ export class MemberCopier {
         }
         if (q === q0 && q < count) {
           await Promise.all(writes);
-          outPos = this.copyLarge(fd, b, outPos, names[q], tarIdx[q], offsets[q], sizes[q]);
+          outPos = this.copyLarge(fd, b, outPos, m, q);
           q++;
           continue;
         }
@@ -208,7 +211,7 @@ export class MemberCopier {
         // cost ~1 µs a call; a JS loop runs ~15 MB of byte stores unoptimized until V8 compiles it,
         // which on a busy machine made a process's first reshard copy 2-3x slower than the next)
         for (let i = q0; i < q; i++) {
-          this.headers.write(b, pos[i], names[i], sizes[i]);
+          this.headers.writeNamed(b, pos[i], names, nameFrom[i], nameTo[i], sizes[i]);
           const dataEnd = (pos[i] + hdr[i] + sizes[i]) | 0;
           const end = (pos[i] + hdr[i] + padded(sizes[i])) | 0;
           if (dataEnd < end) zeroFill.call(b, 0, dataEnd, end);
@@ -256,8 +259,11 @@ export class MemberCopier {
   }
 
   /** A member that does not fit a chunk: its header, then its data through the chunk buffer. */
-  private copyLarge(fd: number, b: Buffer, outPos: number, name: string, tar: number, offset: number, size: number): number {
-    const h = this.headers.write(b, 0, name, size);
+  private copyLarge(fd: number, b: Buffer, outPos: number, m: ShardMembers, q: number): number {
+    const tar = m.tarIdx[q];
+    const offset = m.offsets[q];
+    const size = m.sizes[q];
+    const h = this.headers.writeNamed(b, 0, m.names, m.nameFrom[q], m.nameTo[q], size);
     writeAll(fd, b.subarray(0, h), outPos);
     outPos += h;
     for (let done = 0; done < size; ) {

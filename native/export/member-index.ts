@@ -15,7 +15,9 @@
  * where) is a gather over the kept rows in JS, a few ms; as SQL it needed the kept rows loaded into
  * DuckDB and a join, sort and string aggregation, 100-300 ms of a 140 MB demo reshard that copies
  * in about as long. The cost: ~30 bytes a member plus its name (about 150 MB for a pool of a million
- * samples of three members), held while the pool is open.
+ * samples of three members), held while the pool is open. The names are one UTF-8 byte array with
+ * each member's start, not a string each: no per-member JS object, and no V8 string length limit
+ * (~537M characters, which the names of a DataComp small pool, 38M members, pass when joined).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,6 +26,7 @@ import type { Pool } from '../pool/pool.js';
 import { scanTar } from '../formats/tar.js';
 import { writeFileAtomic } from '../pool/workspace.js';
 import { readTyped } from '../filters/derived.js';
+import { badInput } from '../errors.js';
 import type { ShardMembers } from './copy-members.js';
 
 const MEMBER_TABLE = 'export_tar_members';
@@ -105,7 +108,9 @@ export interface MemberIndex {
   /** data offset and size of each member in its tar (doubles: exact to 2^53, no BigInt) */
   offset: Float64Array;
   size: Float64Array;
-  name: string[];
+  /** every member's name, UTF-8, one after the other: member m's is `names[nameStart[m] .. nameStart[m + 1])` */
+  names: Buffer;
+  nameStart: Uint32Array;
   /** the rows with an image in a tar, in the order of the source tars (tar, then the image's offset) */
   sourceRows: Int32Array;
 }
@@ -135,8 +140,7 @@ async function loadMemberIndex(pool: Pool, onProgress?: (e: ProgressEvent) => vo
 
 const cacheDir = (pool: Pool) => path.join(pool.workspace, 'export-members');
 /** Bump when the saved files' layout changes. */
-const CACHE_VERSION = 1;
-
+const CACHE_VERSION = 2;
 
 interface SavedMeta {
   version: number;
@@ -164,7 +168,8 @@ function readSaved(pool: Pool): MemberIndex | null {
       offset: readTyped(file('offset.f64'), (b) => new Float64Array(b)),
       size: readTyped(file('size.f64'), (b) => new Float64Array(b)),
       sourceRows: readTyped(file('source-rows.i32'), (b) => new Int32Array(b)),
-      name: meta.members ? fs.readFileSync(file('names.txt'), 'utf8').split('\0') : [],
+      names: fs.readFileSync(file('names.bin')),
+      nameStart: readTyped(file('name-start.u32'), (b) => new Uint32Array(b)),
     };
     const m = meta.members;
     const ok =
@@ -173,7 +178,8 @@ function readSaved(pool: Pool): MemberIndex | null {
       index.tar.length === m &&
       index.offset.length === m &&
       index.size.length === m &&
-      index.name.length === m &&
+      index.nameStart.length === m + 1 &&
+      index.nameStart[m] === index.names.length &&
       index.sourceRows.length === meta.withImage;
     return ok ? index : null;
   } catch {
@@ -187,13 +193,15 @@ function save(pool: Pool, index: MemberIndex): void {
   try {
     fs.rmSync(path.join(dir, 'meta.json'), { force: true });
     fs.mkdirSync(dir, { recursive: true });
-    const bytes = (a: Int32Array | Float64Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    fs.rmSync(path.join(dir, 'names.txt'), { force: true }); // version 1's names
+    const bytes = (a: Int32Array | Uint32Array | Float64Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
     writeFileAtomic(path.join(dir, 'row-start.i32'), bytes(index.rowStart));
     writeFileAtomic(path.join(dir, 'tar.i32'), bytes(index.tar));
     writeFileAtomic(path.join(dir, 'offset.f64'), bytes(index.offset));
     writeFileAtomic(path.join(dir, 'size.f64'), bytes(index.size));
     writeFileAtomic(path.join(dir, 'source-rows.i32'), bytes(index.sourceRows));
-    writeFileAtomic(path.join(dir, 'names.txt'), index.name.join('\0'));
+    writeFileAtomic(path.join(dir, 'names.bin'), index.names);
+    writeFileAtomic(path.join(dir, 'name-start.u32'), bytes(index.nameStart));
     const meta: SavedMeta = { version: CACHE_VERSION, fingerprint: pool.fingerprint, rows: pool.rows, members: index.tar.length, withImage: index.sourceRows.length };
     writeFileAtomic(path.join(dir, 'meta.json'), JSON.stringify(meta));
   } catch {
@@ -201,7 +209,10 @@ function save(pool: Pool, index: MemberIndex): void {
   }
 }
 
-/** The index from the workspace's table: three queries. */
+/** Rows per names query: their joined names stay far below V8's string length limit. */
+const NAME_ROWS = 1 << 20;
+
+/** The index from the workspace's table: the members in one streamed query, then their names in row ranges. */
 async function queryMemberIndex(pool: Pool): Promise<MemberIndex> {
   const db = pool.db;
   const rows = pool.rows;
@@ -209,34 +220,46 @@ async function queryMemberIndex(pool: Pool): Promise<MemberIndex> {
   const tar = new Int32Array(count);
   const offset = new Float64Array(count);
   const size = new Float64Array(count);
+  const nameStart = new Uint32Array(count + 1);
   const perRow = new Int32Array(rows + 1);
   let at = 0;
+  let nameBytes = 0;
   // the table is stored sorted by (row, member): the ORDER BY costs DuckDB little
   for await (const chunk of db.typedChunks(
-    `SELECT row, tar, data_offset::DOUBLE, size::DOUBLE FROM ${MEMBER_TABLE} WHERE row IS NOT NULL ORDER BY row, member`,
+    `SELECT row, tar, data_offset::DOUBLE, size::DOUBLE, strlen(name)::INTEGER FROM ${MEMBER_TABLE} WHERE row IS NOT NULL ORDER BY row, member`,
   )) {
     const r = chunk.typed<Int32Array>(0);
     if (at + chunk.rows > count) throw new Error('reshard: the member index grew while it was read');
     tar.set(chunk.typed<Int32Array>(1), at);
     offset.set(chunk.typed<Float64Array>(2), at);
     size.set(chunk.typed<Float64Array>(3), at);
+    const len = chunk.typed<Int32Array>(4);
     for (let i = 0; i < chunk.rows; i++) {
       if (r[i] < 0 || r[i] >= rows) throw new Error(`reshard: the member index names row ${r[i]} of a pool of ${rows}`);
       perRow[r[i] + 1]++;
+      nameStart[at + i] = nameBytes;
+      nameBytes += len[i];
     }
     at += chunk.rows;
+    if (nameBytes > 0xffffffff) throw badInput(pool.dir, "its tar members' names take over 4 GiB; a reshard holds them in memory and cannot (reshard a part of the pool at a time)");
   }
   if (at !== count) throw new Error(`reshard: the member index has ${at} members with a row, expected ${count}`);
+  nameStart[count] = nameBytes;
   const rowStart = perRow; // prefix sums in place: members are sorted by row
   for (let r = 0; r < rows; r++) rowStart[r + 1] += rowStart[r];
-  // names: one NUL-joined string (tar names never hold a NUL) split once; a VARCHAR read value by
-  // value costs ~3 µs a name here, more than the rest of the load
-  const joined = count ? await db.value<string>(`SELECT string_agg(name, chr(0) ORDER BY row, member) FROM ${MEMBER_TABLE} WHERE row IS NOT NULL`) : '';
-  const name = count ? joined.split('\0') : [];
-  if (name.length !== count) throw new Error(`reshard: the member index has ${name.length} names for ${count} members`);
+  // names: each range of rows' names joined in DuckDB and written into place (a VARCHAR read value
+  // by value costs ~3 µs a name here, more than the rest of the load)
+  const names = Buffer.alloc(nameBytes);
+  for (let r0 = 0; r0 < rows; r0 += NAME_ROWS) {
+    const r1 = Math.min(rows, r0 + NAME_ROWS);
+    if (rowStart[r1] === rowStart[r0]) continue;
+    const joined = await db.value<string>(`SELECT string_agg(name, '' ORDER BY row, member) FROM ${MEMBER_TABLE} WHERE row >= ${r0} AND row < ${r1}`);
+    const wrote = names.write(joined, nameStart[rowStart[r0]], 'utf8');
+    if (wrote !== nameStart[rowStart[r1]] - nameStart[rowStart[r0]]) throw new Error(`reshard: the names of rows ${r0}..${r1 - 1} take ${wrote} bytes, their lengths say ${nameStart[rowStart[r1]] - nameStart[rowStart[r0]]}`);
+  }
   const withImage = Number(await db.value<bigint>('SELECT count(*) FROM images WHERE tar >= 0'));
   const sourceRows = await db.int32Column('SELECT row FROM images WHERE tar >= 0 ORDER BY tar, img_offset, row', withImage);
-  return { rowStart, tar, offset, size, name, sourceRows };
+  return { rowStart, tar, offset, size, names, nameStart, sourceRows };
 }
 
 /**
@@ -244,14 +267,15 @@ async function queryMemberIndex(pool: Pool): Promise<MemberIndex> {
  * output order: sample n's members in the source's order. A typed-array gather, no query.
  */
 export function shardMembers(index: MemberIndex, outRows: Int32Array, from: number, to: number): ShardMembers {
-  const { rowStart, tar, offset, size, name } = index;
+  const { rowStart, tar, offset, size, nameStart } = index;
   let total = 0;
   for (let n = from; n < to; n++) total += rowStart[outRows[n] + 1] - rowStart[outRows[n]];
   const ns = new Int32Array(total);
   const tarIdx = new Int32Array(total);
   const offsets = new Float64Array(total);
   const sizes = new Float64Array(total);
-  const names: string[] = new Array<string>(total);
+  const nameFrom = new Uint32Array(total);
+  const nameTo = new Uint32Array(total);
   let q = 0;
   for (let n = from; n < to; n++) {
     const r = outRows[n];
@@ -262,8 +286,9 @@ export function shardMembers(index: MemberIndex, outRows: Int32Array, from: numb
       tarIdx[q] = tar[m];
       offsets[q] = offset[m];
       sizes[q] = size[m];
-      names[q] = name[m];
+      nameFrom[q] = nameStart[m];
+      nameTo[q] = nameStart[m + 1];
     }
   }
-  return { ns, tarIdx, offsets, sizes, names };
+  return { ns, tarIdx, offsets, sizes, names: index.names, nameFrom, nameTo };
 }

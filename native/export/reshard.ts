@@ -28,7 +28,7 @@ import type { Pool } from '../pool/pool.js';
 import { MemberCopier, TarFiles } from './copy-members.js';
 import { memberIndex, shardMembers } from './member-index.js';
 import { badInput, SieveError } from '../errors.js';
-import { checkWritableDir, diskError, refuseInsidePool, writeAll, writeAtomic, writeFileAtomicSync } from './atomic.js';
+import { checkWritableDir, diskError, refuseInsidePool, removeStaleTempsIn, writeAll, writeAtomic, writeFileAtomicSync } from './atomic.js';
 import { buildProvenance, sidecarPath, sieveVersion, writeSidecar } from './provenance.js';
 import { keptRepresentatives, uidHex, writeUidNpy } from './subset.js';
 
@@ -165,6 +165,8 @@ export async function reshard(pool: Pool, decision: { summary: DecisionSummary; 
       throw badInput(dir, `cannot create the output folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   }
+  // what a killed run of this plan was writing (a stats file, the progress file) goes
+  if (related) removeStaleTempsIn(dir, (target) => isReshardFile(target));
   const state: ProgressState = related && previous ? previous : { format: RESHARD_FORMAT, plan: planId, shard_size: shardSize, shards: {} };
   if (!related) writeProgress(dir, state);
 

@@ -43,7 +43,7 @@ export interface UidColumns {
 }
 
 /** A file of one typed array (as written from its bytes), into an array of its own. */
-export function readTyped<T extends BigUint64Array | Int32Array | Float64Array>(file: string, make: (b: ArrayBuffer) => T): T {
+export function readTyped<T extends BigUint64Array | Int32Array | Uint32Array | Float64Array>(file: string, make: (b: ArrayBuffer) => T): T {
   const b = fs.readFileSync(file);
   return make(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
 }

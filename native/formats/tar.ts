@@ -207,44 +207,68 @@ export class UstarHeaders {
   /** Bytes of the header blocks of a member named `name`: 512, or more with a pax `path` record. */
   size(name: string): number {
     if (fitsNameField(name)) return BLOCK;
-    const nameBytes = Buffer.from(name, 'utf8');
-    if (nameBytes.length <= 100 || findSplit(nameBytes) >= 0) return BLOCK;
-    return BLOCK + padded(paxRecord('path', name).length) + BLOCK;
+    const bytes = Buffer.from(name, 'utf8');
+    return this.sizeOfName(bytes, 0, bytes.length);
   }
 
   /** Write the header blocks of a regular member at `b[at..)`; returns their length (= `size(name)`). */
   write(b: Buffer, at: number, name: string, size: number): number {
-    if (size > 0o77777777777) throw new RangeError(`tar: ${name} is too large for ustar`);
     if (fitsNameField(name)) {
-      this.block(b, at, name, null, null, size, 0x30);
+      if (size > 0o77777777777) throw new RangeError(`tar: ${name} is too large for ustar`);
+      this.block(b, at, name, null, 0, 0, 0, 0, size, 0x30);
       return BLOCK;
     }
-    const nameBytes = Buffer.from(name, 'utf8');
-    if (nameBytes.length <= 100) {
-      this.block(b, at, null, nameBytes, null, size, 0x30);
+    const bytes = Buffer.from(name, 'utf8');
+    return this.writeNamed(b, at, bytes, 0, bytes.length, size);
+  }
+
+  /**
+   * `size` for the name held as UTF-8 in `names[start..end)` (the reshard keeps every member's name
+   * in one byte array: no string per member, and no string length limit at tens of millions of them).
+   */
+  sizeOfName(names: Uint8Array, start: number, end: number): number {
+    if (end - start <= 100 || findSplit(names, start, end) >= 0) return BLOCK;
+    return BLOCK + padded(paxRecord('path', Buffer.from(names.buffer, names.byteOffset + start, end - start).toString('utf8')).length) + BLOCK;
+  }
+
+  /** `write` for the name held as UTF-8 in `names[start..end)`; the same bytes as `write` of that name. */
+  writeNamed(b: Buffer, at: number, names: Uint8Array, start: number, end: number, size: number): number {
+    if (size > 0o77777777777) throw new RangeError(`tar: ${Buffer.from(names.subarray(start, end)).toString('utf8')} is too large for ustar`);
+    if (end - start <= 100) {
+      this.block(b, at, null, names, start, end, 0, 0, size, 0x30);
       return BLOCK;
     }
-    const split = findSplit(nameBytes);
+    const split = findSplit(names, start, end);
     if (split >= 0) {
-      this.block(b, at, null, nameBytes.subarray(split + 1), nameBytes.subarray(0, split), size, 0x30);
+      this.block(b, at, null, names, split + 1, end, start, split, size, 0x30);
       return BLOCK;
     }
     // a pax extended header carrying the full path, then the member's header with the last 100 bytes
+    const name = Buffer.from(names.buffer, names.byteOffset + start, end - start).toString('utf8');
     const rec = paxRecord('path', name);
-    this.block(b, at, null, Buffer.from('PaxHeader/' + name.slice(-80).replace(/^\/+/, ''), 'utf8').subarray(0, 100), null, rec.length, 0x78);
+    const paxName = Buffer.from('PaxHeader/' + name.slice(-80).replace(/^\/+/, ''), 'utf8');
+    this.block(b, at, null, paxName, 0, Math.min(100, paxName.length), 0, 0, rec.length, 0x78);
     rec.copy(b, at + BLOCK);
     const recEnd = at + BLOCK + padded(rec.length);
     b.fill(0, at + BLOCK + rec.length, recEnd);
-    this.block(b, recEnd, null, nameBytes.subarray(nameBytes.length - 100), null, size, 0x30);
+    this.block(b, recEnd, null, names, end - 100, end, 0, 0, size, 0x30);
     return recEnd + BLOCK - at;
   }
 
-  private block(b: Buffer, at: number, name: string | null, nameBytes: Buffer | null, prefix: Buffer | null, size: number, type: number): void {
+  /**
+   * One header block: the name from `name` (a string known to fit) or from `bytes[from..to)`, and
+   * with `prefixTo > prefixFrom` the ustar prefix field from `bytes[prefixFrom..prefixTo)`.
+   */
+  private block(b: Buffer, at: number, name: string | null, bytes: Uint8Array | null, from: number, to: number, prefixFrom: number, prefixTo: number, size: number, type: number): void {
     this.template.copy(b, at);
     // the checksum: the template's constant sum plus the bytes written over its zeros
     let sum = this.templateSum + type;
-    const n = name !== null ? b.write(name, at, 100, 'utf8') : nameBytes ? nameBytes.copy(b, at, 0, Math.min(100, nameBytes.length)) : 0;
-    for (let i = at; i < at + n; i++) sum += b[i];
+    if (name !== null) {
+      const n = b.write(name, at, 100, 'utf8');
+      for (let i = at; i < at + n; i++) sum += b[i];
+    } else if (bytes) {
+      for (let i = from, o = at; i < to; i++, o++) sum += b[o] = bytes[i];
+    }
     // size: 11 octal digits and a NUL (the template's)
     let v = size;
     for (let i = at + 134; i >= at + 124; i--) {
@@ -254,9 +278,8 @@ export class UstarHeaders {
       v = Math.floor(v / 8);
     }
     b[at + 156] = type;
-    if (prefix) {
-      const m = prefix.copy(b, at + 345, 0, Math.min(155, prefix.length));
-      for (let i = at + 345; i < at + 345 + m; i++) sum += b[i];
+    if (bytes && prefixTo > prefixFrom) {
+      for (let i = prefixFrom, o = at + 345; i < prefixTo; i++, o++) sum += b[o] = bytes[i];
     }
     // checksum field: 6 octal digits, NUL, space
     for (let i = at + 153; i >= at + 148; i--) {
@@ -367,9 +390,9 @@ export class TarWriter {
 }
 
 /** Where to split a long name into ustar prefix (<= 155 bytes) and name (<= 100 bytes), or -1. */
-function findSplit(b: Buffer): number {
-  for (let i = Math.min(b.length - 1, 155); i > 0; i--) {
-    if (b[i] === 0x2f && b.length - i - 1 <= 100 && b.length - i - 1 > 0) return i;
+function findSplit(b: Uint8Array, start: number, end: number): number {
+  for (let i = start + Math.min(end - start - 1, 155); i > start; i--) {
+    if (b[i] === 0x2f && end - i - 1 <= 100 && end - i - 1 > 0) return i;
   }
   return -1;
 }

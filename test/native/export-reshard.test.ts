@@ -139,9 +139,22 @@ test('reshard: members byte-identical to the source, uid order, shard sizes, sam
     assert.equal(b.written, a.written);
     assertSameFiles(a.dir, b.dir);
 
-    // rerun into the complete folder: every shard kept, nothing changes
+    // rerun into the complete folder: every shard kept, nothing changes; the temporary files a
+    // killed run left (its process gone) are removed, other hidden files are not
+    const deadPid = 2147483646; // above any pid_max: no such process
+    // a temporary file is `.TARGET.tmp-PID-RANDOM` (the progress file's target is itself hidden)
+    const stale = ['00000001_stats.json', PROGRESS_FILE, '00000002.tar'].map((t) => path.join(a.dir, `.${t}.tmp-${deadPid}-0badcafe`));
+    for (const f of stale) fs.writeFileSync(f, 'partial');
+    const live = path.join(a.dir, `.00000001_stats.json.tmp-${process.pid}-0badcafe`); // a live run's
+    const notOurs = path.join(a.dir, `.notes.txt.tmp-${deadPid}-0badcafe`);
+    fs.writeFileSync(live, 'being written');
+    fs.writeFileSync(notOurs, 'mine');
     const again = await reshard(pool, d, { dir: a.dir, shardSize: 40, order: 'uid' });
     assert.equal(again.skippedShards, a.shards);
+    assert.deepEqual(stale.filter((f) => fs.existsSync(f)).map((f) => path.basename(f)), [], "a killed run's temporary files are removed");
+    assert.ok(fs.existsSync(live) && fs.existsSync(notOurs), "a live process's temporary file and the user's own are kept");
+    fs.rmSync(live);
+    fs.rmSync(notOurs);
     assertSameFiles(a.dir, b.dir);
 
     // a folder of another plan, or with other files: refused without force, own files replaced with it
@@ -330,7 +343,7 @@ test('the member index: each member carries the row whose image has its key, in 
     assert.equal(idx.rowStart.length, pool.rows + 1);
     for (let r = 0; r < pool.rows; r++) {
       const got: string[] = [];
-      for (let m = idx.rowStart[r]; m < idx.rowStart[r + 1]; m++) got.push(`${idx.tar[m]} ${idx.offset[m]} ${idx.size[m]} ${idx.name[m]}`);
+      for (let m = idx.rowStart[r]; m < idx.rowStart[r + 1]; m++) got.push(`${idx.tar[m]} ${idx.offset[m]} ${idx.size[m]} ${idx.names.toString('utf8', idx.nameStart[m], idx.nameStart[m + 1])}`);
       assert.deepEqual(got, byRow.get(r) ?? [], `row ${r}`);
     }
     const images = await pool.db.rows<{ row: number; tar: number; img_offset: bigint }>('SELECT row, tar, img_offset FROM images WHERE tar >= 0');
@@ -339,7 +352,7 @@ test('the member index: each member carries the row whose image has its key, in 
     // saved beside the table: a newly opened pool reads the same index from the files, without a
     // query; files of another pool (fingerprint) are ignored and the index queried again
     const saved = path.join(ws, 'export-members');
-    assert.ok(fs.existsSync(path.join(saved, 'meta.json')) && fs.existsSync(path.join(saved, 'names.txt')));
+    assert.ok(fs.existsSync(path.join(saved, 'meta.json')) && fs.existsSync(path.join(saved, 'names.bin')));
     pool.close();
     pool = await Pool.open(poolDir, { workspace: ws });
     const again = await memberIndex(pool);
@@ -396,9 +409,14 @@ test('the member copier: runs, pax and prefix names, a member larger than a chun
   const scanned = src.map((f) => scanTar(f));
   // the output: a sample of b, then a's members in order with gaps (runs break there), then more of b
   const pick: [number, number][] = [[1, 9], [1, 10], [0, 0], [0, 1], [0, 2], [0, 4], [0, 5], [0, 6], [0, 7], [0, 8], [1, 3], [1, 0], [0, 9], [0, 10]];
+  // the names as the member index holds them: one UTF-8 array, each member's range in it
+  const nameBytes = pick.map(([t, j]) => Buffer.from(scanned[t][j].name, 'utf8'));
+  const nameTo = Uint32Array.from(nameBytes, ((sum) => (b: Buffer) => (sum += b.length))(0));
   const plan: ShardMembers = {
     ns: Int32Array.from(pick, (_, i) => i >> 1),
-    names: pick.map(([t, j]) => scanned[t][j].name),
+    names: Buffer.concat(nameBytes),
+    nameFrom: Uint32Array.from(nameTo, (end, q) => end - nameBytes[q].length),
+    nameTo,
     offsets: Float64Array.from(pick, ([t, j]) => scanned[t][j].dataOffset),
     sizes: Float64Array.from(pick, ([t, j]) => scanned[t][j].size),
     tarIdx: Int32Array.from(pick, ([t]) => t),

@@ -28,7 +28,7 @@ import type { VasParams } from '../filters/papers/vas.js';
 import type { Share } from '../filters/papers/vas-shared.js';
 import { vasdGroup, vasdReduce } from './vas-d.js';
 import type { VasDParams } from '../filters/papers/vas-d.js';
-import { readPlan, type Plan, type PlannedStage } from './plan.js';
+import { readPlan, type Plan, type PlannedStage, type Step } from './plan.js';
 import { activeRows, leafDir, readBuffer, readGroupResult, readWholeResult, writeArrayAtomic, writeGroupResult, writeWholeResult } from './results.js';
 import { bucketHistogram, chooseBucket, cutoffValue, f32Bits, fromF32Bits, histogram, type BucketChoice } from './fraction.js';
 
@@ -97,149 +97,160 @@ function leafFiles(work: string, leaf: number) {
   };
 }
 
-async function groupStep(work: string, plan: Plan, stage: PlannedStage, task: number, fault: () => void): Promise<void> {
-  const k = stage.leaf;
-  const leaf = plan.leaves[k];
-  const files = leafFiles(work, k);
-  const pool = await openGroup(work, plan, task);
-  try {
-    const ctx: FilterContext = { pool, onProgress: progressWriter(work, stage.name, task) };
-    const active = await activeRows(plan, k, ctx, (j) => readGroupResult(work, j, task, pool.rows));
-    fs.mkdirSync(leafDir(work, k), { recursive: true });
-    const p = leaf.spec as Record<string, unknown>;
-    switch (stage.step) {
-      case 'map': {
-        let r: RowResult;
-        // the centroids fitted once (never k-means on a group's rows): missing files are an error
-        if (plan.stages.some((s) => s.leaf === k && s.step === 'centroids')) {
-          const meta = JSON.parse(fs.readFileSync(files.centroidsMeta, 'utf8')) as { rows: number; dim: number };
-          const data = new Float32Array(readBuffer(files.centroids));
-          r = await imageBasedFilter(p as ImageBasedParams, ctx, active, { ...meta, data });
-        } else r = await evaluateLeaf(leaf.spec, ctx, active);
-        writeGroupResult(work, k, task, r, fault);
-        return;
-      }
-      case 'hist': {
-        const scores = await floatColumn(pool, SCORE_COLUMN[p.arch as 'b32' | 'l14']);
-        writeArrayAtomic(files.hist(task), histogram(scores, active));
-        fault();
-        return;
-      }
-      case 'pick': {
-        const choice = JSON.parse(fs.readFileSync(files.bucket, 'utf8')) as BucketChoice;
-        const scores = await floatColumn(pool, SCORE_COLUMN[p.arch as 'b32' | 'l14']);
-        writeArrayAtomic(files.pick(task), choice.settled ? new Float64Array(0) : bucketHistogram(scores, active, choice.bucket));
-        fault();
-        return;
-      }
-      case 'match':
-        await metaclipMatch(work, k, task, p as unknown as MetaclipParams, ctx, active, fault);
-        return;
-      case 'balance':
-        await metaclipBalance(work, k, task, p as unknown as MetaclipParams, ctx, active, fault);
-        return;
-      case 'shuffle':
-        await dedupShuffle(work, plan, k, task, p as unknown as DedupParams, ctx, active, fault);
-        return;
-      case 'drop':
-        if (p.by === 'features') featuresDrop(work, plan, k, task, p as unknown as DedupParams, pool.rows, active, fault);
-        else sha256Drop(work, plan, k, task, p as unknown as DedupParams, pool.rows, active, fault);
-        return;
-      case 'sketch':
-        await featuresSketch(work, plan, k, task, p as unknown as DedupParams, ctx, active, fault);
-        return;
-      case 'negclip-keys':
-        await negclipKeys(work, plan, k, task, p as unknown as NegClipParams, ctx, active, fault);
-        return;
-      case 'negclip-scatter':
-        await negclipScatter(work, plan, k, task, p as unknown as NegClipParams, ctx, active, fault);
-        return;
-      case 'moments':
-        await vasMoments(work, plan, k, task, p as unknown as VasParams, ctx, active, fault);
-        return;
-      case 'score':
-        await scoreGroup(work, k, task, leaf.spec.filter, p as unknown as VasParams, ctx, active, fault);
-        return;
-      case 'ties':
-        tiesStep(work, k, task, pool.rows, active, fault);
-        return;
-      case 'vasd-start':
-      case 'vasd-keys':
-      case 'vasd-moments':
-      case 'vasd-score':
-      case 'vasd-ties':
-      case 'vasd-select':
-        await vasdGroup(work, plan, k, task, stage.step, stage.round ?? 0, p as unknown as VasDParams, ctx, active, fault);
-        return;
-      case 'select':
-        scoreSelect(work, plan, k, task, leaf.spec.filter, p as unknown as VasParams, active, fault);
-        return;
-      case 'apply': {
-        const { n, tBits } = JSON.parse(fs.readFileSync(files.cutoff, 'utf8')) as { n: number; tBits: number };
-        const t = fromF32Bits(tBits);
-        const arch = p.arch as 'b32' | 'l14';
-        const scores = await floatColumn(pool, SCORE_COLUMN[arch]);
-        writeGroupResult(work, k, task, cutoff(scores, t, active, fractionRuleText(arch, p.fraction as number, t, n), 'clip_score'), fault);
-        return;
-      }
-      default:
-        throw new Error(`step ${stage.step} is not a group step`);
-    }
-  } finally {
-    pool.close();
-  }
+/** What every step gets: where it runs, its leaf's parameters and files, and the fault hook for tests. */
+interface StepInput {
+  work: string;
+  plan: Plan;
+  stage: PlannedStage;
+  /** the stage's leaf */
+  k: number;
+  task: number;
+  p: Record<string, unknown>;
+  files: ReturnType<typeof leafFiles>;
+  fault: () => void;
 }
 
-async function reduceStep(work: string, plan: Plan, stage: PlannedStage, fault: () => void): Promise<void> {
-  const k = stage.leaf;
-  const files = leafFiles(work, k);
-  const p = plan.leaves[k].spec as Record<string, unknown>;
-  const fraction = p.fraction as number;
-  if (stage.step.startsWith('vasd-')) vasdReduce(work, plan, k, stage.step, stage.round ?? 0, p as unknown as VasDParams, fault);
-  else if (stage.step === 'sigma') vasSigma(work, plan, k, fault);
-  else if (stage.step === 'target') await scoreTarget(work, k, plan.leaves[k].spec.filter, p as unknown as VasParams, fault);
-  else if (stage.step === 'rank') rankStep(work, plan, k, p as Share, fault);
-  else if (stage.step === 'cut') cutStep(work, plan, k, fault);
-  else if (stage.step === 'counts') metaclipCounts(work, plan, k, p as unknown as MetaclipParams, fault);
-  else if (stage.step === 'entries') metaclipEntries(work, plan, k, p as unknown as MetaclipParams, fault);
-  else if (stage.step === 'bucket') {
-    const hists = plan.groups.map((_, g) => new Float64Array(readBuffer(files.hist(g))));
-    const choice = chooseBucket(hists, fraction);
+/** ... and a step over rows: the opened pool (a shard group's or the whole), and the rows the leaf sees. */
+interface RowsInput extends StepInput {
+  pool: Pool;
+  ctx: FilterContext;
+  active: Uint8Array | null;
+}
+
+/**
+ * How a step runs: `group`, over its task's shard group (the pool opened on those shards); `whole`,
+ * once over the whole pool; `files`, only from what earlier tasks wrote (a reduce: no pool opened).
+ */
+type StepRunner =
+  | { over: 'group' | 'whole'; run: (s: RowsInput) => Promise<void> | void }
+  | { over: 'files'; run: (s: StepInput) => Promise<void> | void };
+
+const group = (run: (s: RowsInput) => Promise<void> | void): StepRunner => ({ over: 'group', run });
+const whole = (run: (s: RowsInput) => Promise<void> | void): StepRunner => ({ over: 'whole', run });
+const files = (run: (s: StepInput) => Promise<void> | void): StepRunner => ({ over: 'files', run });
+
+const scoreColumn = (s: RowsInput) => floatColumn(s.pool, SCORE_COLUMN[s.p.arch as 'b32' | 'l14']);
+const vasdRound = (s: RowsInput) => vasdGroup(s.work, s.plan, s.k, s.task, s.stage.step, s.stage.round ?? 0, s.p as unknown as VasDParams, s.ctx, s.active, s.fault);
+const vasdFiles = (s: StepInput) => vasdReduce(s.work, s.plan, s.k, s.stage.step, s.stage.round ?? 0, s.p as unknown as VasDParams, s.fault);
+
+/** Every step of every plan (plan.ts says which a leaf needs, in what order, over how many tasks). */
+const STEPS: Record<Step, StepRunner> = {
+  map: group(async (s) => {
+    let r: RowResult;
+    // the centroids fitted once (never k-means on a group's rows): missing files are an error
+    if (s.plan.stages.some((t) => t.leaf === s.k && t.step === 'centroids')) {
+      const meta = JSON.parse(fs.readFileSync(s.files.centroidsMeta, 'utf8')) as { rows: number; dim: number };
+      const data = new Float32Array(readBuffer(s.files.centroids));
+      r = await imageBasedFilter(s.p as ImageBasedParams, s.ctx, s.active, { ...meta, data });
+    } else r = await evaluateLeaf(s.plan.leaves[s.k].spec, s.ctx, s.active);
+    writeGroupResult(s.work, s.k, s.task, r, s.fault);
+  }),
+  whole: whole(async (s) => writeWholeResult(s.work, s.plan, s.k, await evaluateLeaf(s.plan.leaves[s.k].spec, s.ctx, s.active), s.fault)),
+
+  // fraction (fraction.ts)
+  hist: group(async (s) => {
+    writeArrayAtomic(s.files.hist(s.task), histogram(await scoreColumn(s), s.active));
+    s.fault();
+  }),
+  bucket: files((s) => {
+    const hists = s.plan.groups.map((_, g) => new Float64Array(readBuffer(s.files.hist(g))));
+    const choice = chooseBucket(hists, s.p.fraction as number);
     // JSON drops NaN and infinities: a settled cut-off travels as its bits
-    writeFileAtomic(files.bucket, JSON.stringify(choice.settled ? { ...choice, t: null, tBits: f32Bits(choice.t) } : choice));
-    fault();
-  } else {
-    const raw = JSON.parse(fs.readFileSync(files.bucket, 'utf8')) as BucketChoice & { tBits?: number };
+    writeFileAtomic(s.files.bucket, JSON.stringify(choice.settled ? { ...choice, t: null, tBits: f32Bits(choice.t) } : choice));
+    s.fault();
+  }),
+  pick: group(async (s) => {
+    const choice = JSON.parse(fs.readFileSync(s.files.bucket, 'utf8')) as BucketChoice;
+    writeArrayAtomic(s.files.pick(s.task), choice.settled ? new Float64Array(0) : bucketHistogram(await scoreColumn(s), s.active, choice.bucket));
+    s.fault();
+  }),
+  cutoff: files((s) => {
+    const raw = JSON.parse(fs.readFileSync(s.files.bucket, 'utf8')) as BucketChoice & { tBits?: number };
     const choice: BucketChoice = raw.settled ? { ...raw, t: fromF32Bits(raw.tBits as number) } : raw;
-    const picks = plan.groups.map((_, g) => new Float64Array(readBuffer(files.pick(g))));
+    const picks = s.plan.groups.map((_, g) => new Float64Array(readBuffer(s.files.pick(g))));
     const t = cutoffValue(choice, picks);
-    writeFileAtomic(files.cutoff, JSON.stringify({ n: choice.n, rank: choice.rank, tBits: f32Bits(t), t: String(t) }));
-    fault();
-  }
-}
+    writeFileAtomic(s.files.cutoff, JSON.stringify({ n: choice.n, rank: choice.rank, tBits: f32Bits(t), t: String(t) }));
+    s.fault();
+  }),
+  apply: group(async (s) => {
+    const { n, tBits } = JSON.parse(fs.readFileSync(s.files.cutoff, 'utf8')) as { n: number; tBits: number };
+    const t = fromF32Bits(tBits);
+    const arch = s.p.arch as 'b32' | 'l14';
+    writeGroupResult(s.work, s.k, s.task, cutoff(await scoreColumn(s), t, s.active, fractionRuleText(arch, s.p.fraction as number, t, n), 'clip_score'), s.fault);
+  }),
 
-async function wholeStep(work: string, plan: Plan, stage: PlannedStage, fault: () => void): Promise<void> {
-  const k = stage.leaf;
-  const leaf = plan.leaves[k];
-  const pool = await openWhole(plan);
+  // image_based
+  centroids: whole(async (s) => {
+    const c = await fitPoolCentroids(s.p as unknown as ImageBasedParams, s.ctx, s.active);
+    writeArrayAtomic(s.files.centroids, c.data);
+    s.fault();
+    writeFileAtomic(s.files.centroidsMeta, JSON.stringify({ rows: c.rows, dim: c.dim }));
+  }),
+
+  // metaclip (metaclip.ts)
+  match: group((s) => metaclipMatch(s.work, s.k, s.task, s.p as unknown as MetaclipParams, s.ctx, s.active, s.fault)),
+  counts: files((s) => metaclipCounts(s.work, s.plan, s.k, s.p as unknown as MetaclipParams, s.fault)),
+  balance: group((s) => metaclipBalance(s.work, s.k, s.task, s.p as unknown as MetaclipParams, s.ctx, s.active, s.fault)),
+  entries: files((s) => metaclipEntries(s.work, s.plan, s.k, s.p as unknown as MetaclipParams, s.fault)),
+
+  // dedup (dedup.ts, dedup-features.ts)
+  shuffle: group((s) => dedupShuffle(s.work, s.plan, s.k, s.task, s.p as unknown as DedupParams, s.ctx, s.active, s.fault)),
+  dedup: files((s) => dedupBucket(s.work, s.plan, s.k, s.task, s.fault)),
+  sketch: group((s) => featuresSketch(s.work, s.plan, s.k, s.task, s.p as unknown as DedupParams, s.ctx, s.active, s.fault)),
+  verify: files((s) => featuresVerify(s.work, s.plan, s.k, s.task, s.p as unknown as DedupParams, s.fault)),
+  components: files((s) => featuresComponents(s.work, s.plan, s.k, s.fault)),
+  drop: group((s) =>
+    s.p.by === 'features'
+      ? featuresDrop(s.work, s.plan, s.k, s.task, s.p as unknown as DedupParams, s.pool.rows, s.active, s.fault)
+      : sha256Drop(s.work, s.plan, s.k, s.task, s.p as unknown as DedupParams, s.pool.rows, s.active, s.fault),
+  ),
+
+  // negclip (negclip.ts)
+  'negclip-keys': group((s) => negclipKeys(s.work, s.plan, s.k, s.task, s.p as unknown as NegClipParams, s.ctx, s.active, s.fault)),
+  'negclip-order': files((s) => negclipOrder(s.work, s.plan, s.k, s.p as unknown as NegClipParams, s.fault)),
+  'negclip-scatter': group((s) => negclipScatter(s.work, s.plan, s.k, s.task, s.p as unknown as NegClipParams, s.ctx, s.active, s.fault)),
+  'negclip-loss': files((s) => negclipLoss(s.work, s.plan, s.k, s.task, s.p as unknown as NegClipParams, s.fault)),
+  'negclip-cut': files((s) => negclipCut(s.work, s.plan, s.k, s.p as unknown as NegClipParams, s.fault)),
+
+  // vas / normsim (vas.ts) and the exact top-k cut (score-cut.ts)
+  moments: group((s) => vasMoments(s.work, s.plan, s.k, s.task, s.p as unknown as VasParams, s.ctx, s.active, s.fault)),
+  sigma: files((s) => vasSigma(s.work, s.plan, s.k, s.fault)),
+  target: files((s) => scoreTarget(s.work, s.k, s.plan.leaves[s.k].spec.filter, s.p as unknown as VasParams, s.fault)),
+  score: group((s) => scoreGroup(s.work, s.k, s.task, s.plan.leaves[s.k].spec.filter, s.p as unknown as VasParams, s.ctx, s.active, s.fault)),
+  rank: files((s) => rankStep(s.work, s.plan, s.k, s.p as unknown as Share, s.fault)),
+  ties: group((s) => tiesStep(s.work, s.k, s.task, s.pool.rows, s.active, s.fault)),
+  cut: files((s) => cutStep(s.work, s.plan, s.k, s.fault)),
+  select: group((s) => scoreSelect(s.work, s.plan, s.k, s.task, s.plan.leaves[s.k].spec.filter, s.p as unknown as VasParams, s.active, s.fault)),
+
+  // vas_d, round by round (vas-d.ts)
+  'vasd-start': group(vasdRound),
+  'vasd-keys': group(vasdRound),
+  'vasd-sample': files(vasdFiles),
+  'vasd-moments': group(vasdRound),
+  'vasd-sigma': files(vasdFiles),
+  'vasd-score': group(vasdRound),
+  'vasd-rank': files(vasdFiles),
+  'vasd-ties': group(vasdRound),
+  'vasd-cut': files(vasdFiles),
+  'vasd-select': group(vasdRound),
+};
+
+/** Open what the step runs over (a shard group's pool, the whole pool, or nothing), run it, close. */
+async function runStep(input: StepInput): Promise<void> {
+  const runner = STEPS[input.stage.step];
+  if (!runner) throw new Error(`plan step ${JSON.stringify(input.stage.step)} is unknown to this Sieve`);
+  if (runner.over === 'files') return runner.run(input);
+  const pool = runner.over === 'group' ? await openGroup(input.work, input.plan, input.task) : await openWhole(input.plan);
   try {
-    const ctx: FilterContext = { pool, onProgress: progressWriter(work, stage.name, 0) };
-    const active = await activeRows(plan, k, ctx, (j) => readWholeResult(work, plan, j));
+    const ctx: FilterContext = { pool, onProgress: progressWriter(input.work, input.stage.name, runner.over === 'group' ? input.task : 0) };
+    const { work, plan, task, k } = input;
+    const active = await activeRows(plan, k, ctx, (j) => (runner.over === 'group' ? readGroupResult(work, j, task, pool.rows) : readWholeResult(work, plan, j)));
     fs.mkdirSync(leafDir(work, k), { recursive: true });
-    if (stage.step === 'centroids') {
-      const c = await fitPoolCentroids(leaf.spec as unknown as ImageBasedParams, ctx, active);
-      const files = leafFiles(work, k);
-      writeArrayAtomic(files.centroids, c.data);
-      fault();
-      writeFileAtomic(files.centroidsMeta, JSON.stringify({ rows: c.rows, dim: c.dim }));
-    } else writeWholeResult(work, plan, k, await evaluateLeaf(leaf.spec, ctx, active), fault);
+    await runner.run({ ...input, pool, ctx, active });
   } finally {
     pool.close();
   }
 }
-
-/** Single-task steps that combine what every group wrote (no pool opened). */
-const REDUCE_STEPS = new Set(['bucket', 'cutoff', 'counts', 'entries', 'sigma', 'target', 'rank', 'cut', 'vasd-sample', 'vasd-sigma', 'vasd-rank', 'vasd-cut']);
 
 export async function runTask(work: string, stageName: string, task: number): Promise<void> {
   const plan = readPlan(work);
@@ -247,15 +258,8 @@ export async function runTask(work: string, stageName: string, task: number): Pr
   if (!stage) throw new SieveError('bad_input', `${work}/plan.json: no stage ${JSON.stringify(stageName)} (stages: ${plan.stages.map((s) => s.name).join(', ')})`);
   if (!Number.isInteger(task) || task < 0 || task >= stage.tasks) throw new SieveError('bad_input', `stage ${stageName} has tasks 0..${stage.tasks - 1}, got ${task}`);
   const fault = faultPoint(work, stageName, task);
-  if (stage.step === 'dedup') dedupBucket(work, plan, stage.leaf, task, fault);
-  else if (stage.step === 'negclip-order') negclipOrder(work, plan, stage.leaf, plan.leaves[stage.leaf].spec as unknown as NegClipParams, fault);
-  else if (stage.step === 'negclip-loss') await negclipLoss(work, plan, stage.leaf, task, plan.leaves[stage.leaf].spec as unknown as NegClipParams, fault);
-  else if (stage.step === 'negclip-cut') negclipCut(work, plan, stage.leaf, plan.leaves[stage.leaf].spec as unknown as NegClipParams, fault);
-  else if (stage.step === 'verify') featuresVerify(work, plan, stage.leaf, task, plan.leaves[stage.leaf].spec as unknown as DedupParams, fault);
-  else if (stage.step === 'components') featuresComponents(work, plan, stage.leaf, fault);
-  else if (REDUCE_STEPS.has(stage.step)) await reduceStep(work, plan, stage, fault);
-  else if (stage.step === 'whole' || stage.step === 'centroids') await wholeStep(work, plan, stage, fault);
-  else await groupStep(work, plan, stage, task, fault);
+  const k = stage.leaf;
+  await runStep({ work, plan, stage, k, task, p: plan.leaves[k].spec as Record<string, unknown>, files: leafFiles(work, k), fault });
   const marker = doneMarker(work, stageName, task);
   fs.mkdirSync(path.dirname(marker), { recursive: true });
   writeFileAtomic(marker, JSON.stringify({ plan: plan.id, finished: new Date().toISOString() })); // last

@@ -9,6 +9,7 @@ import type {
   ProviderEntry,
   GroupingEntry,
   DecisionData,
+  DecisionMask,
   DecisionSummary,
   ExportSubsetRequest,
   ExportSubsetResult,
@@ -45,7 +46,7 @@ import { embedPool, listProviders, textQuerySimilarity } from './embed/index.js'
 import { CATALOGUE } from './filters/catalogue.js';
 import { canonicalSpec } from './filters/spec.js';
 import { presetInfos } from './filters/papers/presets.js';
-import { listDecisions, loadDecision, runFilter, type Decision } from './filters/decisions.js';
+import { listDecisions, loadDecision, packBits, runFilter, type Decision } from './filters/decisions.js';
 import { Pool } from './pool/pool.js';
 import { getMap } from './map/map.js';
 import { EXPORT_COLUMNS, exportSubset } from './export/subset.js';
@@ -54,6 +55,7 @@ import { ExportedPaths, revealInFileManager } from './export/reveal.js';
 import { importSubset, storedSubsetReport } from './export/import.js';
 import { nearestRows } from './similar/nearest.js';
 import type { SlurmClusterConfig } from './api.js';
+import { MAX_EXPLAIN_ROWS } from './api.js';
 import { runOnCluster } from './cluster/submit.js';
 import { sieveArgv } from './cluster/executor.js';
 import nodePath from 'node:path';
@@ -243,11 +245,20 @@ export class Engine implements SieveApi {
   }
 
   async explainRow(id: string, row: number): Promise<RowExplanation> {
+    return explain(this.decision(id), row);
+  }
+
+  async getDecisionMask(id: string): Promise<DecisionMask> {
     const d = this.decision(id);
-    if (!Number.isInteger(row) || row < 0 || row >= d.keep.length) throw new SieveError('not_found', `row ${row} does not exist`);
-    const r = d.reason[row];
-    const v = d.value[row];
-    return { row, kept: d.keep[row] === 1, rule: r ? d.summary.rules[r - 1] : null, value: r && !Number.isNaN(v) ? v : null };
+    const bits = packBits(d.keep);
+    return { summary: d.summary, bits: bits.buffer as ArrayBuffer };
+  }
+
+  async explainRows(id: string, rows: number[]): Promise<RowExplanation[]> {
+    if (!Array.isArray(rows)) throw new SieveError('bad_input', `explainRows: rows must be an array of row numbers, got ${typeof rows}`);
+    if (rows.length > MAX_EXPLAIN_ROWS) throw new SieveError('bad_input', `explainRows: ${rows.length} rows asked for, at most ${MAX_EXPLAIN_ROWS} at once`);
+    const d = this.decision(id);
+    return rows.map((row) => explain(d, row));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -458,4 +469,12 @@ export class Engine implements SieveApi {
     this.pool?.close();
     this.pool = null;
   }
+}
+
+/** Why `row` was kept or dropped by `d`: its first dropping rule and the value that rule looked at. */
+function explain(d: Decision, row: number): RowExplanation {
+  if (!Number.isInteger(row) || row < 0 || row >= d.keep.length) throw new SieveError('not_found', `row ${row} does not exist`);
+  const r = d.reason[row];
+  const v = d.value[row];
+  return { row, kept: d.keep[row] === 1, rule: r ? d.summary.rules[r - 1] : null, value: r && !Number.isNaN(v) ? v : null };
 }

@@ -32,6 +32,19 @@ export function unpackBits(bits: Uint8Array, n: number, offset = 0): Uint8Array 
   return keep;
 }
 
+/**
+ * Keep flags (1 kept, 0 dropped) as packed bits, LSB first (the layout of `keep.bits`), the first at
+ * bit `offset` of the first byte (the bits below it 0): unpackBits' inverse.
+ */
+export function packBits(keep: Uint8Array, offset = 0): Uint8Array {
+  const bits = new Uint8Array((offset + keep.length + 7) >> 3);
+  for (let i = 0; i < keep.length; i++) {
+    const b = offset + i;
+    if (keep[i]) bits[b >> 3] |= 1 << (b & 7);
+  }
+  return bits;
+}
+
 function dir(pool: Pool, id: string): string {
   return path.join(pool.workspace, 'decisions', id);
 }
@@ -105,12 +118,8 @@ export class DecisionWriter {
     this.kept += countKept(r.keep);
     // keep bits, LSB first, continuing the partly filled byte the slice before left
     const start = this.rows;
-    const bits = new Uint8Array(((start & 7) + n + 7) >> 3);
-    bits[0] = this.partial;
-    for (let i = 0; i < n; i++) {
-      const b = (start & 7) + i;
-      if (r.keep[i]) bits[b >> 3] |= 1 << (b & 7);
-    }
+    const bits = packBits(r.keep, start & 7);
+    bits[0] |= this.partial;
     const full = ((start & 7) + n) >> 3;
     writeAll(this.fds[0], bits.subarray(0, full));
     this.partial = full < bits.length ? bits[full] : 0;

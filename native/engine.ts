@@ -46,7 +46,7 @@ import { embedPool, listProviders, textQuerySimilarity } from './embed/index.js'
 import { CATALOGUE } from './filters/catalogue.js';
 import { canonicalSpec } from './filters/spec.js';
 import { presetInfos } from './filters/papers/presets.js';
-import { listDecisions, loadDecision, packBits, runFilter, type Decision } from './filters/decisions.js';
+import { listDecisions, loadDecision, loadDecisionBits, packBits, runFilter, type Decision } from './filters/decisions.js';
 import { Pool } from './pool/pool.js';
 import { getMap } from './map/map.js';
 import { EXPORT_COLUMNS, exportSubset } from './export/subset.js';
@@ -232,7 +232,7 @@ export class Engine implements SieveApi {
   private decision(id: string): Decision {
     const key = String(id);
     let d = this.recent.get(key) ?? loadDecision(this.requirePool(), key);
-    if (!d) throw new SieveError('not_found', `no decision ${JSON.stringify(id)} for this pool (run its spec first)`);
+    if (!d) throw noDecision(key);
     this.recent.delete(key);
     this.recent.set(key, d);
     while (this.recent.size > 4) this.recent.delete(this.recent.keys().next().value as string);
@@ -249,9 +249,14 @@ export class Engine implements SieveApi {
   }
 
   async getDecisionMask(id: string): Promise<DecisionMask> {
-    const d = this.decision(id);
-    const bits = packBits(d.keep);
-    return { summary: d.summary, bits: bits.buffer as ArrayBuffer };
+    const key = String(id);
+    const d = this.recent.get(key);
+    if (d) return { summary: d.summary, bits: packBits(d.keep).buffer as ArrayBuffer };
+    // not in memory: the workspace's keep.bits is the packed mask already (the reasons and values,
+    // 6 bytes a row, are left on disk)
+    const stored = loadDecisionBits(this.requirePool(), key);
+    if (!stored) throw noDecision(key);
+    return { summary: stored.summary, bits: stored.bits.buffer as ArrayBuffer };
   }
 
   async explainRows(id: string, rows: number[]): Promise<RowExplanation[]> {
@@ -478,3 +483,5 @@ function explain(d: Decision, row: number): RowExplanation {
   const v = d.value[row];
   return { row, kept: d.keep[row] === 1, rule: r ? d.summary.rules[r - 1] : null, value: r && !Number.isNaN(v) ? v : null };
 }
+
+const noDecision = (id: string) => new SieveError('not_found', `no decision ${JSON.stringify(id)} for this pool (run its spec first)`);

@@ -68,6 +68,21 @@ export function loadDecision(pool: Pool, id: string): Decision | null {
   };
 }
 
+/**
+ * A stored decision's summary and packed keep bits as they lie in the workspace (`keep.bits`), for
+ * whoever needs only the mask: neither the reasons nor the values are read, nothing is unpacked.
+ */
+export function loadDecisionBits(pool: Pool, id: string): { summary: DecisionSummary; bits: Uint8Array } | null {
+  const d = dir(pool, id);
+  const metaFile = path.join(d, 'meta.json');
+  if (!/^[0-9a-f]{24}$/.test(id) || !fs.existsSync(metaFile)) return null;
+  const summary = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as DecisionSummary;
+  if (summary.fingerprint !== pool.fingerprint) return null;
+  const bits = readArray(path.join(d, 'keep.bits'), (b) => new Uint8Array(b));
+  if (bits.length !== (pool.rows + 7) >> 3) throw new Error(`${path.join(d, 'keep.bits')}: ${bits.length} bytes for ${pool.rows} rows (a torn decision)`);
+  return { summary: { ...summary, reused: true }, bits };
+}
+
 const DECISION_FILES = ['keep.bits', 'reason.u16', 'value.f32'] as const;
 
 /**

@@ -2,9 +2,10 @@
  * The decision's keep mask as the map fetches it (getDecisionMask: bit-packed, an eighth of
  * getDecision's keep bytes) and the verdicts the sample grid asks for (explainRows), on a demo pool
  * of 1,003 rows (not a multiple of 8: the last byte is partly used). The bits are checked against
- * getDecision's byte-per-row mask by arithmetic (byte b = sum of keep[8b + j] * 2^j), the renderer's
- * unpacking (renderer/src/state/keepBits.ts, loaded as it is) against that mask, and explainRows
- * against explainRow and getDecision's reason array, for a spec with several rules.
+ * getDecision's byte-per-row mask by arithmetic (byte b = sum of keep[8b + j] * 2^j), in memory and
+ * as a fresh engine reads them from the workspace; the renderer's unpacking
+ * (renderer/src/state/keepBits.ts, loaded as it is) against that mask; and explainRows against
+ * explainRow and getDecision's reason array, for a spec with several rules.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,6 +33,7 @@ test('getDecisionMask: the keep mask bit-packed, LSB first; explainRows: explain
       { filter: 'clip_score', arch: 'l14', fraction: 0.3 },
       { and: [{ filter: 'basic' }, { filter: 'clip_score', arch: 'b32', threshold: 0.25 }] },
     ];
+    const packed = new Map<string, Uint8Array>();
     for (const spec of specs) {
       const d = await engine.runFilter(spec);
       const full = await engine.getDecision(d.id);
@@ -42,6 +44,7 @@ test('getDecisionMask: the keep mask bit-packed, LSB first; explainRows: explain
       const mask = await engine.getDecisionMask(d.id);
       assert.deepEqual(mask.summary, full.summary);
       const bits = new Uint8Array(mask.bits);
+      packed.set(d.id, bits);
       assert.equal(bits.length, Math.ceil(ROWS / 8), 'a bit a row, rounded up to whole bytes');
       for (let b = 0; b < bits.length; b++) {
         let expected = 0;
@@ -74,6 +77,21 @@ test('getDecisionMask: the keep mask bit-packed, LSB first; explainRows: explain
       }
       const rulesSeen = new Set(verdicts.filter((v) => v.rule).map((v) => `${v.rule!.path}|${v.rule!.id}`));
       if ('and' in spec) assert.ok(rulesSeen.size >= 2, `several rules dropped rows: ${[...rulesSeen].join(', ')}`);
+    }
+
+    // A fresh engine has no decision in memory: the mask is read from the workspace's keep.bits as is,
+    // and equals the one packed from memory above.
+    const fresh = new Engine({ workspace: path.join(dir, 'ws') });
+    try {
+      await fresh.openPool(path.join(dir, 'pool'));
+      for (const [id, bits] of packed) {
+        const m = await fresh.getDecisionMask(id);
+        assert.deepEqual(new Uint8Array(m.bits), bits, `decision ${id} from disk`);
+        assert.equal(m.summary.id, id);
+      }
+      await assert.rejects(fresh.getDecisionMask('0'.repeat(24)), { code: 'not_found' });
+    } finally {
+      fresh.close();
     }
 
     const id = (await engine.listDecisions())[0].id;

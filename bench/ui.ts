@@ -7,7 +7,8 @@
  *   first draw (GL upload + draw), from marks the page records (window.__sieve.marks);
  * - one frame drawn and read back (a forced redraw and a one-pixel readPixels): the rasteriser's cost
  *   per frame; with --scatter the points are drawn even from a million rows;
- * - recolour after choosing a decision: colours ready (getDecision's mask over the socket + a new
+ * - recolour after choosing a decision, each from a settled page (the charts' audit of the step
+ *   before back and drawn): colours ready (getDecisionMask's packed mask over the socket + a new
  *   colour array) and drawn (the first frame deck.gl draws with them: the points, or the density
  *   image rebinned from them): the first decision (the charts dock grows, so the map resizes), another
  *   one, then the first again (its mask cached);
@@ -143,13 +144,21 @@ try {
   });
   type Timed = { colored: number; drawn: number };
 
-  // ---- recolour by a decision: click it in the list
-  const recolourBy = (index: number) =>
-    page.evaluate(async (index: number) => {
+  // ---- recolour by a decision: click it in the list, once the page has settled from the step
+  // before (the charts dock's audit of the decision shown before has come back and been drawn), so
+  // that each figure is one recolour's and not the leftovers of the one before
+  const settle = async () => {
+    await page.waitForFunction(() => (globalThis as any).__sieve.charts?.auditStatus !== 'running', undefined, { timeout: 120_000 });
+    await page.waitForTimeout(500);
+  };
+  const recolourBy = async (index: number) => {
+    await settle();
+    return page.evaluate(async (index: number) => {
       const g = globalThis as any;
       const r: Timed = await g.__timeColours(() => g.document.querySelectorAll('[data-testid=decision]')[index].click());
       return { ...r, ...(g.__sieve.lastRecolor as { fetchMs: number; colorMs: number }) };
     }, index);
+  };
   // the first decision also opens the charts dock to its charts' height, so the map resizes once
   const opening = await recolourBy(1);
   // colours ready: the page's own marks (the click to the new colour array); polling per frame would
@@ -158,7 +167,7 @@ try {
   report('first decision shown: drawn', opening.drawn, 'ms');
   const first = await recolourBy(0);
   report('recolour by another decision: colours ready', first.fetchMs + first.colorMs, 'ms');
-  report('  its mask over the socket (getDecision)', first.fetchMs, 'ms');
+  report('  its mask over the socket (getDecisionMask)', first.fetchMs, 'ms');
   report('  counts and colours from it', first.colorMs, 'ms');
   report('recolour by another decision: drawn', first.drawn, 'ms (goal < 300)');
   const again = await recolourBy(1);
@@ -179,6 +188,7 @@ try {
   const radius = Math.sqrt(d2[LASSO_POINTS - 1]) * 1.005;
   const poly: number[] = [];
   for (let i = 0; i < 48; i++) poly.push(cx + radius * Math.cos((i / 48) * 2 * Math.PI), cy + radius * Math.sin((i / 48) * 2 * Math.PI));
+  await settle();
   const lasso = await page.evaluate(async (poly: number[]) => {
     const g = globalThis as any;
     const r: Timed = await g.__timeColours(() => g.__sieve.pickPolygon(poly));

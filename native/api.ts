@@ -165,6 +165,16 @@ export interface SieveApi {
   listDecisions(): Promise<DecisionSummary[]>;
   getDecision(id: string): Promise<DecisionData>;
   explainRow(id: string, row: number): Promise<RowExplanation>;
+  /**
+   * A decision's keep mask alone, bit-packed (DecisionMask): an eighth of getDecision's keep bytes
+   * and without its reasons, for colouring the map by a decision (1M rows: 125 kB instead of 3 MB).
+   */
+  getDecisionMask(id: string): Promise<DecisionMask>;
+  /**
+   * explainRow for many rows at once (at most MAX_EXPLAIN_ROWS), in the order asked: what the
+   * sample grid shows for the tiles on screen, without fetching every row's reason.
+   */
+  explainRows(id: string, rows: number[]): Promise<RowExplanation[]>;
 
   /** Columns an export may carry (`.parquet` / `.csv`), for the export dialog. */
   exportColumns(): Promise<string[]>;
@@ -472,6 +482,19 @@ export interface DecisionData {
   reason: ArrayBuffer;
 }
 
+/** A decision's keep mask, bit-packed, as getDecisionMask gives it. */
+export interface DecisionMask {
+  summary: DecisionSummary;
+  /**
+   * ceil(summary.total / 8) bytes, LSB first (the workspace's keep.bits): row r is kept when bit
+   * (r & 7) of byte (r >> 3) is set; the last byte's unused high bits are 0
+   */
+  bits: ArrayBuffer;
+}
+
+/** The most rows one explainRows call answers (a screenful of tiles is a few dozen). */
+export const MAX_EXPLAIN_ROWS = 10_000;
+
 /** Why one row was kept or dropped by a decision. */
 export interface RowExplanation {
   row: number;
@@ -539,6 +562,8 @@ export const SIEVE_METHODS: readonly SieveMethod[] = [
   'listDecisions',
   'getDecision',
   'explainRow',
+  'getDecisionMask',
+  'explainRows',
   'exportColumns',
   'exportSubset',
   'reshard',

@@ -9,6 +9,7 @@ import type {
   ProviderEntry,
   GroupingEntry,
   DecisionData,
+  DecisionMask,
   DecisionSummary,
   ExportSubsetRequest,
   ExportSubsetResult,
@@ -45,7 +46,7 @@ import { embedPool, listProviders, textQuerySimilarity } from './embed/index.js'
 import { CATALOGUE } from './filters/catalogue.js';
 import { canonicalSpec } from './filters/spec.js';
 import { presetInfos } from './filters/papers/presets.js';
-import { listDecisions, loadDecision, runFilter, type Decision } from './filters/decisions.js';
+import { listDecisions, loadDecision, loadDecisionBits, packBits, runFilter, type Decision } from './filters/decisions.js';
 import { Pool } from './pool/pool.js';
 import { getMap } from './map/map.js';
 import { EXPORT_COLUMNS, exportSubset } from './export/subset.js';
@@ -54,6 +55,7 @@ import { ExportedPaths, revealInFileManager } from './export/reveal.js';
 import { importSubset, storedSubsetReport } from './export/import.js';
 import { nearestRows } from './similar/nearest.js';
 import type { SlurmClusterConfig } from './api.js';
+import { MAX_EXPLAIN_ROWS } from './api.js';
 import { runOnCluster } from './cluster/submit.js';
 import { sieveArgv } from './cluster/executor.js';
 import nodePath from 'node:path';
@@ -230,7 +232,7 @@ export class Engine implements SieveApi {
   private decision(id: string): Decision {
     const key = String(id);
     let d = this.recent.get(key) ?? loadDecision(this.requirePool(), key);
-    if (!d) throw new SieveError('not_found', `no decision ${JSON.stringify(id)} for this pool (run its spec first)`);
+    if (!d) throw noDecision(key);
     this.recent.delete(key);
     this.recent.set(key, d);
     while (this.recent.size > 4) this.recent.delete(this.recent.keys().next().value as string);
@@ -243,11 +245,25 @@ export class Engine implements SieveApi {
   }
 
   async explainRow(id: string, row: number): Promise<RowExplanation> {
+    return explain(this.decision(id), row);
+  }
+
+  async getDecisionMask(id: string): Promise<DecisionMask> {
+    const key = String(id);
+    const d = this.recent.get(key);
+    if (d) return { summary: d.summary, bits: packBits(d.keep).buffer as ArrayBuffer };
+    // not in memory: the workspace's keep.bits is the packed mask already (the reasons and values,
+    // 6 bytes a row, are left on disk)
+    const stored = loadDecisionBits(this.requirePool(), key);
+    if (!stored) throw noDecision(key);
+    return { summary: stored.summary, bits: stored.bits.buffer as ArrayBuffer };
+  }
+
+  async explainRows(id: string, rows: number[]): Promise<RowExplanation[]> {
+    if (!Array.isArray(rows)) throw new SieveError('bad_input', `explainRows: rows must be an array of row numbers, got ${typeof rows}`);
+    if (rows.length > MAX_EXPLAIN_ROWS) throw new SieveError('bad_input', `explainRows: ${rows.length} rows asked for, at most ${MAX_EXPLAIN_ROWS} at once`);
     const d = this.decision(id);
-    if (!Number.isInteger(row) || row < 0 || row >= d.keep.length) throw new SieveError('not_found', `row ${row} does not exist`);
-    const r = d.reason[row];
-    const v = d.value[row];
-    return { row, kept: d.keep[row] === 1, rule: r ? d.summary.rules[r - 1] : null, value: r && !Number.isNaN(v) ? v : null };
+    return rows.map((row) => explain(d, row));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -459,3 +475,13 @@ export class Engine implements SieveApi {
     this.pool = null;
   }
 }
+
+/** Why `row` was kept or dropped by `d`: its first dropping rule and the value that rule looked at. */
+function explain(d: Decision, row: number): RowExplanation {
+  if (!Number.isInteger(row) || row < 0 || row >= d.keep.length) throw new SieveError('not_found', `row ${row} does not exist`);
+  const r = d.reason[row];
+  const v = d.value[row];
+  return { row, kept: d.keep[row] === 1, rule: r ? d.summary.rules[r - 1] : null, value: r && !Number.isNaN(v) ? v : null };
+}
+
+const noDecision = (id: string) => new SieveError('not_found', `no decision ${JSON.stringify(id)} for this pool (run its spec first)`);

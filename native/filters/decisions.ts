@@ -32,6 +32,19 @@ export function unpackBits(bits: Uint8Array, n: number, offset = 0): Uint8Array 
   return keep;
 }
 
+/**
+ * Keep flags (1 kept, 0 dropped) as packed bits, LSB first (the layout of `keep.bits`), the first at
+ * bit `offset` of the first byte (the bits below it 0): unpackBits' inverse.
+ */
+export function packBits(keep: Uint8Array, offset = 0): Uint8Array {
+  const bits = new Uint8Array((offset + keep.length + 7) >> 3);
+  for (let i = 0; i < keep.length; i++) {
+    const b = offset + i;
+    if (keep[i]) bits[b >> 3] |= 1 << (b & 7);
+  }
+  return bits;
+}
+
 function dir(pool: Pool, id: string): string {
   return path.join(pool.workspace, 'decisions', id);
 }
@@ -53,6 +66,21 @@ export function loadDecision(pool: Pool, id: string): Decision | null {
     reason: readArray(path.join(d, 'reason.u16'), (b) => new Uint16Array(b)),
     value: readArray(path.join(d, 'value.f32'), (b) => new Float32Array(b)),
   };
+}
+
+/**
+ * A stored decision's summary and packed keep bits as they lie in the workspace (`keep.bits`), for
+ * whoever needs only the mask: neither the reasons nor the values are read, nothing is unpacked.
+ */
+export function loadDecisionBits(pool: Pool, id: string): { summary: DecisionSummary; bits: Uint8Array } | null {
+  const d = dir(pool, id);
+  const metaFile = path.join(d, 'meta.json');
+  if (!/^[0-9a-f]{24}$/.test(id) || !fs.existsSync(metaFile)) return null;
+  const summary = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as DecisionSummary;
+  if (summary.fingerprint !== pool.fingerprint) return null;
+  const bits = readArray(path.join(d, 'keep.bits'), (b) => new Uint8Array(b));
+  if (bits.length !== (pool.rows + 7) >> 3) throw new Error(`${path.join(d, 'keep.bits')}: ${bits.length} bytes for ${pool.rows} rows (a torn decision)`);
+  return { summary: { ...summary, reused: true }, bits };
 }
 
 const DECISION_FILES = ['keep.bits', 'reason.u16', 'value.f32'] as const;
@@ -105,12 +133,8 @@ export class DecisionWriter {
     this.kept += countKept(r.keep);
     // keep bits, LSB first, continuing the partly filled byte the slice before left
     const start = this.rows;
-    const bits = new Uint8Array(((start & 7) + n + 7) >> 3);
-    bits[0] = this.partial;
-    for (let i = 0; i < n; i++) {
-      const b = (start & 7) + i;
-      if (r.keep[i]) bits[b >> 3] |= 1 << (b & 7);
-    }
+    const bits = packBits(r.keep, start & 7);
+    bits[0] |= this.partial;
     const full = ((start & 7) + n) >> 3;
     writeAll(this.fds[0], bits.subarray(0, full));
     this.partial = full < bits.length ? bits[full] : 0;

@@ -2,14 +2,15 @@
  * End to end: a run on Slurm from the app, in Chromium against `sieve serve`, on the REAL one-node
  * Slurm of scripts/slurm-one-node.sh (no mocks), over a 4,000-sample demo pool in 8 shards.
  *
- * The Cluster form is filled in (through a login-command prefix, `sh -c`); a relative work dir is
- * refused with the engine's message, naming cluster.work, beside Run. Then DataComp's CLIP L/14 30%
- * runs as 8 tasks per stage: the stage view lists the plan's stages with their tasks done, and saw
- * Slurm's queue (tasks running); the decision lands in the list and colours the map, and its kept
- * rows are exactly those DataComp's rule keeps on the pool's scores read independently with DuckDB
- * (t = sorted_desc[floor(N * 0.3)], NaN last). The settings survive a reload. A second run is
- * cancelled midway: the app says so and none of its jobs is left in Slurm's queue. A screenshot of
- * the finished run goes to test-output/e2e-cluster-slurm.png.
+ * The Cluster settings start folded into one line ("not set up"); opened, the form is filled in
+ * (through a login-command prefix, `sh -c`); a relative work dir is refused with the engine's
+ * message, naming cluster.work, beside Run. Then DataComp's CLIP L/14 30% runs as 8 tasks per stage:
+ * the stage view lists the plan's stages with their tasks done, and saw Slurm's queue (tasks
+ * running); the decision lands in the list and colours the map, and its kept rows are exactly those
+ * DataComp's rule keeps on the pool's scores read independently with DuckDB
+ * (t = sorted_desc[floor(N * 0.3)], NaN last). The settings survive a reload, folded into one line
+ * that says what is set. A second run is cancelled midway: the app says so and none of its jobs is
+ * left in Slurm's queue. A screenshot of the finished run goes to test-output/e2e-cluster-slurm.png.
  *
  * Skips with one line without Chromium, or where Slurm cannot run (as test/native/cluster-slurm.test.ts).
  */
@@ -81,9 +82,15 @@ test('the app runs a spec on Slurm: settings, refused relative work dir, stage p
     const spec = { filter: 'clip_score', arch: 'l14', fraction: FRACTION };
     await typeSpec(p, spec);
 
-    // The settings: empty at first, so the form is open and Run on Slurm waits for a work dir.
-    await p.locator('[data-testid=cluster-form]').waitFor({ timeout: 10_000 });
+    // The settings start folded into one line saying none is set; Run on Slurm waits for a work dir.
+    const summary = p.locator('[data-testid=cluster-summary]');
+    await summary.waitFor({ timeout: 10_000 });
+    assert.equal(await p.locator('[data-testid=cluster-form]').count(), 0, 'the settings start folded');
+    assert.equal(norm(await summary.textContent()), 'not set up: open the settings');
+    assert.equal(await p.locator('[data-testid=cluster-settings-toggle]').getAttribute('aria-expanded'), 'false');
     assert.equal(await p.locator('[data-testid=run-slurm]').isDisabled(), true, 'no work dir yet');
+    await p.locator('[data-testid=cluster-settings-toggle]').click();
+    await p.locator('[data-testid=cluster-form]').waitFor({ timeout: 10_000 });
     await p.locator('[data-testid=cluster-login]').fill('sh -c');
     await p.locator('[data-testid=cluster-workers]').fill('2');
     await p.locator('[data-testid=cluster-tasks]').fill('8');
@@ -108,7 +115,7 @@ test('the app runs a spec on Slurm: settings, refused relative work dir, stage p
     await p.locator('[data-testid=run-slurm]').click();
     await p.locator('[data-testid=cluster-stage]').first().waitFor({ timeout: 60_000 });
     // submitted: the settings fold into one line so the stages show
-    assert.match(norm(await p.locator('[data-testid=cluster-summary]').textContent()), new RegExp(`via sh -c · ${work}`));
+    assert.equal(norm(await summary.textContent()), `via sh -c · ${work} · 2 workers, 8 tasks, 2 retries`);
     await p.waitForFunction(() => (globalThis as any).__sieve.decisionId !== null && (globalThis as any).__sieve.cluster?.().running === false, undefined, { timeout: 480_000 });
     t.diagnostic(`the Slurm run took ${((Date.now() - started) / 1000).toFixed(1)} s (load ${(await import('node:os')).loadavg()[0].toFixed(1)})`);
     assert.equal(norm(await message.textContent()).includes('kept'), true, `run message: ${await message.textContent()}`);
@@ -135,9 +142,11 @@ test('the app runs a spec on Slurm: settings, refused relative work dir, stage p
     mkdirSync(OUTPUT, { recursive: true });
     await p.screenshot({ path: join(OUTPUT, 'e2e-cluster-slurm.png') });
 
-    // The settings outlive the page.
+    // The settings outlive the page: folded again at start, the line says what is set.
     await p.reload();
     await gotoMap(app!);
+    assert.equal(norm(await summary.textContent()), `via sh -c · ${work} · 2 workers, 8 tasks, 2 retries`);
+    assert.equal(await p.locator('[data-testid=cluster-form]').count(), 0, 'folded after a reload too');
     await p.locator('[data-testid=cluster-settings-toggle]').click();
     assert.equal(await p.locator('[data-testid=cluster-work]').inputValue(), work);
     assert.equal(await p.locator('[data-testid=cluster-login]').inputValue(), 'sh -c');

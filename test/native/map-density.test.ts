@@ -4,18 +4,12 @@
  * and the cell's count, alpha-weighted mean colour and opacity are recomputed from that list. Plus a
  * hand-worked three-point image, and the URL override of the thresholds that the e2e test uses.
  *
- * density.ts is renderer code (no imports, no DOM); Node 20 cannot load TypeScript, and the node
- * build (tsc -> dist/) must not emit into dist/renderer (vite empties it), so the test transpiles the
- * module's own source with the TypeScript compiler and imports that: the code under test, unchanged.
+ * density.ts is renderer code (no imports, no DOM), loaded as it is (fixtures/renderer-module.ts).
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import ts from 'typescript';
 import { mulberry32 } from '../../native/map/linalg.js';
+import { loadRendererModule } from './fixtures/renderer-module.js';
 
 interface DensityImage {
   pixels: Uint8ClampedArray;
@@ -32,22 +26,7 @@ interface DensityModule {
   densityLimits(search?: string): { minRows: number; maxInView: number };
 }
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-
-async function loadDensity(): Promise<DensityModule> {
-  const source = fs.readFileSync(path.join(ROOT, 'renderer/src/map/density.ts'), 'utf8');
-  const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } }).outputText;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sieve-density-'));
-  const file = path.join(dir, 'density.mjs');
-  fs.writeFileSync(file, js);
-  try {
-    return (await import(pathToFileURL(file).href)) as DensityModule;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const density = await loadDensity();
+const density = await loadRendererModule<DensityModule>('renderer/src/map/density.ts');
 
 test('densityImage: three points worked by hand', () => {
   // A 4x2-pixel view of [0, 4] x [0, 2] in cells of CELL_PX (2) pixels: 2 x 1 cells, each 2 x 2 in data units.

@@ -1,8 +1,8 @@
 /**
  * Running the spec on a Slurm cluster: the "Run on Slurm" button (beside Run), the cluster's
- * settings (kept in this browser's or app's storage; folded away once a run is submitted), and the
- * run's stages as Slurm runs them: tasks done of each stage, running, pending with Slurm's reason,
- * and rows inside running tasks.
+ * settings (kept in this browser's or app's storage; folded at start into one line that says what
+ * is set, and folded again once a run is submitted), and the run's stages as Slurm runs
+ * them: tasks done of each stage, running, pending with Slurm's reason, and rows inside running tasks.
  * docs/cluster-slurm.md says what each setting means to the engine.
  */
 import { useCluster, setClusterField, toggleClusterForm, type ClusterForm, type StageView } from '../state/cluster.js';
@@ -64,7 +64,7 @@ export function ClusterRun() {
         </div>
       ) : (
         <div className="muted small cluster-summary" data-testid="cluster-summary">
-          {s.form.work ? `${s.form.login ? `via ${s.form.login}` : 'here'}${s.form.partition ? ` · ${s.form.partition}` : ''} · ${s.form.work}` : 'not set up: open the settings'}
+          {summary(s.form)}
         </div>
       )}
       {s.formError && (
@@ -75,6 +75,20 @@ export function ClusterRun() {
       {s.stages.length > 0 && <Stages stages={s.stages} running={s.running} />}
     </div>
   );
+}
+
+/**
+ * The folded settings in one line, so what a run would use shows without opening them:
+ * `via ssh login · gpu · /shared/work · 4 workers, 8 tasks, 2 retries`.
+ */
+function summary(form: ClusterForm): string {
+  if (!form.work.trim()) return 'not set up: open the settings';
+  const where = [form.login.trim() ? `via ${form.login.trim()}` : 'here'];
+  if (form.partition.trim()) where.push(form.partition.trim());
+  where.push(form.work.trim());
+  // an empty count is the engine's default, which it names itself: say only what was typed
+  const counts = (['workers', 'tasks', 'retries'] as const).filter((k) => form[k].trim()).map((k) => `${form[k].trim()} ${k}`);
+  return [...where, counts.join(', ')].filter(Boolean).join(' · ');
 }
 
 function Stages({ stages, running }: { stages: StageView[]; running: boolean }) {

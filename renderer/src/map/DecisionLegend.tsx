@@ -1,7 +1,7 @@
 /**
  * The legend of the current decision, over the map's corner: what it keeps and drops, and how many
- * rows each rule dropped first. The numbers are the engine's (summary); the mask the map is
- * coloured with is counted too, and a disagreement would be flagged rather than hidden.
+ * rows each rule dropped first. The numbers are the engine's (summary); the kept rows of the mask
+ * the map is coloured with are counted too, and a disagreement would be flagged rather than hidden.
  */
 import { useDecision } from '../state/decision.js';
 import { useFilters } from '../state/filters.js';
@@ -16,7 +16,6 @@ import { compareWith, useCompare } from '../state/compare.js';
 export function DecisionLegend() {
   const d = useDecision((s) => s.current);
   const keptOnMap = useDecision((s) => s.keptOnMap);
-  const droppedOnMap = useDecision((s) => s.droppedOnMap);
   const hide = useDecision((s) => s.hideDropped);
   const kinds = useFilters((s) => s.kinds);
   const theme = useUi((s) => s.theme);
@@ -96,7 +95,7 @@ export function DecisionLegend() {
             </td>
             <td className="num muted">{share(dropped)}</td>
           </tr>
-          {d.rules.map((r, i) => (
+          {d.rules.map((r) => (
             <tr key={`${r.path}|${r.id}`} className={`rule${r.dropped === 0 ? ' zero' : ''}`} title={`${r.id} at ${r.path}\n${r.text}\ndropped ${fmtInt(r.dropped)} rows first (a row counts for the first rule that dropped it)`} data-testid="decision-rule" data-rule={r.id} data-count={r.dropped}>
               <td className="rule-id">
                 {r.id}
@@ -104,7 +103,6 @@ export function DecisionLegend() {
               </td>
               <td className="num">
                 {fmtInt(r.dropped)}
-                {droppedOnMap && droppedOnMap[i] !== r.dropped && <span className="warn-text" title={`the reasons the map read count ${fmtInt(droppedOnMap[i])}`}> ≠</span>}
               </td>
               <td className="num muted">{share(r.dropped)}</td>
             </tr>

@@ -5,12 +5,14 @@
  */
 import { useEffect, useLayoutEffect, useMemo, useRef, useState, type PointerEvent as ReactPointerEvent } from 'react';
 import DeckGL, { type DeckGLRef } from '@deck.gl/react';
-import { OrthographicView, type OrthographicViewState, type PickingInfo } from '@deck.gl/core';
+import { OrthographicView, type OrthographicViewState } from '@deck.gl/core';
 import type { Device, Texture } from '@luma.gl/core';
 import { BitmapLayer, ScatterplotLayer } from '@deck.gl/layers';
 import { densityLimits, type DensityImage } from './density.js';
-import { binInWorker } from './densityClient.js';
+import { binInWorker, pointGridFor } from './densityClient.js';
 import { getMapBuffers } from './buffers.js';
+import { colorsDrawn } from './drawn.js';
+import { buildPointGrid, nearestPoint, type PointGrid } from './pointGrid.js';
 import { useMap, type MapMeta } from '../state/map.js';
 import { useSelection } from '../state/selection.js';
 import { useUi } from '../state/ui.js';
@@ -25,13 +27,15 @@ import { SelectionBar, SelectionLayer } from './SelectionTool.js';
 
 const VIEW = new OrthographicView({ id: 'map', flipY: false });
 const POINT_RADIUS_PX = 2;
-/** how far from a point the pointer may be and still hover or click it */
+/** how far from a point's edge the pointer may be and still hover or click it */
 const PICK_RADIUS_PX = 3;
 /** how far a press may move and still be a click (farther, it is a drag) */
 const CLICK_SLOP_PX = 4;
 // Module constants: a new object on each render would make deck.gl rebuild its controller.
 const CONTROLLER = { doubleClickZoom: true, scrollZoom: { smooth: false, speed: 0.01 }, inertia: false } as const;
 const LIMITS = densityLimits();
+/** up to this many rows the picking grid is built here, at the first hover (a few ms); beyond, in the density worker */
+const SYNC_GRID_ROWS = 200_000;
 
 /** The points layer's data: the row count and deck.gl binary attribute descriptors. */
 interface PointData {
@@ -49,6 +53,14 @@ const samePositions = (a: unknown, b: unknown) => {
   const y = b as PointData;
   return x.length === y.length && x.attributes.getPosition === y.attributes.getPosition;
 };
+
+/** The shader warm-up's layer: one point, attributes of the points layer's types. */
+const WARMUP_DATA: PointData = {
+  length: 1,
+  attributes: { getPosition: { value: new Float32Array(2), size: 2 }, getFillColor: { value: new Uint8Array(4), size: 4, normalized: true } },
+};
+/** after the first frame, so that the warm-up does not delay it */
+const WARMUP_DELAY_MS = 500;
 
 interface Size {
   width: number;
@@ -208,11 +220,23 @@ export function MapView() {
       getRadius: POINT_RADIUS_PX,
       stroked: false,
       visible: scatterOn,
-      pickable: true,
-      autoHighlight: true,
-      highlightColor: theme === 'dark' ? [255, 255, 255, 255] : [0, 0, 0, 255],
+      // picked on the CPU (pointGrid.ts): deck.gl's picking would draw the points again and wait on
+      // the GPU for a pixel; the hovered point gets the rings layer's outline instead of a highlight
+      pickable: false,
     });
-  }, [positionAttr, colorAttr, theme, scatterOn, keepPoints]);
+  }, [positionAttr, colorAttr, scatterOn, keepPoints]);
+
+  // The points' shaders, compiled while the map idles after its first frame, by a hidden one-point
+  // layer of the same kind (luma.gl keeps the linked program for the real one): linking them waits
+  // a few hundred ms on SwiftShader, which the first zoom into the scatter spent in one long task.
+  const [warmShaders, setWarmShaders] = useState(false);
+  const warmup = useMemo(
+    () =>
+      big && warmShaders && !keepPoints
+        ? new ScatterplotLayer({ id: 'points-warmup', data: WARMUP_DATA as never, radiusUnits: 'pixels', getRadius: POINT_RADIUS_PX, stroked: false, visible: false, pickable: false })
+        : null,
+    [big, warmShaders, keepPoints],
+  );
 
   const rings = useMemo(() => {
     if (!buffers) return null;
@@ -276,23 +300,59 @@ export function MapView() {
   const onAfterRender = () => {
     testHook.frames++;
     testHook.drawnColorsVersion = shownColorsVersion.current;
+    colorsDrawn(shownColorsVersion.current);
     const b = getMapBuffers();
     if (useMap.getState().status === 'ready' && b && !testHook.mapReady && drawsPoints.current) {
       testHook.marks.firstFrame = performance.now();
       testHook.deck = deckRef.current?.deck;
       testHook.pointCount = b.rows;
       testHook.mapReady = true;
+      setTimeout(() => setWarmShaders(true), WARMUP_DELAY_MS);
     }
   };
 
-  const onHover = (info: PickingInfo) => {
-    const row = info.picked && info.index >= 0 ? info.index : null;
-    const cur = useSelection.getState().hover;
-    if (row === null) {
-      if (cur) useSelection.setState({ hover: null });
-    } else if (!cur || cur.row !== row || cur.x !== info.x || cur.y !== info.y) {
-      useSelection.setState({ hover: { row, x: info.x, y: info.y } });
+  /** The row drawn under a pixel of the map (relative to its top-left corner), or null: picked on the CPU. */
+  const gridRef = useRef<{ positions: Float32Array; grid: PointGrid } | null>(null);
+  function pickAt(x: number, y: number): number | null {
+    const b = getMapBuffers();
+    const vp = deckRef.current?.deck?.getViewports()[0];
+    // in density mode no point is drawn, so none can be hovered or clicked
+    if (!b || !vp || !scatterOn) return null;
+    let grid: PointGrid | null;
+    if (b.rows > SYNC_GRID_ROWS) grid = pointGridFor(b.drawPositions);
+    else {
+      if (gridRef.current?.positions !== b.drawPositions) gridRef.current = { positions: b.drawPositions, grid: buildPointGrid(b.drawPositions) };
+      grid = gridRef.current.grid;
     }
+    if (!grid) return null;
+    const [dx, dy] = vp.unproject([x, y]);
+    const [ex] = vp.unproject([x + PICK_RADIUS_PX + POINT_RADIUS_PX, y]);
+    const row = nearestPoint(grid, b.drawPositions, dx, dy, Math.abs(ex - dx));
+    return row >= 0 ? row : null;
+  }
+
+  // Hover: the latest pointer position, picked once per animation frame (pointer events come faster).
+  const hoverAt = useRef<{ x: number; y: number } | null>(null);
+  const hoverFrame = useRef(0);
+  const onPointerMove = (e: ReactPointerEvent) => {
+    const el = containerRef.current;
+    // a drag pans (or draws a lasso): no hover; nor over the overlays (legend, tooltip)
+    if (!el || e.buttons !== 0 || !(e.target instanceof HTMLCanvasElement)) return;
+    const rect = el.getBoundingClientRect();
+    hoverAt.current = { x: e.clientX - rect.left, y: e.clientY - rect.top };
+    if (hoverFrame.current) return;
+    hoverFrame.current = requestAnimationFrame(() => {
+      hoverFrame.current = 0;
+      const at = hoverAt.current;
+      if (!at) return;
+      const row = pickAt(at.x, at.y);
+      const cur = useSelection.getState().hover;
+      if (row === null) {
+        if (cur) useSelection.setState({ hover: null });
+      } else if (!cur || cur.row !== row || cur.x !== at.x || cur.y !== at.y) {
+        useSelection.setState({ hover: { row, x: at.x, y: at.y } });
+      }
+    });
   };
 
   const onViewStateChange = ({ viewState }: { viewState: OrthographicViewState }) => {
@@ -316,11 +376,11 @@ export function MapView() {
     if (!press || e.button !== 0 || !deck || !el || Math.hypot(e.clientX - press.x, e.clientY - press.y) > CLICK_SLOP_PX) return;
     if (!(e.target instanceof HTMLCanvasElement)) return; // a click on an overlay, not on the map
     const rect = el.getBoundingClientRect();
-    const info = deck.pickObject({ x: e.clientX - rect.left, y: e.clientY - rect.top, radius: PICK_RADIUS_PX, layerIds: ['points'] });
-    if (info && info.index >= 0) select(info.index);
+    const row = pickAt(e.clientX - rect.left, e.clientY - rect.top);
+    if (row !== null) select(row);
   };
 
-  const layers = [densityLayer, points, rings].filter((l) => l !== null);
+  const layers = [densityLayer, points, warmup, rings].filter((l) => l !== null);
   // the map counts as drawn once a frame holds its points (or their density), not an empty first frame
   const drawsPoints = useRef(false);
   drawsPoints.current = (points !== null && scatterOn) || densityLayer !== null;
@@ -336,7 +396,11 @@ export function MapView() {
       data-testid="map"
       onPointerDown={onPointerDown}
       onPointerUp={onPointerUp}
-      onMouseLeave={() => useSelection.setState({ hover: null })}
+      onPointerMove={onPointerMove}
+      onMouseLeave={() => {
+        hoverAt.current = null;
+        useSelection.setState({ hover: null });
+      }}
     >
       {/* mounted while the map loads too: WebGL's start-up (context, first shaders) overlaps the transfer */}
       {(status === 'ready' || status === 'loading') && size && (
@@ -346,12 +410,10 @@ export function MapView() {
           initialViewState={initialViewState}
           controller={CONTROLLER}
           layers={layers}
-          onHover={onHover}
           onViewStateChange={onViewStateChange}
-          pickingRadius={PICK_RADIUS_PX}
           onAfterRender={onAfterRender}
           onDeviceInitialized={(device) => (deviceRef.current = device)}
-          getCursor={({ isDragging, isHovering }) => (isDragging ? 'grabbing' : isHovering ? 'pointer' : 'crosshair')}
+          getCursor={({ isDragging }) => (isDragging ? 'grabbing' : hover ? 'pointer' : 'crosshair')}
         />
       )}
       {status === 'ready' && size && <SelectionLayer unproject={unproject} />}

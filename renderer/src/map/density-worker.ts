@@ -1,8 +1,11 @@
 /**
  * The density image's binning, off the UI thread: the worker keeps a copy of the map's positions and
  * colours (each sent again only when it changes) and answers each view with the image's pixels (transferred).
+ * It also builds the picking grid of its positions on request (pointGrid.ts; a million rows take a
+ * long task's worth of time, which the UI thread would spend in the first hover otherwise).
  */
 import { densityImage } from './density.js';
+import { buildPointGrid } from './pointGrid.js';
 
 interface Scope {
   onmessage: ((e: MessageEvent) => void) | null;
@@ -16,11 +19,18 @@ let colors: Uint8Array | null = null;
 scope.onmessage = (e: MessageEvent) => {
   const m = e.data as
     | { type: 'data'; positions: Float32Array | null; colors: Uint8Array | null }
-    | { type: 'bin'; id: number; view: { minX: number; maxX: number; minY: number; maxY: number }; width: number; height: number };
+    | { type: 'bin'; id: number; view: { minX: number; maxX: number; minY: number; maxY: number }; width: number; height: number }
+    | { type: 'grid'; id: number };
   if (m.type === 'data') {
     // null: that array did not change
     positions = m.positions ?? positions;
     colors = m.colors ?? colors;
+    return;
+  }
+  if (m.type === 'grid') {
+    if (!positions) return;
+    const grid = buildPointGrid(positions);
+    scope.postMessage({ type: 'grid', id: m.id, grid }, [grid.start.buffer, grid.order.buffer]);
     return;
   }
   if (!positions || !colors) return;

@@ -2,9 +2,10 @@
  * The UI side of the density worker: one worker, made on first use; each of the map's arrays is
  * copied to it when it changes (by reference: a recolour makes a new colour array but keeps the
  * positions, so only the colours travel), and a request for a view answers with the image. Only the
- * latest request matters: an older answer is dropped.
+ * latest request matters: an older answer is dropped. It also builds the positions' picking grid.
  */
 import type { DensityImage } from './density.js';
+import type { PointGrid } from './pointGrid.js';
 
 let worker: Worker | null = null;
 let sentPositions: Float32Array | null = null;
@@ -16,6 +17,12 @@ function get(): Worker {
   if (!worker) {
     worker = new Worker(new URL('./density-worker.ts', import.meta.url), { type: 'module' });
     worker.onmessage = (e: MessageEvent) => {
+      if ((e.data as { type?: string }).type === 'grid') {
+        const g = e.data as { id: number; grid: PointGrid };
+        if (gridAsked && gridAsked.id === g.id) grid = { positions: gridAsked.positions, grid: g.grid };
+        gridAsked = null;
+        return;
+      }
       const d = e.data as DensityImage & { id: number; ms: number };
       if (pending && pending.id === d.id) {
         pending.resolve(d);
@@ -26,6 +33,35 @@ function get(): Worker {
   return worker;
 }
 
+function sendData(w: Worker, positions: Float32Array, colors: Uint8Array | null): void {
+  if (positions === sentPositions && (colors === null || colors === sentColors)) return;
+  // deck.gl keeps drawing from these arrays, so the worker gets copies: made here with slice (one
+  // memcpy) and transferred, rather than structured-cloned (serialised, then copied again in the
+  // worker); an unchanged array stays behind
+  const p = positions !== sentPositions ? positions.slice() : null;
+  const c = colors !== null && colors !== sentColors ? colors.slice() : null;
+  w.postMessage({ type: 'data', positions: p, colors: c }, [p?.buffer, c?.buffer].filter((b): b is ArrayBuffer => b !== undefined));
+  sentPositions = positions;
+  if (c) sentColors = colors;
+}
+
+let grid: { positions: Float32Array; grid: PointGrid } | null = null;
+let gridAsked: { id: number; positions: Float32Array } | null = null;
+
+/**
+ * The picking grid of `positions` (the points as drawn), once the worker has built it; until then
+ * null, and the worker is asked for it (hover and click find nothing in the meantime).
+ */
+export function pointGridFor(positions: Float32Array): PointGrid | null {
+  if (grid?.positions === positions) return grid.grid;
+  if (gridAsked?.positions === positions) return null;
+  const w = get();
+  sendData(w, positions, null);
+  gridAsked = { id: ++nextId, positions };
+  w.postMessage({ type: 'grid', id: gridAsked.id });
+  return null;
+}
+
 export function binInWorker(
   positions: Float32Array,
   colors: Uint8Array,
@@ -34,12 +70,7 @@ export function binInWorker(
   height: number,
 ): Promise<(DensityImage & { ms: number }) | null> {
   const w = get();
-  if (positions !== sentPositions || colors !== sentColors) {
-    // copied (not transferred): deck.gl keeps drawing from these arrays; an unchanged one stays behind
-    w.postMessage({ type: 'data', positions: positions !== sentPositions ? positions : null, colors: colors !== sentColors ? colors : null });
-    sentPositions = positions;
-    sentColors = colors;
-  }
+  sendData(w, positions, colors);
   pending?.resolve(null);
   const id = ++nextId;
   return new Promise((resolve) => {

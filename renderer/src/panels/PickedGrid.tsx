@@ -3,16 +3,16 @@
  * and, when a decision colours the map, its verdict ("why dropped": the rule that dropped the row
  * first). Virtualized: only the tiles in view (plus a row above and below) exist, so 100k picked
  * rows cost what 30 do; their briefs come in one batched call (map/briefs.ts) and their thumbnails
- * load as the tiles appear. The verdicts come from the decision's reason array, fetched once per
- * decision, not one call per tile. Clicking a tile opens that sample in the inspector.
+ * load as the tiles appear. The verdicts of the tiles on screen come in one explainRows call per
+ * view (never every row's reason: a new decision moves only its bit-packed mask, state/decisionData.ts)
+ * and are kept for the decision shown. Clicking a tile opens that sample in the inspector.
  */
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
-import type { DecisionRule } from '../../../native/api.js';
+import type { RowExplanation } from '../../../native/api.js';
 import { client } from '../client/client.js';
 import { useBrief } from '../map/briefs.js';
 import { useSelection } from '../state/selection.js';
 import { useDecision } from '../state/decision.js';
-import { decisionArrays } from '../state/decisionData.js';
 import { usePool } from '../state/pool.js';
 import { clearPicked, usePickOrder, zoomToPicked, type PickOrder } from '../state/pick.js';
 import { select } from '../state/actions.js';
@@ -22,37 +22,52 @@ const TILE_W = 150;
 const TILE_H = 236;
 const GAP = 8;
 const THUMB_PX = 160;
+const EMPTY_ROWS = new Uint32Array(0);
 
-/** The current decision's reasons (Uint16Array, 0 kept, else 1 + rule index) and rules, by id. */
-let reasons: { id: string; reason: Uint16Array; rules: DecisionRule[] } | null = null;
+/** Verdicts already fetched, for one decision of one pool (`key`), by row. */
+let verdicts: { key: string; byRow: Map<number, RowExplanation> } = { key: '', byRow: new Map() };
+/** rows a decision's verdicts may hold before they are dropped (a long scroll through 100k tiles) */
+const VERDICTS_KEPT = 20_000;
+/** a scroll settles before its tiles' verdicts are asked for */
+const VERDICT_DEBOUNCE_MS = 50;
 
-function useReasons(): { reason: Uint16Array; rules: DecisionRule[] } | null {
+/** The current decision's verdict on each of `rows` (the tiles on screen), once fetched; null without a decision. */
+function useVerdicts(rows: number[]): Map<number, RowExplanation> | null {
   // a decision's id hashes its spec, so the same spec on another pool has the same id: key by pool too
   const decisionId = useDecision((s) => s.current?.id ?? null);
   const poolKey = usePool((s) => s.pool?.fingerprint ?? '');
-  const id = decisionId === null ? null : `${poolKey}|${decisionId}`;
+  const key = decisionId === null ? null : `${poolKey}|${decisionId}`;
   const [, bump] = useState(0);
+  const rowsKey = rows.join(',');
   useEffect(() => {
-    if (id === null || reasons?.id === id) return;
+    if (key === null) return;
+    if (verdicts.key !== key) verdicts = { key, byRow: new Map() };
+    const missing = rows.filter((r) => !verdicts.byRow.has(r));
+    if (missing.length === 0) return;
     let live = true;
-    decisionArrays(decisionId!)
-      .then((d) => {
-        reasons = { id, reason: d.reason, rules: d.summary.rules };
-        if (live) bump((n) => n + 1);
-      })
-      .catch((e) => console.warn('sieve: reasons of', id, errorMessage(e)));
+    const timer = setTimeout(() => {
+      client()
+        .explainRows(decisionId!, missing)
+        .then((list) => {
+          if (verdicts.key !== key) return;
+          if (verdicts.byRow.size + list.length > VERDICTS_KEPT) verdicts.byRow.clear();
+          for (const e of list) verdicts.byRow.set(e.row, e);
+          if (live) bump((n) => n + 1);
+        })
+        .catch((e) => console.warn('sieve: verdicts of', key, errorMessage(e)));
+    }, VERDICT_DEBOUNCE_MS);
     return () => {
       live = false;
+      clearTimeout(timer);
     };
-  }, [id]);
-  return id !== null && reasons?.id === id ? reasons : null;
+  }, [key, rowsKey]);
+  return key !== null && verdicts.key === key ? verdicts.byRow : null;
 }
 
 export function PickedGrid() {
   const picked = useSelection((s) => s.picked);
   const orderState = usePickOrder((s) => s.current);
   const busy = usePickOrder((s) => s.busy);
-  const why = useReasons();
   const scroller = useRef<HTMLDivElement>(null);
   const [view, setView] = useState({ top: 0, width: 320, height: 600 });
 
@@ -70,32 +85,29 @@ export function PickedGrid() {
     if (scroller.current) scroller.current.scrollTop = 0;
   }, [picked]);
 
-  if (!picked) return null;
-  const order: PickOrder | null = orderState && orderState.forRows === picked.rows ? orderState : null;
-  const rows = order ? order.order : picked.rows;
+  const order: PickOrder | null = picked && orderState && orderState.forRows === picked.rows ? orderState : null;
+  const rows = order ? order.order : (picked?.rows ?? EMPTY_ROWS);
   const n = rows.length;
   const cols = Math.max(1, Math.floor((view.width - GAP) / (TILE_W + GAP)));
   const lines = Math.ceil(n / cols);
   const first = Math.max(0, Math.floor(view.top / (TILE_H + GAP)) - 1);
   const last = Math.min(lines, Math.ceil((view.top + view.height) / (TILE_H + GAP)) + 1);
-  const tiles = [];
-  for (let line = first; line < last; line++) {
-    for (let c = 0; c < cols; c++) {
-      const i = line * cols + c;
-      if (i >= n) break;
-      tiles.push(
-        <Tile
-          key={rows[i]}
-          row={rows[i]}
-          left={GAP + c * (TILE_W + GAP)}
-          top={GAP + line * (TILE_H + GAP)}
-          score={order?.scores ? order.scores[i] : null}
-          scoreLabel={order?.scoreLabel ?? ''}
-          why={why}
-        />,
-      );
-    }
-  }
+  // the tiles in view (plus a line above and below): index into `rows`
+  const shown: number[] = [];
+  for (let i = first * cols; i < Math.min(n, last * cols); i++) shown.push(i);
+  const verdicts = useVerdicts(shown.map((i) => rows[i]));
+  if (!picked) return null;
+  const tiles = shown.map((i) => (
+    <Tile
+      key={rows[i]}
+      row={rows[i]}
+      left={GAP + (i % cols) * (TILE_W + GAP)}
+      top={GAP + Math.floor(i / cols) * (TILE_H + GAP)}
+      score={order?.scores ? order.scores[i] : null}
+      scoreLabel={order?.scoreLabel ?? ''}
+      why={verdicts ? (verdicts.get(rows[i]) ?? null) : null}
+    />
+  ));
   return (
     <aside className="inspector picked-panel" data-testid="picked-grid" data-count={n}>
       <div className="panel-title">
@@ -121,15 +133,15 @@ export function PickedGrid() {
   );
 }
 
-function Tile(props: { row: number; left: number; top: number; score: number | null; scoreLabel: string; why: { reason: Uint16Array; rules: DecisionRule[] } | null }) {
+/** `why`: the current decision's verdict on the row (null: no decision, or not fetched yet). */
+function Tile(props: { row: number; left: number; top: number; score: number | null; scoreLabel: string; why: RowExplanation | null }) {
   const { row, left, top, score, scoreLabel, why } = props;
   const brief = useBrief(row);
   const [failed, setFailed] = useState(false);
-  const r = why ? why.reason[row] : undefined;
-  const rule = r ? why!.rules[r - 1] : null;
+  const rule = why?.rule ?? null;
   return (
     <button
-      className={`tile${r === undefined ? '' : r === 0 ? ' kept' : ' dropped'}`}
+      className={`tile${why === null ? '' : why.kept ? ' kept' : ' dropped'}`}
       style={{ left, top, width: TILE_W, height: TILE_H }}
       onClick={() => select(row)}
       data-testid="grid-tile"
@@ -157,10 +169,10 @@ function Tile(props: { row: number; left: number; top: number; score: number | n
         <span className="num" title="CLIP ViT-L/14 image-caption cosine similarity (clip_l14_similarity_score)">L {fmtScore(brief?.clipL14 ?? null).slice(0, 5)}</span>
         <span className="num" title="CLIP ViT-B/32 image-caption cosine similarity (clip_b32_similarity_score)">B {fmtScore(brief?.clipB32 ?? null).slice(0, 5)}</span>
       </div>
-      {r !== undefined && (
-        <div className={`tile-verdict ${r === 0 ? 'kept' : 'dropped'}`} data-testid="grid-verdict" title={rule ? `dropped first by ${rule.id} (${rule.path}): ${rule.text}` : 'kept by the current decision'}>
+      {why !== null && (
+        <div className={`tile-verdict ${why.kept ? 'kept' : 'dropped'}`} data-testid="grid-verdict" title={rule ? `dropped first by ${rule.id} (${rule.path}): ${rule.text}` : 'kept by the current decision'}>
           {/* the rule's own part of its id (`below_cutoff` of `clip_score.below_cutoff`): the tile is narrow */}
-          {r === 0 ? '✓ kept' : `✗ ${rule ? rule.id.slice(rule.id.indexOf('.') + 1) : 'dropped'}`}
+          {why.kept ? '✓ kept' : `✗ ${rule ? rule.id.slice(rule.id.indexOf('.') + 1) : 'dropped'}`}
         </div>
       )}
     </button>

@@ -7,6 +7,7 @@
 import type { ProbeReport } from '../../../native/api.js';
 import { client } from '../client/client.js';
 import { errorMessage } from '../format.js';
+import { afterColorsDrawn } from '../map/drawn.js';
 import { useAudit, DOCK_MIN, type ChartTab, type GroupSort } from './audit.js';
 import { useDecision } from './decision.js';
 import { decisionArrays } from './decisionData.js';
@@ -42,6 +43,10 @@ export async function refreshAudit(force = false): Promise<void> {
   const key = keyOf(ids, s.grouping);
   if (!force && s.audit?.key === key && s.audit.status !== 'error') return;
   useAudit.setState({ audit: { key, status: 'running', data: s.audit?.data ?? null, error: null } });
+  // The map shows a new decision first: the audit's queries (in the engine) and the charts' redraw
+  // would otherwise compete with its recolouring frame for the CPU.
+  await afterColorsDrawn();
+  if (useAudit.getState().audit?.key !== key) return;
   try {
     const { report } = await client().audit(ids, { groupings: [s.grouping] });
     if (useAudit.getState().audit?.key !== key) return;

@@ -34,7 +34,8 @@ export interface StageView extends ClusterStageProgress {
 
 export interface ClusterState {
   form: ClusterForm;
-  /** whether the form is shown (it folds away once filled in) */
+  /** whether the form is shown: folded at start (one line says what is configured; most runs are
+   * local, so the panel's room goes to the filters), opened by its toggle or by a form error */
   formOpen: boolean;
   /** a run on the cluster is under way */
   running: boolean;
@@ -62,7 +63,7 @@ const initial = load();
 
 export const useCluster = create<ClusterState>(() => ({
   form: initial,
-  formOpen: initial.work === '',
+  formOpen: false,
   running: false,
   stages: [],
   formError: null,

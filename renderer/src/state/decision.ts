@@ -12,8 +12,6 @@ export interface DecisionState {
   loading: string | null;
   /** rows the mask keeps, counted on the map's side */
   keptOnMap: number | null;
-  /** rows each rule dropped, counted from the reason array (index as in current.rules) */
-  droppedOnMap: number[] | null;
   hideDropped: boolean;
 }
 
@@ -21,6 +19,5 @@ export const useDecision = create<DecisionState>(() => ({
   current: null,
   loading: null,
   keptOnMap: null,
-  droppedOnMap: null,
   hideDropped: false,
 }));

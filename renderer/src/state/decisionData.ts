@@ -1,24 +1,26 @@
 /**
- * The engine's decisions as typed arrays, fetched once per decision and shared by whoever needs them:
- * the map's colours (filterActions.showDecision), the comparison (compare.ts), the grid's "why
- * dropped" (PickedGrid) and the overlap chart's picking (auditActions). Each getDecision moves the
- * keep mask and the reasons over the socket (3 bytes a row: 3 MB for a million rows), so a decision
- * shown again, or asked for by two views at once, costs nothing the second time.
+ * The engine's decisions' keep masks as typed arrays, fetched once per decision and shared by
+ * whoever needs them: the map's colours (filterActions.showDecision), the comparison (compare.ts)
+ * and the overlap chart's picking (auditActions). getDecisionMask sends the mask bit-packed (an
+ * eighth of a byte a row: 125 kB for a million rows, where getDecision's keep and reasons were 3 MB);
+ * it is unpacked here once. Why a row was dropped is asked for only for the rows a view shows
+ * (explainRows, panels/PickedGrid), so a new decision moves nothing else.
  *
  * Safe to keep: a decision's id hashes its spec and the files it read (native/filters/spec.ts), so
  * an id names one result on one pool. The same spec on another pool has the same id, hence the key
- * holds the pool's fingerprint. Only the last CACHED decisions stay (a few MB each).
+ * holds the pool's fingerprint. Only the last CACHED decisions stay (a byte a row each).
  */
 import type { DecisionSummary } from '../../../native/api.js';
 import { client } from '../client/client.js';
+import { unpackKeep } from './keepBits.js';
 import { usePool } from './pool.js';
 
 export interface DecisionArrays {
   summary: DecisionSummary;
   /** 1 kept, 0 dropped, per row */
   keep: Uint8Array;
-  /** 0 kept, else 1 + the index in summary.rules of the rule that dropped the row first */
-  reason: Uint16Array;
+  /** rows the mask keeps, counted while unpacking it (the legend checks it against summary.kept) */
+  kept: number;
 }
 
 const CACHED = 6;
@@ -33,8 +35,8 @@ export function decisionArrays(id: string): Promise<DecisionArrays> {
     cache.delete(key);
   } else {
     p = client()
-      .getDecision(id)
-      .then((d) => ({ summary: d.summary, keep: new Uint8Array(d.keep), reason: new Uint16Array(d.reason) }));
+      .getDecisionMask(id)
+      .then((d) => ({ summary: d.summary, ...unpackKeep(new Uint8Array(d.bits), d.summary.total) }));
     // a failure is not kept: the next call asks again
     p.catch(() => cache.delete(key));
   }

@@ -265,27 +265,22 @@ export async function showDecision(id: string | null): Promise<void> {
   const ticket = ++showTicket;
   if (id === null) {
     if (recolor({ keep: null })) bumpMapVersion();
-    useDecision.setState({ current: null, loading: null, keptOnMap: null, droppedOnMap: null });
+    useDecision.setState({ current: null, loading: null, keptOnMap: null });
     setHook(null, null);
     return;
   }
   useDecision.setState({ loading: id });
   try {
     const t0 = performance.now();
-    const { summary, keep, reason } = await decisionArrays(id);
+    // the mask comes unpacked with its kept rows counted (decisionData.ts)
+    const { summary, keep, kept } = await decisionArrays(id);
     if (ticket !== showTicket) return;
     const t1 = performance.now();
     const rows = usePool.getState().pool?.rows ?? summary.total;
-    if (keep.length !== rows || reason.length !== rows) {
-      throw new Error(`decision ${id}: a mask of ${keep.length} and reasons for ${reason.length} rows, for a pool of ${rows}`);
-    }
-    let kept = 0;
-    for (let i = 0; i < keep.length; i++) kept += keep[i];
-    const dropped = new Array<number>(summary.rules.length).fill(0);
-    for (let i = 0; i < reason.length; i++) if (reason[i] > 0 && reason[i] <= dropped.length) dropped[reason[i] - 1]++;
+    if (keep.length !== rows) throw new Error(`decision ${id}: a mask of ${keep.length} rows, for a pool of ${rows}`);
     if (recolor({ keep })) bumpMapVersion();
     testHook.lastRecolor = { fetchMs: t1 - t0, colorMs: performance.now() - t1 };
-    useDecision.setState({ current: summary, loading: null, keptOnMap: kept, droppedOnMap: dropped });
+    useDecision.setState({ current: summary, loading: null, keptOnMap: kept });
     setHook(id, kept);
   } catch (e) {
     if (ticket !== showTicket) return;

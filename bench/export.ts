@@ -10,7 +10,14 @@
  * DataComp-sized copy of that pool (JPEGs grown to 30-100 KB, see dataCompSizedPool), where the
  * bytes rather than the per-sample costs dominate.
  *
- * usage: npm run bench -- export [uids=1000000 | 0] [image-samples=20000] [datacomp-sized=1 | 0]
+ * A page cache dropped in a virtual machine is often refilled from the HOST's cache, so "cold" here
+ * can read at memory speed. Where it can (root, cgroup v1 blkio or v2 io.max), the bench therefore
+ * also runs cat and the reshard on a disk of a known ceiling: the tars' device throttled to
+ * `disk-mbps` MB/s of reads for this process and its children (blk-throttle, the kernel's own
+ * limit), the page cache dropped before each run. There both are bound by the disk, and the ratio
+ * says whether the reshard keeps up with it.
+ *
+ * usage: npm run bench -- export [uids=1000000 | 0] [image-samples=20000] [datacomp-sized=1 | 0] [disk-mbps=500,2000 | 0]
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,6 +35,8 @@ const uids = Number(process.argv[2] ?? 1_000_000);
 const imageSamples = Number(process.argv[3] ?? 20_000);
 /** 0 skips the DataComp-sized pool (~1.3 GB of tars for 20,000 samples) */
 const dataCompSized = (process.argv[4] ?? '1') !== '0';
+/** read ceilings (MB/s) of the throttled-disk runs; 0 skips them */
+const diskMbps = (process.argv[5] ?? '500,2000').split(',').map(Number).filter((v) => v > 0);
 const out = path.join(BENCH_DIR, 'export-out');
 fs.mkdirSync(out, { recursive: true });
 
@@ -139,6 +148,47 @@ function phaseText(p: ReshardResult['phases']): string {
   return p ? Object.entries(p).map(([k, v]) => `${k} ${Math.round(v * 1000)}`).join(', ') + ' ms' : 'n/a';
 }
 
+/**
+ * Throttle reads of the device holding `file` to `mbps` MB/s for this process and the ones it starts
+ * (a blkio / io cgroup of its own); returns how to undo it, or why it cannot here.
+ */
+function throttleReads(file: string, mbps: number): { release: () => void } | string {
+  if (process.getuid?.() !== 0) return 'needs root';
+  const dev = fs.statSync(file).dev;
+  let id = `${Math.floor(dev / 256) & 0xfff}:${(dev & 0xff) | ((dev >> 12) & 0xfff00)}`;
+  // blk-throttle limits whole disks: a partition's parent holds the queue
+  const sys = `/sys/dev/block/${id}`;
+  if (fs.existsSync(path.join(sys, 'partition'))) id = fs.readFileSync(path.join(fs.realpathSync(sys), '..', 'dev'), 'utf8').trim();
+  const bps = Math.round(mbps * 1e6);
+  const v1 = '/sys/fs/cgroup/blkio';
+  const v2 = '/sys/fs/cgroup';
+  let group: string;
+  let limit: () => void;
+  let back: string;
+  if (fs.existsSync(path.join(v1, 'blkio.throttle.read_bps_device'))) {
+    group = path.join(v1, 'sieve-bench');
+    back = path.join(v1, 'cgroup.procs');
+    limit = () => fs.writeFileSync(path.join(group, 'blkio.throttle.read_bps_device'), `${id} ${bps}`);
+  } else if (fs.existsSync(path.join(v2, 'cgroup.controllers')) && fs.readFileSync(path.join(v2, 'cgroup.controllers'), 'utf8').includes('io')) {
+    group = path.join(v2, 'sieve-bench');
+    back = path.join(v2, 'cgroup.procs');
+    limit = () => fs.writeFileSync(path.join(group, 'io.max'), `${id} rbps=${bps}`);
+  } else return 'no cgroup blkio throttle or io.max here';
+  try {
+    fs.mkdirSync(group, { recursive: true });
+    limit();
+    fs.writeFileSync(path.join(group, 'cgroup.procs'), String(process.pid));
+  } catch (e) {
+    return `cannot set the limit: ${(e as Error).message}`;
+  }
+  return {
+    release: () => {
+      fs.writeFileSync(back, String(process.pid));
+      fs.rmdirSync(group);
+    },
+  };
+}
+
 async function benchReshard(label: string, dir: string): Promise<void> {
   const tars = fs.readdirSync(dir).filter((f) => f.endsWith('.tar')).sort().map((f) => path.join(dir, f));
   const tarBytes = tars.reduce((n, t) => n + fs.statSync(t).size, 0);
@@ -242,6 +292,24 @@ async function benchReshard(label: string, dir: string): Promise<void> {
       const b = path.join(out, 'reshard-1');
       const same = fs.readdirSync(a).every((f) => fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f))));
       report(`${label}: reshard --order ${order}, two runs byte-identical`, same ? 'yes' : 'NO');
+    }
+    for (const mbps of diskMbps) {
+      const throttle = throttleReads(tars[0], mbps);
+      if (typeof throttle === 'string') {
+        report(`${label}: disk at ${mbps} MB/s`, `skipped (${throttle})`);
+        break;
+      }
+      try {
+        const catDisk = Math.max(cat(true), cat(true));
+        report(`${label}: disk at ${mbps} MB/s: cat tars > /dev/null`, catDisk, `MB/s (${loadavg()})`);
+        for (const order of ['source', 'uid'] as const) {
+          const r = await best(order, true, 2);
+          report(`${label}: disk at ${mbps} MB/s: reshard --order ${order}`, r.rate, `MB/s, copy ${phaseText(r.phases)}`);
+          report(`${label}: disk at ${mbps} MB/s: reshard --order ${order} / cat`, r.rate / catDisk, '(goal >= 0.5)');
+        }
+      } finally {
+        throttle.release();
+      }
     }
     const resume = await timed(() => reshard(pool, d, { dir: path.join(out, 'reshard-first'), command: 'bench' }));
     report(`${label}: rerun into a complete folder (all shards kept)`, resume.seconds, 's');

@@ -14,8 +14,8 @@
  * Why in memory: with the index as typed arrays, a reshard's plan (which member of which tar goes
  * where) is a gather over the kept rows in JS, a few ms; as SQL it needed the kept rows loaded into
  * DuckDB and a join, sort and string aggregation, 100-300 ms of a 140 MB demo reshard that copies
- * in about as long. The cost: ~30 bytes a member plus its name (about 150 MB for a pool of a million
- * samples of three members), held while the pool is open. The names are one UTF-8 byte array with
+ * in about as long. The cost: 24 bytes a member plus its name's bytes (about 130 MB for a pool of a
+ * million samples of three members), held while the pool is open. The names are one UTF-8 byte array with
  * each member's start, not a string each: no per-member JS object, and no V8 string length limit
  * (~537M characters, which the names of a DataComp small pool, 38M members, pass when joined).
  */

@@ -143,6 +143,15 @@ async function local(pool: string, ws: string, spec: unknown, groups: number, wo
   }
 }
 
+/** Each STAGE.TASK of `killed` (SIEVE_CLUSTER_FAULT) was killed once by its fault point, then rerun to the end. */
+function assertKilledOnce(work: string, killed: string[]): void {
+  for (const k of killed) {
+    const [stage, task] = k.split('.');
+    const log = fs.readFileSync(logFile(work, stage, Number(task)), 'utf8').split('\n').filter((l) => /^--- (exit|killed)/.test(l));
+    assert.deepEqual(log, ['--- killed by SIGKILL', '--- exit 0'], `${k} was killed once, then rerun`);
+  }
+}
+
 /** The stored decision files of both workspaces, byte for byte (keep.bits with its padding bits). */
 function sameStoredFiles(wsA: string, wsB: string, id: string, what: string): void {
   for (const f of ['keep.bits', 'reason.u16', 'value.f32']) {
@@ -306,13 +315,7 @@ test('negclip: batches drawn per (seed, uid) span shard groups; --engine local e
       const { d: b, plan, work } = await local(f.pool, `${ws}-local-${groups}`, spec, groups, workers);
       assert.match(plan, new RegExp(`leaf1-negclip-loss: ${groups} tasks?\n`), 'a loss task per bucket, one bucket per group');
       assertEqualDecisions(a, b, `negclip (${groups} groups, ${workers} workers)`);
-      if (groups === 2) {
-        for (const k of killed) {
-          const [stage, task] = k.split('.');
-          const log = fs.readFileSync(logFile(work, stage, Number(task)), 'utf8').split('\n').filter((l) => /^--- (exit|killed)/.test(l));
-          assert.deepEqual(log, ['--- killed by SIGKILL', '--- exit 0'], `${k} was killed once, then rerun`);
-        }
-      }
+      if (groups === 2) assertKilledOnce(work, killed);
     } finally {
       delete process.env.SIEVE_CLUSTER_FAULT;
     }
@@ -360,7 +363,7 @@ test('vas and normsim: --engine local equals inproc bit for bit, whatever the sh
   }
 });
 
-test('vas_d: rounds of sample, Σ, scores and cut across groups equal inproc bit for bit, alone and after clip_score, 1 and 3 groups', { timeout: 1_800_000 }, async () => {
+test('vas_d: rounds of sample, Σ, scores and cut across groups equal inproc bit for bit, alone and after clip_score, 1 and 3 groups; killed tasks of both rounds rerun', { timeout: 1_800_000 }, async () => {
   const f = await fixture();
   // a 30% / 50% sample (so the draws across groups matter), Σ₀ from the pool inside then (init "pool")
   const alone = { filter: 'vas_d', fraction: 0.3, num_iters: 3, sample: 0.3, seed: 4 };
@@ -372,10 +375,22 @@ test('vas_d: rounds of sample, Σ, scores and cut across groups equal inproc bit
     ['vas_d alone, 2 rounds', { ...alone, num_iters: 2 }, 3, 3],
     ['vas_d after clip_score', after, 3, 3],
   ];
+  // in the 2-round case, a task of most kinds of vas_d stage is SIGKILLed after its first output
+  // file, once (maps and reduces of both rounds): the rerun writes the same bytes
+  const killed = ['leaf0-vasd-start.1', 'leaf0-vasd-keys-r0.2', 'leaf0-vasd-sample-r0.0', 'leaf0-vasd-moments-r1.0', 'leaf0-vasd-sigma-r1.0', 'leaf0-vasd-score-r0.1', 'leaf0-vasd-cut-r0.0', 'leaf0-vasd-select-r1.2'];
   for (const [name, spec, groups, workers] of list) {
     const ws = path.join(f.dir, `ws-${name.replace(/\W+/g, '-')}-g${groups}`);
     const a = await inproc(f.pool, `${ws}-inproc`, spec);
-    const { d: b, plan } = await local(f.pool, `${ws}-local`, spec, groups, workers);
+    const faults = name === 'vas_d alone, 2 rounds';
+    if (faults) process.env.SIEVE_CLUSTER_FAULT = killed.join(',');
+    let run: Awaited<ReturnType<typeof local>>;
+    try {
+      run = await local(f.pool, `${ws}-local`, spec, groups, workers);
+    } finally {
+      delete process.env.SIEVE_CLUSTER_FAULT;
+    }
+    const { d: b, plan, work } = run;
+    if (faults) assertKilledOnce(work, killed);
     const leaf = ('then' in spec ? (spec.then as Record<string, unknown>[])[1] : spec) as { num_iters: number; fraction?: number; pool_fraction?: number };
     const k = 'then' in spec ? 1 : 0;
     // the plan: a start map, then 9 stages a round, every map one task per group

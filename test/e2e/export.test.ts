@@ -109,6 +109,9 @@ test('export the current decision as a DataComp .npy, refuse to overwrite, and l
     const formats = await dialog.locator('[data-testid=export-format] option').evaluateAll((els: any[]) => els.map((e) => e.value as string));
     assert.deepEqual(formats.slice(0, 5), ['npy', 'parquet', 'csv', 'tsv', 'txt']);
     await dialog.locator('[data-testid=export-format]').selectOption('parquet');
+    // the pool's columns come from the engine (exportColumns), which may still be busy with the
+    // charts' audit of the new decision: wait for them rather than count at once
+    await dialog.locator('[data-testid=export-column]').first().waitFor({ timeout: 30_000 }).catch(() => undefined);
     assert.ok((await dialog.locator('[data-testid=export-column]').count()) > 0, 'parquet offers no columns');
     await dialog.locator('[data-testid=export-format]').selectOption('npy');
     assert.equal(await dialog.locator('[data-testid=export-columns]').count(), 0, 'npy offers columns');

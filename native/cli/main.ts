@@ -16,7 +16,7 @@ import { runFilter } from '../filters/decisions.js';
 import { CATALOGUE } from '../filters/catalogue.js';
 import { exportColumns, exportFormat, exportSubset, subsetFormat } from '../export/subset.js';
 import { importSubset, type ImportedSubset } from '../export/import.js';
-import { DEFAULT_SHARD_SIZE, reshard } from '../export/reshard.js';
+import { DEFAULT_SHARD_SIZE, reshard, type ReshardOrder } from '../export/reshard.js';
 import { checkFileTarget, checkWritableDir, refuseInsidePool } from '../export/atomic.js';
 import { checkSidecar } from '../export/provenance.js';
 import type { Decision } from '../filters/decisions.js';
@@ -253,8 +253,9 @@ async function reshardCommand(argv: string[]): Promise<void> {
   const out = path.resolve(flags.out as string);
   const shardSize = (flags['shard-size'] as number | undefined) ?? DEFAULT_SHARD_SIZE;
   if (shardSize < 1) throw new SieveError('bad_input', `sieve reshard: --shard-size must be at least 1, got ${shardSize}`);
-  const order = (flags.order as string | undefined) ?? 'source';
-  if (order !== 'uid' && order !== 'source') throw new SieveError('bad_input', `sieve reshard: --order must be uid or source, got ${JSON.stringify(order)}`);
+  // the default order is the engine's (reshard.ts); only a given one is checked here, for the flag's name
+  const order = flags.order as ReshardOrder | undefined;
+  if (order !== undefined && order !== 'uid' && order !== 'source') throw new SieveError('bad_input', `sieve reshard: --order must be uid or source, got ${JSON.stringify(order)}`);
   const source = sourceFlags('reshard', flags);
   refuseInsidePool(path.resolve(poolDir), out);
   checkWritableDir(fs.existsSync(out) ? out : path.dirname(out));

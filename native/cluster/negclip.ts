@@ -254,7 +254,7 @@ export function negclipCut(work: string, plan: Plan, leaf: number, p: NegClipPar
   if (some.some(Boolean)) {
     if (!some.every(Boolean)) throw new Error(`leaf${leaf}: only some groups wrote the rows they see`);
     active = new Uint8Array(plan.rows);
-    plan.groups.forEach((g, i) => active!.set(new Uint8Array(readBuffer(f.active(i))), firstRow(plan, i)));
+    plan.groups.forEach((_, i) => active!.set(new Uint8Array(readBuffer(f.active(i))), firstRow(plan, i)));
   }
   writeWholeResult(work, plan, leaf, negclipResult(p, plan.rows, cand, diag, lse, active), fault);
 }

@@ -39,7 +39,6 @@ async function repeatedUidPool(): Promise<{ dir: string; pool: Pool }> {
 }
 
 function result(keep: Uint8Array, rand: () => number): RowResult {
-  const n = keep.length;
   const reason = Uint16Array.from(keep, (k) => (k ? 0 : 1 + Math.floor(rand() * 2)));
   const value = Float32Array.from(keep, (k) => (k ? NaN : rand()));
   return { keep, reason, value, rules: [{ path: '$', id: 'a', text: 'a' }, { path: '$', id: 'b', text: 'b' }] };

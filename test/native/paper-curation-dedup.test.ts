@@ -15,8 +15,6 @@ import { canonicalSpec } from '../../native/filters/spec.js';
 import { nearDuplicateGroups, sketchMaxBits, sketchRows } from '../../native/filters/papers/dedup.js';
 import { binomialQuantile, LshWork, lshRecall, lshWork, resolveWork, UnionFind } from '../../native/filters/papers/dedup-lsh.js';
 import { readFeatureRows } from '../../native/pool/features.js';
-import { Db, sqlString } from '../../native/db/duck.js';
-import { writeNpz } from '../../native/formats/npz.js';
 import { writeNpy } from '../../native/formats/npy.js';
 import { f16ToF32, f32ToF16 } from '../../native/formats/float16.js';
 import { mulberry32, seededNormal } from '../../native/map/linalg.js';

@@ -3,7 +3,7 @@
  * engine check it (debounced), run it with progress and cancel, list the stored decisions, and make
  * one the current decision that colours the map.
  */
-import type { DecisionSummary, SlurmClusterConfig } from '../../../native/api.js';
+import type { SlurmClusterConfig } from '../../../native/api.js';
 import { client, SieveClientError } from '../client/client.js';
 import { errorMessage, fmtInt, fmtSeconds } from '../format.js';
 import { recolor } from '../map/buffers.js';

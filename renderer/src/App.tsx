@@ -3,7 +3,7 @@ import { useEffect } from 'react';
 import { Header } from './panels/Header.js';
 import { ProgressBar } from './panels/ProgressBar.js';
 import { OpenPool } from './panels/OpenPool.js';
-import { RightPanel, useRightPanelOpen } from './panels/RightPanel.js';
+import { RightPanel } from './panels/RightPanel.js';
 import { HelpOverlay, toggleHelp, useHelp } from './panels/Help.js';
 import { clearPicked, setTool, showSimilar, zoomToPicked } from './state/pick.js';
 import { useMap } from './state/map.js';
@@ -55,7 +55,6 @@ function useShortcuts() {
 export function App() {
   const status = usePool((s) => s.status);
   const error = usePool((s) => s.error);
-  const rightOpen = useRightPanelOpen();
   useShortcuts();
   useEffect(() => {
     void start();
@@ -90,12 +89,12 @@ export function App() {
         </div>
       )}
       {status === 'open' && (
-        <main className={`workbench${rightOpen ? ' with-inspector' : ''}`}>
+        <main className="workbench">
           <Sidebar />
           <MapView />
           <RightPanel />
           <Splitter side="left" />
-          {rightOpen && <Splitter side="right" />}
+          <Splitter side="right" />
         </main>
       )}
       {status === 'open' && <ChartsDock />}

@@ -82,9 +82,11 @@ async function checkCharts(t: { diagnostic(message: string): void }): Promise<vo
   await dock.waitFor();
   // Without a decision the dock says what to do, not nothing.
   assert.match(norm(await p.locator('[data-testid=chart-note]').textContent()), /Run a filter/);
-  // ... in a dock as tall as that note, not the charts' height (DOCK_DEFAULT, 300 px)
+  // ... in a dock already as tall as the charts will be (DOCK_DEFAULT, 300 px): the first decision
+  // must not resize the map in the middle of its recolour
   const emptyHeight = (await dock.boundingBox())!.height;
-  assert.ok(emptyHeight < 150, `the empty dock is ${emptyHeight} px tall`);
+  assert.ok(emptyHeight > 250, `the empty dock is ${emptyHeight} px tall`);
+  const mapBefore = (await p.locator('[data-testid=map]').boundingBox())!;
   // The grouping's select is as wide as its chosen title (it used to cut "Website (registrable domain)").
   await p.locator('[data-testid=chart-grouping]:not([disabled])').waitFor({ timeout: 30_000 });
   // Its label's width in its font, its paddings and the drop-down arrow (16 px) must fit in it.
@@ -111,7 +113,9 @@ async function checkCharts(t: { diagnostic(message: string): void }): Promise<vo
   const a = await p.evaluate(() => (globalThis as any).__sieve.decisionId as string);
   t.diagnostic(`decision A ${a} after ${since()}`);
   const chartsHeight = (await dock.boundingBox())!.height;
-  assert.ok(chartsHeight > emptyHeight + 100, `with a decision the dock is ${chartsHeight} px tall, empty ${emptyHeight} px`);
+  assert.equal(chartsHeight, emptyHeight, 'the dock keeps its height when the first decision arrives');
+  const mapAfter = (await p.locator('[data-testid=map]').boundingBox())!;
+  assert.deepEqual(mapAfter, mapBefore, 'the map keeps its size when the first decision arrives');
 
   await p.locator('[data-testid=chart-tab-rates]').click();
   await p.locator('[data-testid=chart-grouping]').selectOption(GROUPING);

@@ -156,8 +156,9 @@ async function checkSelect(t: { diagnostic(message: string): void }): Promise<vo
   }
   await p.keyboard.press('l');
   await p.locator('[data-testid=selection-layer]').waitFor();
-  // data space under the mouse path, read before the lasso: the picked grid then opens and narrows the map
+  // data space under the mouse path, read before the lasso (the map must keep its size: checked below)
   const poly = await p.evaluate((pts: [number, number][]) => pts.map(([x, y]) => (globalThis as any).__sieve.unproject(x, y) as [number, number]), screen);
+  const mapBefore = (await p.locator('[data-testid=map]').boundingBox())!;
   await p.mouse.move(screen[0][0], screen[0][1]);
   await p.mouse.down();
   for (const [x, y] of screen.slice(1)) await p.mouse.move(x, y, { steps: 1 });
@@ -178,6 +179,8 @@ async function checkSelect(t: { diagnostic(message: string): void }): Promise<vo
   const grid = p.locator('[data-testid=picked-grid]');
   await grid.waitFor({ timeout: 30_000 });
   assert.equal(await grid.getAttribute('data-count'), String(expected.length));
+  // the right column was there before anything was picked: the map did not resize under the lasso
+  assert.deepEqual((await p.locator('[data-testid=map]').boundingBox())!, mapBefore, 'the map keeps its size when the grid opens');
   await p.waitForFunction(
     () => [...(globalThis as any).document.querySelectorAll('[data-testid=grid-thumb]')].some((img: any) => img.complete && img.naturalWidth > 0),
     undefined,
@@ -204,7 +207,8 @@ async function checkSelect(t: { diagnostic(message: string): void }): Promise<vo
 
   // ---- box: the same check with a rectangle (the lasso tool is still on; B switches)
   await p.keyboard.press('b');
-  const [bx0, by0, bx1, by1] = [Math.round(box.x + box.width * 0.3), Math.round(box.y + box.height * 0.25), Math.round(box.x + box.width * 0.62), Math.round(box.y + box.height * 0.6)];
+  // (clear of the decision legend at the map's top left, where a drag would select its text)
+  const [bx0, by0, bx1, by1] = [Math.round(box.x + box.width * 0.45), Math.round(box.y + box.height * 0.4), Math.round(box.x + box.width * 0.75), Math.round(box.y + box.height * 0.75)];
   const [[ax, ay], [bx, by]] = await p.evaluate(
     (pts: number[]) => [(globalThis as any).__sieve.unproject(pts[0], pts[1]), (globalThis as any).__sieve.unproject(pts[2], pts[3])] as [number, number][],
     [bx0, by0, bx1, by1],
@@ -297,5 +301,6 @@ async function checkSelect(t: { diagnostic(message: string): void }): Promise<vo
   await p.keyboard.press('x');
   await p.waitForFunction(() => (globalThis as any).__sieve.pickedCount === 0, undefined, { timeout: 10_000 });
   assert.equal(await p.locator('[data-testid=picked-grid]').count(), 0);
+  await p.locator('[data-testid=inspector-empty]').waitFor({ timeout: 10_000 });
   assert.deepEqual(app!.pageErrors, [], `errors in the page: ${app!.pageErrors.join('\n')}`);
 }

@@ -24,6 +24,8 @@ interface DensityModule {
   SCATTER_MAX_IN_VIEW: number;
   densityImage(positions: Float32Array, colors: Uint8Array, view: { minX: number; maxX: number; minY: number; maxY: number }, widthPx: number, heightPx: number): DensityImage;
   densityLimits(search?: string): { minRows: number; maxInView: number };
+  viewCells(positions: Float32Array, view: { minX: number; maxX: number; minY: number; maxY: number }, widthPx: number, heightPx: number): unknown;
+  binCells(cells: unknown, colors: Uint8Array): DensityImage;
 }
 
 const density = await loadRendererModule<DensityModule>('renderer/src/map/density.ts');
@@ -114,4 +116,21 @@ test('densityLimits: the defaults, and the URL override for tests', () => {
   // not a positive integer: ignored
   assert.deepEqual(density.densityLimits('?densityMinRows=-5&scatterMaxInView=abc'), defaults);
   assert.deepEqual(density.densityLimits('?densityMinRows=0.5'), defaults);
+});
+
+test('a recolour binned on the cached cells of the view equals a fresh binning (the worker path)', () => {
+  const rand = mulberry32(5);
+  const n = 5_000;
+  const positions = new Float32Array(2 * n);
+  for (let i = 0; i < 2 * n; i++) positions[i] = i % 211 === 0 ? NaN : -2 + 14 * rand();
+  const view = { minX: 0, maxX: 10, minY: 0, maxY: 10 };
+  const cells = density.viewCells(positions, view, 60, 40);
+  for (const seed of [1, 2]) {
+    const r = mulberry32(seed);
+    const colors = new Uint8Array(4 * n);
+    for (let i = 0; i < 4 * n; i++) colors[i] = i % 4 === 3 && r() < 0.1 ? 0 : Math.floor(256 * r());
+    const fresh = density.densityImage(positions, colors, view, 60, 40);
+    const cached = density.binCells(cells, colors);
+    assert.deepEqual(cached, fresh);
+  }
 });

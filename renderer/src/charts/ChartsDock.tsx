@@ -140,8 +140,10 @@ export function ChartsDock() {
   const running = s.audit?.status === 'running' || s.probes?.status === 'running';
   const tabHelp = TABS.find((t) => t.tab === s.tab)?.help ?? '';
   const others = decisions.filter((d) => d.id !== current?.id);
-  // Nothing to chart yet (no current decision): the open dock is as tall as its note, not the charts' height.
-  const sized = s.open && (ids.length > 0 || s.groupingsError !== null);
+  // The open dock keeps its height with nothing to chart yet: growing it at the first decision would
+  // resize the map in the middle of that recolour (a new WebGL drawing buffer and a rebinned density
+  // image, about a second on a million points without a GPU).
+  const sized = s.open;
 
   return (
     <section className={`charts-dock${s.open ? ' open' : ''}`} style={sized ? { height: s.height } : undefined} data-testid="charts-dock" aria-label="Audit charts">

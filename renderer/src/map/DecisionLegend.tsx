@@ -77,7 +77,12 @@ export function DecisionLegend() {
         <tbody>
           <tr title="rows the decision keeps: drawn in their cluster's colour">
             <td>
-              <span className="swatch duo" style={{ background: `linear-gradient(90deg, ${rgbCss(clusterRgb(0, theme))} 50%, ${rgbCss(clusterRgb(1, theme))} 50%)` }} />
+              {/* two plain halves, not a linear-gradient: a gradient's first paint over the map cost a
+                  software renderer (SwiftShader) ~350 ms of compositing in the first recolour */}
+              <span className="swatch duo">
+                <span style={{ background: rgbCss(clusterRgb(0, theme)) }} />
+                <span style={{ background: rgbCss(clusterRgb(1, theme)) }} />
+              </span>
               kept
             </td>
             <td className="num" data-testid="decision-kept" data-count={d.kept}>

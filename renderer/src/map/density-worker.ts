@@ -4,7 +4,7 @@
  * It also builds the picking grid of its positions on request (pointGrid.ts; a million rows take a
  * long task's worth of time, which the UI thread would spend in the first hover otherwise).
  */
-import { densityImage } from './density.js';
+import { binCells, viewCells, type ViewCells } from './density.js';
 import { buildPointGrid } from './pointGrid.js';
 
 interface Scope {
@@ -15,6 +15,8 @@ const scope = self as unknown as Scope;
 
 let positions: Float32Array | null = null;
 let colors: Uint8Array | null = null;
+/** the cells of the last view binned, for these positions: a recolour in the same view reuses them */
+let cached: { positions: Float32Array; key: string; cells: ViewCells } | null = null;
 
 scope.onmessage = (e: MessageEvent) => {
   const m = e.data as
@@ -35,6 +37,8 @@ scope.onmessage = (e: MessageEvent) => {
   }
   if (!positions || !colors) return;
   const t0 = performance.now();
-  const d = densityImage(positions, colors, m.view, m.width, m.height);
+  const key = `${m.view.minX} ${m.view.maxX} ${m.view.minY} ${m.view.maxY} ${m.width} ${m.height}`;
+  if (cached?.positions !== positions || cached.key !== key) cached = { positions, key, cells: viewCells(positions, m.view, m.width, m.height) };
+  const d = binCells(cached.cells, colors);
   scope.postMessage({ id: m.id, ...d, ms: performance.now() - t0 }, [d.pixels.buffer]);
 };

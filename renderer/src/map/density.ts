@@ -40,33 +40,46 @@ export interface DensityImage {
 }
 
 /**
- * Bin the points inside the data-space box [minX, maxX] x [minY, maxY] into a width x height pixel
- * view. `colors` is RGBA per row (alpha 0: hidden, not counted).
+ * Where each row falls in a view's image: its cell (row-major, top row first), or -1 when it is
+ * outside the view or has no position. Kept by the worker while the view stays, so a recolour bins
+ * the new colours without redoing the positions' arithmetic (binCells).
  */
-export function densityImage(
-  positions: Float32Array,
-  colors: Uint8Array,
-  view: { minX: number; maxX: number; minY: number; maxY: number },
-  widthPx: number,
-  heightPx: number,
-): DensityImage {
+export interface ViewCells {
+  cells: Int32Array;
+  width: number;
+  height: number;
+  bounds: [number, number, number, number];
+}
+
+/** The cells of the points inside the data-space box [minX, maxX] x [minY, maxY] in a width x height pixel view. */
+export function viewCells(positions: Float32Array, view: { minX: number; maxX: number; minY: number; maxY: number }, widthPx: number, heightPx: number): ViewCells {
   const w = Math.max(1, Math.ceil(widthPx / CELL_PX));
   const h = Math.max(1, Math.ceil(heightPx / CELL_PX));
-  const count = new Uint32Array(w * h);
-  const sum = new Float32Array(w * h * 4);
   const sx = w / (view.maxX - view.minX);
   const sy = h / (view.maxY - view.minY);
   const rows = positions.length >> 1;
-  let inView = 0;
+  const cells = new Int32Array(rows);
   for (let r = 0; r < rows; r++) {
-    const a = colors[4 * r + 3];
-    if (a === 0) continue;
     const cx = Math.floor((positions[2 * r] - view.minX) * sx);
     // image rows run top to bottom, data y bottom to top
     const cy = Math.floor((view.maxY - positions[2 * r + 1]) * sy);
-    if (!(cx >= 0 && cx < w && cy >= 0 && cy < h)) continue; // NaN fails too
+    cells[r] = cx >= 0 && cx < w && cy >= 0 && cy < h ? cy * w + cx : -1; // NaN fails too
+  }
+  return { cells, width: w, height: h, bounds: [view.minX, view.minY, view.maxX, view.maxY] };
+}
+
+/** The image of rows in their cells, `colors` RGBA per row (alpha 0: hidden, not counted). */
+export function binCells(v: ViewCells, colors: Uint8Array): DensityImage {
+  const { cells, width: w, height: h } = v;
+  const count = new Uint32Array(w * h);
+  const sum = new Float32Array(w * h * 4);
+  let inView = 0;
+  for (let r = 0; r < cells.length; r++) {
+    const c = cells[r];
+    if (c < 0) continue;
+    const a = colors[4 * r + 3];
+    if (a === 0) continue;
     inView++;
-    const c = cy * w + cx;
     count[c]++;
     const o = 4 * c;
     sum[o] += colors[4 * r] * a;
@@ -90,5 +103,19 @@ export function densityImage(
     // a lone point stays visible; the densest cell is opaque
     px[o + 3] = Math.round(255 * meanAlpha * (0.35 + 0.65 * (Math.log1p(n) / logMax)));
   }
-  return { pixels: px, width: w, height: h, bounds: [view.minX, view.minY, view.maxX, view.maxY], inView };
+  return { pixels: px, width: w, height: h, bounds: v.bounds, inView };
+}
+
+/**
+ * Bin the points inside the data-space box [minX, maxX] x [minY, maxY] into a width x height pixel
+ * view. `colors` is RGBA per row (alpha 0: hidden, not counted).
+ */
+export function densityImage(
+  positions: Float32Array,
+  colors: Uint8Array,
+  view: { minX: number; maxX: number; minY: number; maxY: number },
+  widthPx: number,
+  heightPx: number,
+): DensityImage {
+  return binCells(viewCells(positions, view, widthPx, heightPx), colors);
 }

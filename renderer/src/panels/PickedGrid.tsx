@@ -11,7 +11,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { RowExplanation } from '../../../native/api.js';
 import { client } from '../client/client.js';
 import { useBrief } from '../map/briefs.js';
-import { useSelection } from '../state/selection.js';
+import type { RowSelection } from '../state/selection.js';
 import { useDecision } from '../state/decision.js';
 import { usePool } from '../state/pool.js';
 import { clearPicked, usePickOrder, zoomToPicked, type PickOrder } from '../state/pick.js';
@@ -22,7 +22,6 @@ const TILE_W = 150;
 const TILE_H = 236;
 const GAP = 8;
 const THUMB_PX = 160;
-const EMPTY_ROWS = new Uint32Array(0);
 
 /** Verdicts already fetched, for one decision of one pool (`key`), by row. */
 let verdicts: { key: string; byRow: Map<number, RowExplanation> } = { key: '', byRow: new Map() };
@@ -64,8 +63,8 @@ function useVerdicts(rows: number[]): Map<number, RowExplanation> | null {
   return key !== null && verdicts.key === key ? verdicts.byRow : null;
 }
 
-export function PickedGrid() {
-  const picked = useSelection((s) => s.picked);
+/** The grid of `picked` (RightPanel passes the selection once the map shows it). */
+export function PickedGrid({ picked }: { picked: RowSelection }) {
   const orderState = usePickOrder((s) => s.current);
   const busy = usePickOrder((s) => s.busy);
   const scroller = useRef<HTMLDivElement>(null);
@@ -79,14 +78,14 @@ export function PickedGrid() {
     const ro = new ResizeObserver(measure);
     ro.observe(el);
     return () => ro.disconnect();
-  }, [picked !== null]);
+  }, []);
   // a new selection starts at its top
   useEffect(() => {
     if (scroller.current) scroller.current.scrollTop = 0;
   }, [picked]);
 
-  const order: PickOrder | null = picked && orderState && orderState.forRows === picked.rows ? orderState : null;
-  const rows = order ? order.order : (picked?.rows ?? EMPTY_ROWS);
+  const order: PickOrder | null = orderState && orderState.forRows === picked.rows ? orderState : null;
+  const rows = order ? order.order : picked.rows;
   const n = rows.length;
   const cols = Math.max(1, Math.floor((view.width - GAP) / (TILE_W + GAP)));
   const lines = Math.ceil(n / cols);
@@ -96,7 +95,6 @@ export function PickedGrid() {
   const shown: number[] = [];
   for (let i = first * cols; i < Math.min(n, last * cols); i++) shown.push(i);
   const verdicts = useVerdicts(shown.map((i) => rows[i]));
-  if (!picked) return null;
   const tiles = shown.map((i) => (
     <Tile
       key={rows[i]}

@@ -220,14 +220,16 @@ try {
   const box = (await page.locator('[data-testid=map] canvas').first().boundingBox())!;
   const mx = box.x + box.width / 2;
   const my = box.y + box.height / 2;
-  // three zooms in, three drags, three zooms out (each step waits for the page, so a slow frame shows)
+  // ZOOMS zooms in (far enough for the points to replace the density image), three drags, as many
+  // zooms out (each step waits for the page, so a slow frame shows)
+  const ZOOMS = 5;
   // which way the map was drawn after each step (density image or points): the scatter's return
   // on zooming in is part of what is timed
   const modes: string[] = [];
   const mode = async () => modes.push(await hook<string>(page, 'renderMode'));
   const gesture = await timed(async () => {
     await page.mouse.move(mx, my);
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < ZOOMS; i++) {
       await page.mouse.wheel(0, -240);
       await page.waitForTimeout(150);
       await mode();
@@ -239,7 +241,7 @@ try {
       await page.mouse.move(mx, my);
     }
     await mode();
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < ZOOMS; i++) {
       await page.mouse.wheel(0, 240);
       await page.waitForTimeout(150);
       await mode();

@@ -26,7 +26,7 @@ import {
 } from '../filters/papers/metaclip.js';
 import { writeFileAtomic } from '../pool/workspace.js';
 import type { Plan } from './plan.js';
-import { leafDir, readBuffer, writeArrayAtomic, writeGroupResult } from './results.js';
+import { leafDir, readBuffer, readGroupActives, writeArrayAtomic, writeGroupActive, writeGroupResult } from './results.js';
 
 function files(work: string, leaf: number) {
   const dir = leafDir(work, leaf);
@@ -34,8 +34,6 @@ function files(work: string, leaf: number) {
     start: (g: number) => path.join(dir, `match.g${g}.start.i32`),
     ids: (g: number) => path.join(dir, `match.g${g}.ids.i32`),
     count: (g: number) => path.join(dir, `count.g${g}.f64`),
-    /** the rows the group's stage sees (absent: all of them) */
-    active: (g: number) => path.join(dir, `active.g${g}.u8`),
     seen: (g: number) => path.join(dir, `match.g${g}.json`),
     kept: (g: number) => path.join(dir, `kept.g${g}.f64`),
     keptRows: (g: number) => path.join(dir, `kept.g${g}.json`),
@@ -52,8 +50,7 @@ export async function metaclipMatch(work: string, leaf: number, group: number, p
   fault();
   writeArrayAtomic(f.ids(group), new Uint8Array(m.ids.buffer));
   writeArrayAtomic(f.count(group), entryCounts(m, entries.length, active));
-  if (active) writeArrayAtomic(f.active(group), active);
-  else fs.rmSync(f.active(group), { force: true });
+  writeGroupActive(work, leaf, group, active);
   let seen = 0;
   let matched = 0;
   for (let i = 0; i < ctx.pool.rows; i++) {
@@ -82,12 +79,11 @@ export function metaclipCounts(work: string, plan: Plan, leaf: number, p: Metacl
   for (let g = 1; g < plan.groups.length; g++) {
     if (plan.groups[g].segments[0].rowStart < plan.groups[g - 1].segments.at(-1)!.rowStart) throw new Error('shard groups out of row order');
   }
-  const some = groups.filter((g) => fs.existsSync(f.active(g)));
+  const actives = readGroupActives(work, plan, leaf);
   let digest = 'all';
-  if (some.length) {
-    if (some.length !== groups.length) throw new Error(`leaf${leaf}: only ${some.length} of ${groups.length} groups wrote the rows they see`);
+  if (actives) {
     const h = crypto.createHash('sha256');
-    for (const g of groups) h.update(fs.readFileSync(f.active(g)));
+    for (const a of actives) h.update(a);
     digest = h.digest('hex');
   }
   writeArrayAtomic(f.counts, counts);

@@ -30,7 +30,7 @@ import { poolUidWords, wordsOfRows } from '../filters/papers/draws.js';
 import { batchSize, batchSpans, bothFeatures, negclipBatches, negclipFeatures, negclipResult, NegclipScorer, type NegClipParams } from '../filters/papers/negclip.js';
 import { writeFileAtomic } from '../pool/workspace.js';
 import type { Plan } from './plan.js';
-import { leafDir, readBuffer, writeArrayAtomic, writeWholeResult } from './results.js';
+import { leafDir, readBuffer, readGroupActives, writeArrayAtomic, writeGroupActive, writeWholeResult } from './results.js';
 
 function files(work: string, leaf: number) {
   const dir = leafDir(work, leaf);
@@ -38,8 +38,6 @@ function files(work: string, leaf: number) {
     rows: (g: number) => path.join(dir, `keys.g${g}.rows.i32`),
     words: (g: number) => path.join(dir, `keys.g${g}.words.u32`),
     keys: (g: number) => path.join(dir, `keys.g${g}.json`),
-    /** the rows the group's stage sees (absent: all of them) */
-    active: (g: number) => path.join(dir, `active.g${g}.u8`),
     assign: (g: number) => path.join(dir, `assign.g${g}.i32`),
     order: path.join(dir, 'order.json'),
     records: (g: number, b: number) => path.join(dir, `scatter.g${g}.b${b}.i32`),
@@ -77,8 +75,7 @@ export async function negclipKeys(work: string, plan: Plan, leaf: number, group:
   writeArrayAtomic(f.rows(group), new Uint8Array(Int32Array.from(cand, (r) => r + start).buffer));
   fault();
   writeArrayAtomic(f.words(group), new Uint8Array(words.buffer));
-  if (active) writeArrayAtomic(f.active(group), active);
-  else fs.rmSync(f.active(group), { force: true });
+  writeGroupActive(work, leaf, group, active);
   writeFileAtomic(f.keys(group), JSON.stringify({ candidates: cand.length, dim: D }));
 }
 
@@ -249,12 +246,11 @@ export function negclipCut(work: string, plan: Plan, leaf: number, p: NegClipPar
   const lse = new Float64Array(n);
   for (let a = 0; a < p.average; a++) for (let k = 0; k < n; k++) lse[k] += terms[a * n + k];
   for (let k = 0; k < n; k++) if (got[k] !== p.average) throw new Error(`leaf${leaf}: row ${cand[k]} has ${got[k]} of its ${p.average} batchings' terms from the loss tasks`);
-  const some = plan.groups.map((_, g) => fs.existsSync(f.active(g)));
+  const actives = readGroupActives(work, plan, leaf);
   let active: Uint8Array | null = null;
-  if (some.some(Boolean)) {
-    if (!some.every(Boolean)) throw new Error(`leaf${leaf}: only some groups wrote the rows they see`);
+  if (actives) {
     active = new Uint8Array(plan.rows);
-    plan.groups.forEach((_, i) => active!.set(new Uint8Array(readBuffer(f.active(i))), firstRow(plan, i)));
+    actives.forEach((a, i) => active!.set(a, firstRow(plan, i)));
   }
   writeWholeResult(work, plan, leaf, negclipResult(p, plan.rows, cand, diag, lse, active), fault);
 }

@@ -47,6 +47,29 @@ export function writeArrayAtomic(file: string, a: Uint8Array | Uint16Array | Flo
   writeFileAtomic(file, bytesOf(a));
 }
 
+/**
+ * The rows a map task's leaf sees in its shard group (its `active` mask, null: all of them), saved
+ * beside its outputs for a reduce that needs the whole pool's mask (MetaCLIP's counts key, NegCLIP's
+ * result). No file means all rows, so a rerun with no mask removes an older one.
+ */
+export function groupActiveFile(work: string, leaf: number, group: number): string {
+  return path.join(leafDir(work, leaf), `active.g${group}.u8`);
+}
+
+export function writeGroupActive(work: string, leaf: number, group: number, active: Uint8Array | null): void {
+  if (active) writeArrayAtomic(groupActiveFile(work, leaf, group), active);
+  else fs.rmSync(groupActiveFile(work, leaf, group), { force: true });
+}
+
+/** Every group's saved mask, in group order (null: no group had one); some but not all is an error. */
+export function readGroupActives(work: string, plan: Plan, leaf: number): Uint8Array[] | null {
+  const files = plan.groups.map((_, g) => groupActiveFile(work, leaf, g));
+  const have = files.filter((f) => fs.existsSync(f)).length;
+  if (have === 0) return null;
+  if (have !== files.length) throw new Error(`leaf${leaf}: only ${have} of ${files.length} groups wrote the rows they see`);
+  return files.map((f) => new Uint8Array(readBuffer(f)));
+}
+
 /** `afterFirst`: called once the first file is in place (tests kill a task there). */
 export function writeGroupResult(work: string, leaf: number, group: number, r: RowResult, afterFirst?: () => void): void {
   const dir = leafDir(work, leaf);

@@ -41,6 +41,10 @@ export interface SieveTestHook {
   lastDensityMs: number | null;
   /** points inside the last density image's bounds (the view and its margin) */
   densityInView: number | null;
+  /** the last density image's data-space bounds: [left, bottom, right, top] */
+  densityBounds: [number, number, number, number] | null;
+  /** the rows the points layer draws on a big map in scatter mode (those in the binned view), else null */
+  scatterRows: Uint32Array | null;
   /** frames deck.gl has drawn (an idle map should draw none) */
   frames: number;
   /** pick the points inside a data-space polygon, as a lasso does (for the UI bench) */
@@ -88,6 +92,8 @@ export const testHook: SieveTestHook = {
   renderMode: 'scatter',
   lastDensityMs: null,
   densityInView: null,
+  densityBounds: null,
+  scatterRows: null,
 };
 
 if (typeof window !== 'undefined') window.__sieve = testHook;

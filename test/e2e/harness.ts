@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -161,6 +161,15 @@ export async function gotoMap(app: App, search = ''): Promise<number> {
     assert.fail(`the map is ${status}: ${note}\nserver log:\n${app.serverLog()}`);
   }
   return p.evaluate(() => (globalThis as any).__sieve.pointCount as number);
+}
+
+/** The map's positions as the engine wrote them to the app's workspace (x, y per row). */
+export function enginePositions(app: App): Float32Array {
+  const dir = join(app.tmp, 'ws', 'map');
+  const file = readdirSync(dir).find((f) => f.endsWith('.positions.f32'));
+  assert.ok(file, `no positions file in ${dir}`);
+  const b = readFileSync(join(dir, file));
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
 /**

@@ -9,8 +9,8 @@
  *   decision's: drawnColorsVersion catches up with colorsVersion);
  * - zooming in until at most 400 points are in the binned view brings the points back: hovering an
  *   isolated point shows that row's tooltip (points are drawn and pickable again);
- * - fitting the map (F) goes back to the image; zooming in again brings the points back again (their
- *   layer is kept, hidden, rather than rebuilt).
+ *   The points layer draws only the rows in the binned view (checked against the engine's positions);
+ * - fitting the map (F) goes back to the image; zooming in again brings the points back again.
  * The binning's numbers are checked against a brute force in test/native/map-density.test.ts.
  * Screenshots: test-output/e2e-density.png (image), e2e-density-zoomed.png (points).
  */
@@ -21,7 +21,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
-import { OUTPUT, ROOT, SIEVE, canvasStats, gotoMap, isolatedPoints, openApp, skipReason, withFailureShot, type App } from './harness.js';
+import { OUTPUT, ROOT, SIEVE, canvasStats, enginePositions, gotoMap, isolatedPoints, openApp, skipReason, withFailureShot, type App } from './harness.js';
 
 const SAMPLES = 3000;
 const MIN_ROWS = 1000;
@@ -104,6 +104,23 @@ test('a big map starts as a density image and draws its points again when zoomed
     t.diagnostic(`scatter after ${steps} wheel steps, ${zoomedInView} points in the binned view`);
     assert.equal(await hook(p, 'renderMode'), 'scatter', `still a density image after ${steps} steps (${zoomedInView} points in view)`);
     assert.ok(zoomedInView <= MAX_IN_VIEW, `${zoomedInView} points in view, over ${MAX_IN_VIEW}`);
+    // The points layer draws the rows in the binned view (the view and its margin), not the whole map:
+    // checked against the engine's positions and the image's bounds, with a hair of slack at the edges.
+    const [left, bottom, right, top] = await hook<[number, number, number, number]>(p, 'densityBounds');
+    const drawnRows = new Set(await p.evaluate(() => Array.from((globalThis as any).__sieve.scatterRows as Uint32Array)));
+    const positions = enginePositions(app!);
+    const eps = 1e-6 * Math.max(right - left, top - bottom);
+    let inside = 0;
+    for (let r = 0; r < SAMPLES; r++) {
+      const [x, y] = [positions[2 * r], positions[2 * r + 1]];
+      const clearlyIn = x > left + eps && x < right - eps && y > bottom + eps && y < top - eps;
+      const maybeIn = x >= left - eps && x <= right + eps && y >= bottom - eps && y <= top + eps;
+      if (clearlyIn) inside++;
+      if (clearlyIn) assert.ok(drawnRows.has(r), `row ${r} at (${x}, ${y}) is inside the binned view but not drawn`);
+      if (drawnRows.has(r)) assert.ok(maybeIn, `row ${r} at (${x}, ${y}) is drawn but outside the binned view`);
+    }
+    t.diagnostic(`the scatter draws ${drawnRows.size} rows of ${SAMPLES}, ${inside} clearly inside the view`);
+    assert.ok(drawnRows.size > 0 && drawnRows.size < SAMPLES);
 
     // The points are drawn and pickable: hovering an isolated one shows its tooltip.
     const candidates = await isolatedPoints(p, null, 20);
@@ -130,7 +147,7 @@ test('a big map starts as a density image and draws its points again when zoomed
     await p.waitForFunction(() => (globalThis as any).__sieve.renderMode === 'density', undefined, { timeout: 30_000 });
     assert.ok((await hook<number>(p, 'densityInView')) > MAX_IN_VIEW);
 
-    // Zooming in again shows the points again (their layer was kept, hidden, for these positions).
+    // Zooming in again shows the points again.
     await p.mouse.move(cx, cy);
     for (let i = 0; i < steps + 2 && (await hook(p, 'renderMode')) === 'density'; i++) {
       await p.mouse.wheel(0, -120);

@@ -25,7 +25,7 @@ import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
-import { OUTPUT, ROOT, SIEVE, cutoff, gotoMap, gridTiles, norm, openApp, readPoolRows, skipReason, withFailureShot, type App, type TileSeen } from './harness.js';
+import { OUTPUT, ROOT, SIEVE, cutoff, enginePositions, gotoMap, gridTiles, norm, openApp, readPoolRows, skipReason, withFailureShot, type App, type TileSeen } from './harness.js';
 import { listNpz, readNpzRowsSync } from '../../native/formats/npz.js';
 import { f16ToF32 } from '../../native/formats/float16.js';
 
@@ -64,15 +64,6 @@ after(async () => {
   await app?.close();
 });
 
-/** The map's positions as the engine wrote them to the workspace (x, y per row). */
-function enginePositions(): Float32Array {
-  const dir = join(app!.tmp, 'ws', 'map');
-  const file = readdirSync(dir).find((f) => f.endsWith('.positions.f32'));
-  assert.ok(file, `no positions file in ${dir}`);
-  const b = readFileSync(join(dir, file));
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
-
 /** Winding number of the polygon around (x, y): non-zero inside (independent of the app's even-odd test). */
 function winding(poly: [number, number][], x: number, y: number): number {
   let w = 0;
@@ -110,7 +101,7 @@ test('lasso and box pick exactly the points inside; the grid shows them with ver
 async function checkSelect(t: { diagnostic(message: string): void }): Promise<void> {
   const p = app!.page;
   assert.equal(await gotoMap(app!), SAMPLES);
-  const positions = enginePositions();
+  const positions = enginePositions(app!);
   assert.equal(positions.length, SAMPLES * 2);
 
   const started = Date.now();

@@ -9,8 +9,8 @@ import { OrthographicView, type OrthographicViewState } from '@deck.gl/core';
 import type { Device, Texture } from '@luma.gl/core';
 import { BitmapLayer, ScatterplotLayer } from '@deck.gl/layers';
 import { densityLimits, type DensityImage } from './density.js';
-import { binInWorker, pointGridFor } from './densityClient.js';
-import { getMapBuffers } from './buffers.js';
+import { binInWorker, pointGridFor, type Binned } from './densityClient.js';
+import { getMapBuffers, type MapBuffers } from './buffers.js';
 import { colorsDrawn } from './drawn.js';
 import { buildPointGrid, nearestPoint, type PointGrid } from './pointGrid.js';
 import { useMap, type MapMeta } from '../state/map.js';
@@ -53,6 +53,45 @@ const samePositions = (a: unknown, b: unknown) => {
   const y = b as PointData;
   return x.length === y.length && x.attributes.getPosition === y.attributes.getPosition;
 };
+
+/**
+ * What the points layer draws on a big map once few enough points are in view: only the rows in the
+ * binned view (the density worker says which), their positions and colours gathered into arrays of
+ * their own. The first zoom into the scatter then uploads at most SCATTER_MAX_IN_VIEW points instead
+ * of the whole map (12 MB at 1M rows, one long task), and each frame runs the vertex shader for them
+ * only. Rebuilt after each rebin: the positions only when the view's rows changed (`generation`),
+ * the colours when the map's colours did.
+ */
+interface ScatterSubset {
+  generation: number;
+  rows: Uint32Array;
+  positionsOf: Float32Array;
+  positions: Float32Array;
+  colorsOf: Uint8Array;
+  colors: Uint8Array;
+  colorsVersion: number;
+}
+
+function gatherSubset(prev: ScatterSubset | null, d: Binned, b: Pick<MapBuffers, 'drawPositions' | 'colors' | 'colorsVersion'>): ScatterSubset | null {
+  const rows = d.rows ?? (prev?.generation === d.generation ? prev.rows : null);
+  if (!rows) return null;
+  let positions = prev && prev.rows === rows && prev.positionsOf === b.drawPositions ? prev.positions : null;
+  if (!positions) {
+    positions = new Float32Array(2 * rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      positions[2 * i] = b.drawPositions[2 * rows[i]];
+      positions[2 * i + 1] = b.drawPositions[2 * rows[i] + 1];
+    }
+  }
+  let colors = prev && prev.rows === rows && prev.colorsOf === b.colors ? prev.colors : null;
+  if (!colors) {
+    colors = new Uint8Array(4 * rows.length);
+    const from = new Uint32Array(b.colors.buffer, b.colors.byteOffset, rows.length === 0 ? 0 : b.colors.length >> 2);
+    const to = new Uint32Array(colors.buffer);
+    for (let i = 0; i < rows.length; i++) to[i] = from[rows[i]];
+  }
+  return { generation: d.generation, rows, positionsOf: b.drawPositions, positions, colorsOf: b.colors, colors, colorsVersion: b.colorsVersion };
+}
 
 /** The shader warm-up's layer: one point, attributes of the points layer's types. */
 const WARMUP_DATA: PointData = {
@@ -131,7 +170,9 @@ export function MapView() {
   const big = buffers !== null && buffers.rows >= LIMITS.minRows;
   const viewRef = useRef<{ target: number[]; zoom: number } | null>(null);
   viewRef.current ??= { target: initialViewState.target as number[], zoom: initialViewState.zoom as number };
-  const [density, setDensity] = useState<(Omit<DensityImage, 'pixels'> & { texture: Texture; version: number; colorsVersion: number }) | null>(null);
+  const [density, setDensity] = useState<(Omit<DensityImage, 'pixels'> & { texture: Texture; version: number; colorsVersion: number; scatter: ScatterSubset | null }) | null>(null);
+  /** the scatter's rows and arrays of the last rebin (kept across rebins to reuse what did not change) */
+  const subsetRef = useRef<ScatterSubset | null>(null);
   // each image's texture is ours (deck.gl frees only the textures it made): freed once replaced
   useEffect(() => {
     const texture = density?.texture;
@@ -154,13 +195,21 @@ export function MapView() {
     const hh = sz.height / scale;
     const version = useMap.getState().version;
     const colorsVersion = b.colorsVersion;
-    void binInWorker(b.drawPositions, b.colors, { minX: v.target[0] - hw, maxX: v.target[0] + hw, minY: v.target[1] - hh, maxY: v.target[1] + hh }, sz.width * 2, sz.height * 2).then((d) => {
+    const view = { minX: v.target[0] - hw, maxX: v.target[0] + hw, minY: v.target[1] - hh, maxY: v.target[1] + hh };
+    void binInWorker(b.drawPositions, b.colors, view, sz.width * 2, sz.height * 2, LIMITS.maxInView, subsetRef.current?.generation ?? -1).then((d) => {
       const device = deviceRef.current;
       if (!d || !device) return; // a newer view was asked for (or the map is gone)
+      const scatter = d.inView <= LIMITS.maxInView ? gatherSubset(subsetRef.current, d, b) : null;
+      subsetRef.current = scatter ?? subsetRef.current;
+      // the worker left out rows the page no longer has: ask again, for them
+      if (d.inView <= LIMITS.maxInView && !scatter) {
+        subsetRef.current = null;
+        scheduleRebin(0);
+      }
       // The pixels go straight into a one-level texture: no 2D canvas in between (putImageData, then
       // deck.gl copying the canvas back out, cost tens of ms per rebin under SwiftShader) and no
       // mipmaps (deck.gl makes a full chain for an image; cells are drawn nearest, never minified).
-      const { pixels, ...image } = d;
+      const { pixels, rows: _rows, generation: _generation, ms: _ms, ...image } = d;
       const texture = device.createTexture({
         format: 'rgba8unorm',
         width: d.width,
@@ -171,7 +220,8 @@ export function MapView() {
       });
       testHook.lastDensityMs = d.ms;
       testHook.densityInView = d.inView;
-      setDensity({ ...image, texture, version, colorsVersion });
+      testHook.densityBounds = d.bounds;
+      setDensity({ ...image, texture, version, colorsVersion, scatter });
     });
   };
   const scheduleRebin = (delay: number) => {
@@ -186,45 +236,42 @@ export function MapView() {
     viewRef.current = { target: initialViewState.target as number[], zoom: initialViewState.zoom as number };
     if (big) scheduleRebin(0);
   }, [initialViewState]);
-  // in density mode the scatter waits until the view holds few enough points
-  const scatterOn = !big || (density !== null && density.inView <= LIMITS.maxInView);
+  // in density mode the scatter waits until the view holds few enough points (and draws only those)
+  const subset = big ? (density?.scatter ?? null) : null;
+  const scatterOn = !big || subset !== null;
   useEffect(() => {
     testHook.renderMode = scatterOn ? 'scatter' : 'density';
-  }, [scatterOn]);
+    testHook.scatterRows = subset ? subset.rows : null;
+  }, [scatterOn, subset]);
 
   const densityLayer = useMemo(() => {
     if (!big || !density || scatterOn) return null;
     return new BitmapLayer({ id: 'density', image: density.texture, bounds: density.bounds, pickable: false });
   }, [big, density, scatterOn]);
 
-  // drawPositions: NaN for dropped rows while they are hidden (not drawn, not picked)
-  const drawPositions = buffers?.drawPositions ?? null;
-  const colors = buffers?.colors ?? null;
-  const positionAttr = useMemo(() => drawPositions && { value: drawPositions, size: 2 as const }, [drawPositions]);
-  const colorAttr = useMemo(() => colors && { value: colors, size: 4 as const, normalized: true as const }, [colors]);
-  // Once the points have been drawn for these positions, their layer stays (hidden while the density
-  // image shows): zooming in again then shows it at once, where a new layer would upload the 1M
-  // positions, colours and picking colours again (the longest task of a pan/zoom).
-  const scatterKeptFor = useRef<Float32Array | null>(null);
-  if (scatterOn && buffers) scatterKeptFor.current = buffers.positions;
-  const keepPoints = buffers !== null && scatterKeptFor.current === buffers.positions;
+  // What the points layer draws: every row of a small map (drawPositions: NaN for dropped rows while
+  // they are hidden, so they are neither drawn nor picked), or a big map's rows in view.
+  const drawn = subset ?? (!big && buffers ? { positions: buffers.drawPositions, colors: buffers.colors, colorsVersion: buffers.colorsVersion } : null);
+  const drawnPositions = drawn?.positions ?? null;
+  const drawnColors = drawn?.colors ?? null;
+  const positionAttr = useMemo(() => drawnPositions && { value: drawnPositions, size: 2 as const }, [drawnPositions]);
+  const colorAttr = useMemo(() => drawnColors && { value: drawnColors, size: 4 as const, normalized: true as const }, [drawnColors]);
   const points = useMemo(() => {
-    if (!buffers || !keepPoints || !positionAttr || !colorAttr) return null;
-    const data: PointData = { length: buffers.rows, attributes: { getPosition: positionAttr, getFillColor: colorAttr } };
+    if (!drawn || !scatterOn || !positionAttr || !colorAttr) return null;
+    const data: PointData = { length: drawn.positions.length >> 1, attributes: { getPosition: positionAttr, getFillColor: colorAttr } };
     return new ScatterplotLayer({
       id: 'points',
       data: data as never,
       dataComparator: samePositions,
-      updateTriggers: { getFillColor: buffers.colorsVersion },
+      updateTriggers: { getFillColor: drawn.colorsVersion },
       radiusUnits: 'pixels',
       getRadius: POINT_RADIUS_PX,
       stroked: false,
-      visible: scatterOn,
       // picked on the CPU (pointGrid.ts): deck.gl's picking would draw the points again and wait on
       // the GPU for a pixel; the hovered point gets the rings layer's outline instead of a highlight
       pickable: false,
     });
-  }, [positionAttr, colorAttr, scatterOn, keepPoints]);
+  }, [positionAttr, colorAttr, scatterOn]);
 
   // The points' shaders, compiled while the map idles after its first frame, by a hidden one-point
   // layer of the same kind (luma.gl keeps the linked program for the real one): linking them waits
@@ -232,10 +279,10 @@ export function MapView() {
   const [warmShaders, setWarmShaders] = useState(false);
   const warmup = useMemo(
     () =>
-      big && warmShaders && !keepPoints
+      big && warmShaders
         ? new ScatterplotLayer({ id: 'points-warmup', data: WARMUP_DATA as never, radiusUnits: 'pixels', getRadius: POINT_RADIUS_PX, stroked: false, visible: false, pickable: false })
         : null,
-    [big, warmShaders, keepPoints],
+    [big, warmShaders],
   );
 
   const rings = useMemo(() => {
@@ -383,10 +430,10 @@ export function MapView() {
   const layers = [densityLayer, points, warmup, rings].filter((l) => l !== null);
   // the map counts as drawn once a frame holds its points (or their density), not an empty first frame
   const drawsPoints = useRef(false);
-  drawsPoints.current = (points !== null && scatterOn) || densityLayer !== null;
+  drawsPoints.current = points !== null || densityLayer !== null;
   // the colours the next frame shows: the points', or those the density image was binned from
   const shownColorsVersion = useRef(0);
-  shownColorsVersion.current = points !== null && scatterOn && buffers ? buffers.colorsVersion : densityLayer !== null && density ? density.colorsVersion : shownColorsVersion.current;
+  shownColorsVersion.current = points !== null && drawn ? drawn.colorsVersion : densityLayer !== null && density ? density.colorsVersion : shownColorsVersion.current;
   const withoutFeature = meta ? meta.rows - meta.clusterSizes.reduce((a, b) => a + b, 0) : 0;
 
   return (

@@ -4,7 +4,7 @@
  * It also builds the picking grid of its positions on request (pointGrid.ts; a million rows take a
  * long task's worth of time, which the UI thread would spend in the first hover otherwise).
  */
-import { binCells, viewCells, type ViewCells } from './density.js';
+import { binCells, rowsInView, viewCells, type ViewCells } from './density.js';
 import { buildPointGrid } from './pointGrid.js';
 
 interface Scope {
@@ -15,13 +15,17 @@ const scope = self as unknown as Scope;
 
 let positions: Float32Array | null = null;
 let colors: Uint8Array | null = null;
-/** the cells of the last view binned, for these positions: a recolour in the same view reuses them */
-let cached: { positions: Float32Array; key: string; cells: ViewCells } | null = null;
+/**
+ * The cells of the last view binned, for these positions: a recolour in the same view reuses them.
+ * `generation` names them: the rows in view sent with a generation the page already has are the same.
+ */
+let cached: { positions: Float32Array; key: string; cells: ViewCells; generation: number } | null = null;
+let generation = 0;
 
 scope.onmessage = (e: MessageEvent) => {
   const m = e.data as
     | { type: 'data'; positions: Float32Array | null; colors: Uint8Array | null }
-    | { type: 'bin'; id: number; view: { minX: number; maxX: number; minY: number; maxY: number }; width: number; height: number }
+    | { type: 'bin'; id: number; view: { minX: number; maxX: number; minY: number; maxY: number }; width: number; height: number; maxInView: number; haveGeneration: number }
     | { type: 'grid'; id: number };
   if (m.type === 'data') {
     // null: that array did not change
@@ -38,7 +42,10 @@ scope.onmessage = (e: MessageEvent) => {
   if (!positions || !colors) return;
   const t0 = performance.now();
   const key = `${m.view.minX} ${m.view.maxX} ${m.view.minY} ${m.view.maxY} ${m.width} ${m.height}`;
-  if (cached?.positions !== positions || cached.key !== key) cached = { positions, key, cells: viewCells(positions, m.view, m.width, m.height) };
+  if (cached?.positions !== positions || cached.key !== key) cached = { positions, key, cells: viewCells(positions, m.view, m.width, m.height), generation: ++generation };
   const d = binCells(cached.cells, colors);
-  scope.postMessage({ id: m.id, ...d, ms: performance.now() - t0 }, [d.pixels.buffer]);
+  // few enough in view for the scatter: which rows (unless the page has them from this generation)
+  const rows = d.inView <= m.maxInView && m.haveGeneration !== cached.generation ? rowsInView(cached.cells) : null;
+  const transfer = rows ? [d.pixels.buffer, rows.buffer] : [d.pixels.buffer];
+  scope.postMessage({ id: m.id, ...d, rows, generation: cached.generation, ms: performance.now() - t0 }, transfer);
 };

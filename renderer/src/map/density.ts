@@ -68,6 +68,16 @@ export function viewCells(positions: Float32Array, view: { minX: number; maxX: n
   return { cells, width: w, height: h, bounds: [view.minX, view.minY, view.maxX, view.maxY] };
 }
 
+/** The rows inside the view (a cell of their own), ascending: what the scatter draws once few enough are in view. */
+export function rowsInView(v: ViewCells): Uint32Array {
+  const { cells } = v;
+  let n = 0;
+  for (let r = 0; r < cells.length; r++) if (cells[r] >= 0) n++;
+  const rows = new Uint32Array(n);
+  for (let r = 0, k = 0; r < cells.length; r++) if (cells[r] >= 0) rows[k++] = r;
+  return rows;
+}
+
 /** The image of rows in their cells, `colors` RGBA per row (alpha 0: hidden, not counted). */
 export function binCells(v: ViewCells, colors: Uint8Array): DensityImage {
   const { cells, width: w, height: h } = v;

@@ -11,7 +11,9 @@ let worker: Worker | null = null;
 let sentPositions: Float32Array | null = null;
 let sentColors: Uint8Array | null = null;
 let nextId = 0;
-let pending: { id: number; resolve: (d: (DensityImage & { ms: number }) | null) => void } | null = null;
+/** The worker's answer: the image, and the rows in the view when few enough are (null: the ones of `generation` the page has) */
+export type Binned = DensityImage & { ms: number; rows: Uint32Array | null; generation: number };
+let pending: { id: number; resolve: (d: Binned | null) => void } | null = null;
 
 function get(): Worker {
   if (!worker) {
@@ -23,7 +25,7 @@ function get(): Worker {
         gridAsked = null;
         return;
       }
-      const d = e.data as DensityImage & { id: number; ms: number };
+      const d = e.data as Binned & { id: number };
       if (pending && pending.id === d.id) {
         pending.resolve(d);
         pending = null;
@@ -68,13 +70,15 @@ export function binInWorker(
   view: { minX: number; maxX: number; minY: number; maxY: number },
   width: number,
   height: number,
-): Promise<(DensityImage & { ms: number }) | null> {
+  maxInView: number,
+  haveGeneration: number,
+): Promise<Binned | null> {
   const w = get();
   sendData(w, positions, colors);
   pending?.resolve(null);
   const id = ++nextId;
   return new Promise((resolve) => {
     pending = { id, resolve };
-    w.postMessage({ type: 'bin', id, view, width, height });
+    w.postMessage({ type: 'bin', id, view, width, height, maxInView, haveGeneration });
   });
 }

@@ -140,14 +140,13 @@ export function ChartsDock() {
   const running = s.audit?.status === 'running' || s.probes?.status === 'running';
   const tabHelp = TABS.find((t) => t.tab === s.tab)?.help ?? '';
   const others = decisions.filter((d) => d.id !== current?.id);
+
   // The open dock keeps its height with nothing to chart yet: growing it at the first decision would
   // resize the map in the middle of that recolour (a new WebGL drawing buffer and a rebinned density
   // image, about a second on a million points without a GPU).
-  const sized = s.open;
-
   return (
-    <section className={`charts-dock${s.open ? ' open' : ''}`} style={sized ? { height: s.height } : undefined} data-testid="charts-dock" aria-label="Audit charts">
-      {sized && <div className="dock-resize" title="drag to resize the charts" {...resize} />}
+    <section className={`charts-dock${s.open ? ' open' : ''}`} style={s.open ? { height: s.height } : undefined} data-testid="charts-dock" aria-label="Audit charts">
+      {s.open && <div className="dock-resize" title="drag to resize the charts" {...resize} />}
       <div className="dock-bar">
         <button className="icon-button tiny" onClick={() => setDockOpen(!s.open)} title={s.open ? 'collapse the charts' : 'open the charts'} data-testid="charts-toggle" aria-expanded={s.open}>
           {s.open ? '▾' : '▸'}
@@ -228,7 +227,7 @@ export function ChartsDock() {
       )}
       {s.open && (
         <div className="dock-body" data-testid="chart-body">
-          {sized && (
+          {ids.length > 0 && (
             <div className="dock-caption">
               <span className="muted small">
                 {tabHelp}
@@ -290,7 +289,15 @@ function Note({ children, error = false }: { children: ReactNode; error?: boolea
 function DockContent({ tab, report, models, probesModel, ids }: ContentProps) {
   const s = useAudit();
   if (s.groupingsError) return <Note error>{s.groupingsError}</Note>;
-  if (ids.length === 0) return <Note>Run a filter or choose a decision in the list: the charts audit the decision that colours the map.</Note>;
+  if (ids.length === 0) {
+    return (
+      <Note>
+        Run a filter or choose a decision in the list: the charts audit the decision that colours the map, by the groups chosen above
+        (exclusion rate with 95% intervals, amplification of each group&apos;s share, overlap and side by side with other decisions,
+        bias probes). ▾ folds the dock away.
+      </Note>
+    );
+  }
 
   if (tab === 'probes') {
     const probes = s.probes && s.probes.key === probesKey() ? s.probes : null;

@@ -158,7 +158,7 @@ try {
     return page.evaluate(async (index: number) => {
       const g = globalThis as any;
       const r: Timed = await g.__timeColours(() => g.document.querySelectorAll('[data-testid=decision]')[index].click());
-      return { ...r, ...(g.__sieve.lastRecolor as { fetchMs: number; colorMs: number }) };
+      return { ...r, ...(g.__sieve.lastRecolor as { fetchMs: number; colorMs: number }), colorizeMs: g.__sieve.lastColorizeMs as number };
     }, index);
   };
   // the first decision also brings the map's decision legend
@@ -171,6 +171,7 @@ try {
   report('recolour by another decision: colours ready', first.fetchMs + first.colorMs, 'ms');
   report('  its mask over the socket (getDecisionMask)', first.fetchMs, 'ms');
   report('  counts and colours from it', first.colorMs, 'ms');
+  report('    of which the colour array (colorize)', first.colorizeMs, 'ms');
   report('recolour by another decision: drawn', first.drawn, 'ms (goal < 300)');
   const again = await recolourBy(1);
   report('recolour by a decision shown before: colours ready', again.fetchMs + again.colorMs, 'ms (mask cached)');

@@ -55,6 +55,8 @@ export interface SieveTestHook {
   lastRecolorMs: number | null;
   /** the last decision shown: milliseconds to get its arrays (0 when cached) and to recolour from them */
   lastRecolor: { fetchMs: number; colorMs: number } | null;
+  /** milliseconds the last colour array took to build (map/palette.ts colorize) */
+  lastColorizeMs: number | null;
   /** the colorsVersion of the colours in the last frame deck.gl drew (points or density image) */
   drawnColorsVersion: number;
   /** the RGBA the map draws a row with (empty before the map) */
@@ -85,6 +87,7 @@ export const testHook: SieveTestHook = {
   similar: null,
   lastRecolorMs: null,
   lastRecolor: null,
+  lastColorizeMs: null,
   drawnColorsVersion: 0,
   fourWay: null,
   marks: {},

@@ -55,7 +55,9 @@ function hiddenPositions(positions: Float32Array, c: Coloring): Float32Array {
 function paint(b: Omit<MapBuffers, 'colors' | 'colorsVersion' | 'drawPositions' | 'coloring'> & Partial<Pick<MapBuffers, 'drawPositions' | 'coloring'>>, c: Coloring): MapBuffers {
   // Group or query colours replace the cluster colours (and a cluster's focus, which means nothing there).
   const g = c.byCode && c.byCode.codes.length === b.clusters.length ? c.byCode : null;
+  const t0 = performance.now();
   const colors = g ? colorize(g.codes, g.count, { ...c, focus: null }, g.rgb) : colorize(b.clusters, b.clusterCount, c);
+  testHook.lastColorizeMs = performance.now() - t0;
   testHook.colorsVersion++;
   // The hidden rows depend on the masks and hideDropped only: a recolour by focus, theme, picked rows
   // or groups keeps the same array (no new copy of the positions, nothing new for the density worker).

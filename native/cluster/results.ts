@@ -52,7 +52,7 @@ export function writeArrayAtomic(file: string, a: Uint8Array | Uint16Array | Flo
  * beside its outputs for a reduce that needs the whole pool's mask (MetaCLIP's counts key, NegCLIP's
  * result). No file means all rows, so a rerun with no mask removes an older one.
  */
-export function groupActiveFile(work: string, leaf: number, group: number): string {
+function groupActiveFile(work: string, leaf: number, group: number): string {
   return path.join(leafDir(work, leaf), `active.g${group}.u8`);
 }
 

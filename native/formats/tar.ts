@@ -228,12 +228,12 @@ export class UstarHeaders {
    */
   sizeOfName(names: Uint8Array, start: number, end: number): number {
     if (end - start <= 100 || findSplit(names, start, end) >= 0) return BLOCK;
-    return BLOCK + padded(paxRecord('path', Buffer.from(names.buffer, names.byteOffset + start, end - start).toString('utf8')).length) + BLOCK;
+    return BLOCK + padded(paxRecord('path', nameText(names, start, end)).length) + BLOCK;
   }
 
   /** `write` for the name held as UTF-8 in `names[start..end)`; the same bytes as `write` of that name. */
   writeNamed(b: Buffer, at: number, names: Uint8Array, start: number, end: number, size: number): number {
-    if (size > 0o77777777777) throw new RangeError(`tar: ${Buffer.from(names.subarray(start, end)).toString('utf8')} is too large for ustar`);
+    if (size > 0o77777777777) throw new RangeError(`tar: ${nameText(names, start, end)} is too large for ustar`);
     if (end - start <= 100) {
       this.block(b, at, null, names, start, end, 0, 0, size, 0x30);
       return BLOCK;
@@ -244,7 +244,7 @@ export class UstarHeaders {
       return BLOCK;
     }
     // a pax extended header carrying the full path, then the member's header with the last 100 bytes
-    const name = Buffer.from(names.buffer, names.byteOffset + start, end - start).toString('utf8');
+    const name = nameText(names, start, end);
     const rec = paxRecord('path', name);
     const paxName = Buffer.from('PaxHeader/' + name.slice(-80).replace(/^\/+/, ''), 'utf8');
     this.block(b, at, null, paxName, 0, Math.min(100, paxName.length), 0, 0, rec.length, 0x78);
@@ -390,6 +390,11 @@ export class TarWriter {
 }
 
 /** Where to split a long name into ustar prefix (<= 155 bytes) and name (<= 100 bytes), or -1. */
+/** The name held as UTF-8 in `names[start..end)`, as a string. */
+function nameText(names: Uint8Array, start: number, end: number): string {
+  return Buffer.from(names.buffer, names.byteOffset + start, end - start).toString('utf8');
+}
+
 function findSplit(b: Uint8Array, start: number, end: number): number {
   for (let i = start + Math.min(end - start - 1, 155); i > start; i--) {
     if (b[i] === 0x2f && end - i - 1 <= 100 && end - i - 1 > 0) return i;

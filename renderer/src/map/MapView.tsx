@@ -86,7 +86,7 @@ function gatherSubset(prev: ScatterSubset | null, d: Binned, b: Pick<MapBuffers,
   let colors = prev && prev.rows === rows && prev.colorsOf === b.colors ? prev.colors : null;
   if (!colors) {
     colors = new Uint8Array(4 * rows.length);
-    const from = new Uint32Array(b.colors.buffer, b.colors.byteOffset, rows.length === 0 ? 0 : b.colors.length >> 2);
+    const from = new Uint32Array(b.colors.buffer, b.colors.byteOffset, b.colors.length >> 2);
     const to = new Uint32Array(colors.buffer);
     for (let i = 0; i < rows.length; i++) to[i] = from[rows[i]];
   }
@@ -199,29 +199,26 @@ export function MapView() {
     void binInWorker(b.drawPositions, b.colors, view, sz.width * 2, sz.height * 2, LIMITS.maxInView, subsetRef.current?.generation ?? -1).then((d) => {
       const device = deviceRef.current;
       if (!d || !device) return; // a newer view was asked for (or the map is gone)
-      const scatter = d.inView <= LIMITS.maxInView ? gatherSubset(subsetRef.current, d, b) : null;
-      subsetRef.current = scatter ?? subsetRef.current;
-      // the worker left out rows the page no longer has: ask again, for them
-      if (d.inView <= LIMITS.maxInView && !scatter) {
-        subsetRef.current = null;
-        scheduleRebin(0);
-      }
+      const fewInView = d.inView <= LIMITS.maxInView;
+      const scatter = fewInView ? gatherSubset(subsetRef.current, d, b) : null;
+      subsetRef.current = scatter;
+      // the worker left out rows the page no longer has: ask again (now asking for them)
+      if (fewInView && !scatter) scheduleRebin(0);
       // The pixels go straight into a one-level texture: no 2D canvas in between (putImageData, then
       // deck.gl copying the canvas back out, cost tens of ms per rebin under SwiftShader) and no
       // mipmaps (deck.gl makes a full chain for an image; cells are drawn nearest, never minified).
-      const { pixels, rows: _rows, generation: _generation, ms: _ms, ...image } = d;
       const texture = device.createTexture({
         format: 'rgba8unorm',
         width: d.width,
         height: d.height,
         mipLevels: 1,
-        data: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength),
+        data: new Uint8Array(d.pixels.buffer, d.pixels.byteOffset, d.pixels.byteLength),
         sampler: { minFilter: 'nearest', magFilter: 'nearest', addressModeU: 'clamp-to-edge', addressModeV: 'clamp-to-edge' },
       });
       testHook.lastDensityMs = d.ms;
       testHook.densityInView = d.inView;
       testHook.densityBounds = d.bounds;
-      setDensity({ ...image, texture, version, colorsVersion, scatter });
+      setDensity({ width: d.width, height: d.height, bounds: d.bounds, inView: d.inView, texture, version, colorsVersion, scatter });
     });
   };
   const scheduleRebin = (delay: number) => {

@@ -99,29 +99,29 @@ export function colorize(clusters: Uint16Array, clusterCount: number, c: Colorin
     FOUR_WAY.forEach((f, k) => four.set([...f.rgb(theme), k === 0 ? droppedAlpha : 215], k * 4));
     const word = new Uint32Array(four.buffer);
     for (let i = 0; i < n; i++) out[i] = word[(keep[i] !== 0 ? 2 : 0) | (keepB[i] !== 0 ? 1 : 0)];
-    return dimUnpicked(colors, c.picked && c.picked.length === n ? c.picked : null);
-  }
-  // entries 0..clusterCount-1: the clusters; clusterCount: no cluster (grey); clusterCount+1: dropped
-  const none = clusterCount;
-  const dropped = clusterCount + 1;
-  const table = new Uint8Array((clusterCount + 2) * 4);
-  for (let k = 0; k <= clusterCount; k++) {
-    const id = k === clusterCount ? NO_CLUSTER : k;
-    const [r, g, b] = id === NO_CLUSTER ? GREY : rgbOf(id, theme);
-    const dim = focus !== null && id !== focus;
-    table.set([r, g, b, id === NO_CLUSTER ? (dim ? 25 : 90) : dim ? 28 : 210], k * 4);
-  }
-  table.set([...DROPPED_RGB[theme], droppedAlpha], dropped * 4);
-  const word = new Uint32Array(table.buffer);
-  if (keep) {
-    for (let i = 0; i < n; i++) {
-      const k = clusters[i];
-      out[i] = word[keep[i] === 0 ? dropped : k < clusterCount ? k : none];
-    }
   } else {
-    for (let i = 0; i < n; i++) {
-      const k = clusters[i];
-      out[i] = word[k < clusterCount ? k : none];
+    // entries 0..clusterCount-1: the clusters; clusterCount: no cluster (grey); clusterCount+1: dropped
+    const none = clusterCount;
+    const dropped = clusterCount + 1;
+    const table = new Uint8Array((clusterCount + 2) * 4);
+    for (let k = 0; k <= clusterCount; k++) {
+      const id = k === clusterCount ? NO_CLUSTER : k;
+      const [r, g, b] = id === NO_CLUSTER ? GREY : rgbOf(id, theme);
+      const dim = focus !== null && id !== focus;
+      table.set([r, g, b, id === NO_CLUSTER ? (dim ? 25 : 90) : dim ? 28 : 210], k * 4);
+    }
+    table.set([...DROPPED_RGB[theme], droppedAlpha], dropped * 4);
+    const word = new Uint32Array(table.buffer);
+    if (keep) {
+      for (let i = 0; i < n; i++) {
+        const k = clusters[i];
+        out[i] = word[keep[i] === 0 ? dropped : k < clusterCount ? k : none];
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const k = clusters[i];
+        out[i] = word[k < clusterCount ? k : none];
+      }
     }
   }
   return dimUnpicked(colors, c.picked && c.picked.length === n ? c.picked : null);

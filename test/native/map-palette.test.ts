@@ -51,7 +51,8 @@ function expected(k: number, count: number, c: Coloring, i: number, rgbOf: (code
 
 test('colorize equals the rules row by row, in every mode', () => {
   const rand = mulberry32(3);
-  const n = 4_001; // odd: no row count that happens to suit a word layout
+  // odd: no row count that happens to suit a word layout; past one chunk of the kernels (map/chunks.ts)
+  const n = 65_536 + 4_001;
   const count = 15;
   const clusters = new Uint16Array(n);
   for (let i = 0; i < n; i++) clusters[i] = i % 53 === 0 ? palette.NO_CLUSTER : i % 71 === 0 ? count + 2 : Math.floor(count * rand());

@@ -4,6 +4,8 @@
  * complete it with hues far from those nine (Tableau's olive, cyan and rose sat too close to
  * yellow, teal and pink on a dark map).
  */
+import { inChunks } from './chunks.js';
+
 export const NO_CLUSTER = 0xffff;
 
 const HEX = [
@@ -98,11 +100,9 @@ export function colorize(clusters: Uint16Array, clusterCount: number, c: Colorin
     const four = new Uint8Array(16);
     FOUR_WAY.forEach((f, k) => four.set([...f.rgb(theme), k === 0 ? droppedAlpha : 215], k * 4));
     const word = new Uint32Array(four.buffer);
-    for (let i = 0; i < n; i++) out[i] = word[(keep[i] !== 0 ? 2 : 0) | (keepB[i] !== 0 ? 1 : 0)];
+    inChunks(n, (start, end) => fourWayWords(out, word, keep, keepB, start, end));
   } else {
     // entries 0..clusterCount-1: the clusters; clusterCount: no cluster (grey); clusterCount+1: dropped
-    const none = clusterCount;
-    const dropped = clusterCount + 1;
     const table = new Uint8Array((clusterCount + 2) * 4);
     for (let k = 0; k <= clusterCount; k++) {
       const id = k === clusterCount ? NO_CLUSTER : k;
@@ -110,30 +110,42 @@ export function colorize(clusters: Uint16Array, clusterCount: number, c: Colorin
       const dim = focus !== null && id !== focus;
       table.set([r, g, b, id === NO_CLUSTER ? (dim ? 25 : 90) : dim ? 28 : 210], k * 4);
     }
-    table.set([...DROPPED_RGB[theme], droppedAlpha], dropped * 4);
+    table.set([...DROPPED_RGB[theme], droppedAlpha], (clusterCount + 1) * 4);
     const word = new Uint32Array(table.buffer);
-    if (keep) {
-      for (let i = 0; i < n; i++) {
-        const k = clusters[i];
-        out[i] = word[keep[i] === 0 ? dropped : k < clusterCount ? k : none];
-      }
-    } else {
-      for (let i = 0; i < n; i++) {
-        const k = clusters[i];
-        out[i] = word[k < clusterCount ? k : none];
-      }
-    }
+    if (keep) inChunks(n, (start, end) => keptClusterWords(out, word, clusters, clusterCount, keep, start, end));
+    else inChunks(n, (start, end) => clusterWords(out, word, clusters, clusterCount, start, end));
   }
-  return dimUnpicked(colors, c.picked && c.picked.length === n ? c.picked : null);
+  const picked = c.picked && c.picked.length === n ? c.picked : null;
+  if (picked) inChunks(n, (start, end) => dimUnpicked(colors, picked, start, end));
+  return colors;
+}
+
+/** word[k] for each row's cluster k; rows of no cluster (k >= count) take word[count]. */
+function clusterWords(out: Uint32Array, word: Uint32Array, clusters: Uint16Array, count: number, start: number, end: number): void {
+  for (let i = start; i < end; i++) {
+    const k = clusters[i];
+    out[i] = word[k < count ? k : count];
+  }
+}
+
+/** As clusterWords, but dropped rows (keep 0) take word[count + 1]. */
+function keptClusterWords(out: Uint32Array, word: Uint32Array, clusters: Uint16Array, count: number, keep: Uint8Array, start: number, end: number): void {
+  for (let i = start; i < end; i++) {
+    const k = clusters[i];
+    out[i] = word[keep[i] === 0 ? count + 1 : k < count ? k : count];
+  }
+}
+
+/** word[2*keptByA + keptByB] per row. */
+function fourWayWords(out: Uint32Array, word: Uint32Array, keep: Uint8Array, keepB: Uint8Array, start: number, end: number): void {
+  for (let i = start; i < end; i++) out[i] = word[(keep[i] !== 0 ? 2 : 0) | (keepB[i] !== 0 ? 1 : 0)];
 }
 
 /** With rows picked, every other row fades to context and the picked ones are drawn strong. */
-function dimUnpicked(colors: Uint8Array, picked: Uint8Array | null): Uint8Array {
-  if (!picked) return colors;
-  for (let i = 0; i < picked.length; i++) {
+function dimUnpicked(colors: Uint8Array, picked: Uint8Array, start: number, end: number): void {
+  for (let i = start; i < end; i++) {
     const a = i * 4 + 3;
     if (picked[i] === 0) colors[a] = Math.min(colors[a], UNPICKED_ALPHA);
     else if (colors[a] > 0) colors[a] = Math.max(colors[a], PICKED_MIN_ALPHA);
   }
-  return colors;
 }

@@ -24,8 +24,9 @@ interface DensityModule {
   SCATTER_MAX_IN_VIEW: number;
   densityImage(positions: Float32Array, colors: Uint8Array, view: { minX: number; maxX: number; minY: number; maxY: number }, widthPx: number, heightPx: number): DensityImage;
   densityLimits(search?: string): { minRows: number; maxInView: number };
-  viewCells(positions: Float32Array, view: { minX: number; maxX: number; minY: number; maxY: number }, widthPx: number, heightPx: number): unknown;
-  binCells(cells: unknown, colors: Uint8Array): DensityImage;
+  viewCells(positions: Float32Array, view: { minX: number; maxX: number; minY: number; maxY: number }, widthPx: number, heightPx: number, into?: Int32Array): { cells: Int32Array };
+  binCells(cells: unknown, colors: Uint8Array, scratch?: unknown): DensityImage;
+  binScratch(cells: number, prev: unknown): unknown;
 }
 
 const density = await loadRendererModule<DensityModule>('renderer/src/map/density.ts');
@@ -48,9 +49,9 @@ test('densityImage: three points worked by hand', () => {
   assert.deepEqual(Array.from(d.pixels.subarray(4, 8)), [0, 255, 0, 194]);
 });
 
-test('densityImage equals a brute-force binning of 20,000 points', () => {
+test('densityImage equals a brute-force binning of 70,000 points (more than one chunk of rows)', () => {
   const rand = mulberry32(11);
-  const n = 20_000;
+  const n = 70_000;
   const positions = new Float32Array(2 * n);
   const colors = new Uint8Array(4 * n);
   for (let i = 0; i < n; i++) {
@@ -133,4 +134,33 @@ test('a recolour binned on the cached cells of the view equals a fresh binning (
     const cached = density.binCells(cells, colors);
     assert.deepEqual(cached, fresh);
   }
+});
+
+test("the worker's reused arrays (the cells of the last view, the sums of the last binning) give a fresh binning", () => {
+  const rand = mulberry32(9);
+  const n = 3 * 65_536 + 17; // more than one chunk of rows, and a partial last one
+  const positions = new Float32Array(2 * n);
+  for (let i = 0; i < 2 * n; i++) positions[i] = i % 97 === 0 ? NaN : -1 + 12 * rand();
+  const colorsOf = (seed: number) => {
+    const r = mulberry32(seed);
+    const c = new Uint8Array(4 * n);
+    for (let i = 0; i < 4 * n; i++) c[i] = i % 4 === 3 && r() < 0.2 ? 0 : Math.floor(256 * r());
+    return c;
+  };
+  let cells = density.viewCells(positions, { minX: 0, maxX: 10, minY: 0, maxY: 10 }, 80, 50);
+  let scratch = density.binScratch(40 * 25, null);
+  density.binCells(cells, colorsOf(1), scratch); // the sums now hold this binning
+  for (const [seed, view, w, h] of [
+    [2, { minX: 0, maxX: 10, minY: 0, maxY: 10 }, 80, 50], // same view, new colours
+    [3, { minX: 2, maxX: 6, minY: 1, maxY: 9 }, 80, 50], // another view of the same size
+    [4, { minX: -1, maxX: 11, minY: -1, maxY: 11 }, 64, 64], // another size: new sums
+  ] as const) {
+    const before = cells.cells;
+    cells = density.viewCells(positions, view, w, h, before);
+    assert.equal(cells.cells, before, 'the cells are written into the array passed');
+    scratch = density.binScratch(Math.ceil(w / 2) * Math.ceil(h / 2), scratch);
+    const colors = colorsOf(seed);
+    assert.deepEqual(density.binCells(cells, colors, scratch), density.densityImage(positions, colors, view, w, h), `seed ${seed}`);
+  }
+  assert.throws(() => density.binCells(cells, colorsOf(5), density.binScratch(7, null)), /sums for 7 cells, the view has 1024/);
 });

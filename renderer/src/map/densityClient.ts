@@ -10,6 +10,8 @@ import type { PointGrid } from './pointGrid.js';
 let worker: Worker | null = null;
 let sentPositions: Float32Array | null = null;
 let sentColors: Uint8Array | null = null;
+/** colours the worker has dropped, handed back: the next copy is written into them (no fresh pages) */
+let spareColors: Uint8Array | null = null;
 let nextId = 0;
 /** The worker's answer: the image, and the rows in the view when few enough are (null: the ones of `generation` the page has) */
 export type Binned = DensityImage & { ms: number; rows: Uint32Array | null; generation: number };
@@ -19,6 +21,10 @@ function get(): Worker {
   if (!worker) {
     worker = new Worker(new URL('./density-worker.ts', import.meta.url), { type: 'module' });
     worker.onmessage = (e: MessageEvent) => {
+      if ((e.data as { type?: string }).type === 'spare') {
+        spareColors = (e.data as { colors: Uint8Array }).colors;
+        return;
+      }
       if ((e.data as { type?: string }).type === 'grid') {
         const g = e.data as { id: number; grid: PointGrid };
         if (gridAsked && gridAsked.id === g.id) grid = { positions: gridAsked.positions, grid: g.grid };
@@ -37,14 +43,22 @@ function get(): Worker {
 
 function sendData(w: Worker, positions: Float32Array, colors: Uint8Array | null): void {
   if (positions === sentPositions && (colors === null || colors === sentColors)) return;
-  // deck.gl keeps drawing from these arrays, so the worker gets copies: made here with slice (one
-  // memcpy) and transferred, rather than structured-cloned (serialised, then copied again in the
-  // worker); an unchanged array stays behind
+  // deck.gl keeps drawing from these arrays, so the worker gets copies: made here (one memcpy, into
+  // the colours the worker handed back when it can) and transferred, rather than structured-cloned
+  // (serialised, then copied again in the worker); an unchanged array stays behind
   const p = positions !== sentPositions ? positions.slice() : null;
-  const c = colors !== null && colors !== sentColors ? colors.slice() : null;
+  const c = colors !== null && colors !== sentColors ? copyOf(colors) : null;
   w.postMessage({ type: 'data', positions: p, colors: c }, [p?.buffer, c?.buffer].filter((b): b is ArrayBuffer => b !== undefined));
   sentPositions = positions;
   if (c) sentColors = colors;
+}
+
+function copyOf(colors: Uint8Array): Uint8Array {
+  const spare = spareColors;
+  spareColors = null;
+  if (!spare || spare.length !== colors.length) return colors.slice();
+  spare.set(colors);
+  return spare;
 }
 
 let grid: { positions: Float32Array; grid: PointGrid } | null = null;

@@ -147,19 +147,41 @@ try {
   type Timed = { colored: number; drawn: number };
 
   // ---- recolour by a decision: click it in the list, once the page has settled from the step
-  // before (the charts dock's audit of the decision shown before has come back and been drawn), so
-  // that each figure is one recolour's and not the leftovers of the one before
+  // before (the charts dock's audit of the decision shown before has come back, its charts are
+  // drawn, and frames come at a normal pace again), so that each figure is one recolour's and not
+  // the leftovers of the one before. A fixed pause was not enough: the dock's first charts keep
+  // SwiftShader busy for about a second after the audit returns (a ~100 ms React/ECharts task, then
+  // a 130 ms raster and a 360 ms composite in the GPU process), and a click in that second waits.
   const settle = async () => {
     await page.waitForFunction(() => (globalThis as any).__sieve.charts?.auditStatus !== 'running', undefined, { timeout: 120_000 });
-    await page.waitForTimeout(500);
+    const quietAfterMs = await page.evaluate(
+      () =>
+        new Promise<number>((done) => {
+          const g = globalThis as any;
+          const t0 = performance.now();
+          let last = t0;
+          let quiet = 0;
+          const tick = () => {
+            const now = performance.now();
+            quiet = now - last < 50 ? quiet + 1 : 0;
+            last = now;
+            // ten frames in a row under 50 ms apart, at least 500 ms after the audit (10 s at most)
+            if ((quiet >= 10 && now - t0 >= 500) || now - t0 > 10_000) done(now - t0);
+            else g.requestAnimationFrame(tick);
+          };
+          g.requestAnimationFrame(tick);
+        }),
+    );
+    return quietAfterMs;
   };
   const recolourBy = async (index: number) => {
-    await settle();
-    return page.evaluate(async (index: number) => {
+    const settledMs = await settle();
+    const r = await page.evaluate(async (index: number) => {
       const g = globalThis as any;
       const r: Timed = await g.__timeColours(() => g.document.querySelectorAll('[data-testid=decision]')[index].click());
       return { ...r, ...(g.__sieve.lastRecolor as { fetchMs: number; colorMs: number }), colorizeMs: g.__sieve.lastColorizeMs as number };
     }, index);
+    return { ...r, settledMs };
   };
   // the first decision also brings the map's decision legend
   const opening = await recolourBy(1);
@@ -168,6 +190,7 @@ try {
   report('first decision shown (its legend appears): colours ready', opening.fetchMs + opening.colorMs, 'ms');
   report('first decision shown: drawn', opening.drawn, 'ms');
   const first = await recolourBy(0);
+  report('  (the page quiet again after the first audit)', first.settledMs, 'ms after it returned')
   report('recolour by another decision: colours ready', first.fetchMs + first.colorMs, 'ms');
   report('  its mask over the socket (getDecisionMask)', first.fetchMs, 'ms');
   report('  counts and colours from it', first.colorMs, 'ms');

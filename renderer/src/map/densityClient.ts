@@ -41,6 +41,14 @@ function get(): Worker {
   return worker;
 }
 
+/**
+ * Start the worker now, ahead of the first view to bin: loading it takes ~150 ms of a thread, which
+ * otherwise sat between a big map's arrival and its first frame. Called as a big pool's map is asked for.
+ */
+export function startDensityWorker(): void {
+  get();
+}
+
 function sendData(w: Worker, positions: Float32Array, colors: Uint8Array | null): void {
   if (positions === sentPositions && (colors === null || colors === sentColors)) return;
   // deck.gl keeps drawing from these arrays, so the worker gets copies: made here (one memcpy, into

@@ -3,6 +3,8 @@ import { client, isMapUnavailable } from '../client/client.js';
 import { errorMessage } from '../format.js';
 import { recolor, setMapBuffers } from '../map/buffers.js';
 import { clearBriefs } from '../map/briefs.js';
+import { densityLimits } from '../map/density.js';
+import { startDensityWorker } from '../map/densityClient.js';
 import { useMap } from './map.js';
 import { usePool } from './pool.js';
 import { useSelection } from './selection.js';
@@ -56,6 +58,8 @@ export async function loadMap(): Promise<void> {
   useMap.setState((s) => ({ status: 'loading', reason: null, meta: null, focusCluster: null, version: s.version + 1 }));
   try {
     testHook.marks = { mapRequested: performance.now() };
+    // a big pool's map is drawn as a density image, binned in a worker: let it load meanwhile
+    if ((usePool.getState().pool?.rows ?? 0) >= densityLimits().minRows) startDensityWorker();
     const m = await client().getMap();
     testHook.marks.mapReceived = performance.now();
     if (ticket !== mapLoad) return;

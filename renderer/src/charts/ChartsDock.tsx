@@ -9,7 +9,7 @@ import { Suspense, lazy, useEffect, useMemo, useRef, type PointerEvent as ReactP
 import type { AuditReport } from '../../../native/api.js';
 import { useAudit, type ChartTab, type GroupSort } from '../state/audit.js';
 import {
-  auditedIds,
+  auditedIdsOf,
   loadGroupings,
   pickGroup,
   pickOverlapCell,
@@ -29,6 +29,7 @@ import { useDecision } from '../state/decision.js';
 import { useFilters } from '../state/filters.js';
 import { useSelection } from '../state/selection.js';
 import { ColorByGroups } from '../map/GroupLegend.js';
+import { useAfterMapDrawn } from '../map/drawn.js';
 import { useUi } from '../state/ui.js';
 import { specLabel } from '../filters/draft.js';
 import { fmtInt } from '../format.js';
@@ -83,7 +84,9 @@ function useResize() {
 
 export function ChartsDock() {
   const s = useAudit();
-  const current = useDecision((d) => d.current);
+  // a new decision once the map shows it: the dock's change (its charts giving way to a note) would
+  // otherwise be rasterised in the recoloured map's frame
+  const current = useAfterMapDrawn(useDecision((d) => d.current));
   const decisions = useFilters((f) => f.decisions);
   const kinds = useFilters((f) => f.kinds);
   const theme = useUi((u) => u.theme);
@@ -98,7 +101,7 @@ export function ChartsDock() {
     void refreshAudit();
   }, [s.open, current?.id, s.compare, s.grouping]);
 
-  const ids = current ? auditedIds() : [];
+  const ids = auditedIdsOf(current?.id ?? null, s.compare);
   const label = (spec: unknown) => specLabel(spec, kinds);
   const report = s.audit?.data ?? null;
   // The report on screen answers the current question only when its decisions and grouping are ours

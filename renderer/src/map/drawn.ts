@@ -4,6 +4,7 @@
  * frame that shows a change instead of competing with it for the CPU: after a new decision, the
  * charts dock's audit (the engine's queries, then ECharts redrawing) waits for the recoloured map.
  */
+import { useEffect, useState } from 'react';
 import { getMapBuffers } from './buffers.js';
 
 let drawn = 0;
@@ -33,4 +34,23 @@ export function afterColorsDrawn(maxMs = 2000): Promise<void> {
       resolve();
     }, maxMs);
   });
+}
+
+/**
+ * `value` as of the last frame the map drew: a new value once the map has drawn the colours it has
+ * now, null at once. For panels whose change would share the map's frame: the picked grid after a
+ * lasso, the charts dock after a new decision. Their React render, layout and raster on a software
+ * renderer's shared cores made the recoloured map wait 100-200 ms when they came in the same frame.
+ */
+export function useAfterMapDrawn<T>(value: T | null): T | null {
+  const [shown, setShown] = useState(value);
+  useEffect(() => {
+    if (value === null) return setShown(null);
+    let live = true;
+    void afterColorsDrawn().then(() => live && setShown(value));
+    return () => {
+      live = false;
+    };
+  }, [value]);
+  return value === null ? null : shown;
 }

@@ -17,9 +17,12 @@ import { rowsFromMask, setPicked } from './selection.js';
 
 /** The decisions the dock audits: the current one first, then those compared with it. */
 export function auditedIds(): string[] {
-  const current = useDecision.getState().current?.id;
-  if (!current) return [];
-  return [current, ...useAudit.getState().compare.filter((id) => id !== current)];
+  return auditedIdsOf(useDecision.getState().current?.id ?? null, useAudit.getState().compare);
+}
+
+/** The decisions audited with `current` the current one and `compare` those compared with it. */
+export function auditedIdsOf(current: string | null, compare: string[]): string[] {
+  return current ? [current, ...compare.filter((id) => id !== current)] : [];
 }
 
 const keyOf = (ids: string[], grouping: string) => `${ids.join('+')}|${grouping}`;

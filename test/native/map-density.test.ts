@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { mulberry32 } from '../../native/map/linalg.js';
 import { loadRendererModule } from './fixtures/renderer-module.js';
 
+type ViewBox = { minX: number; maxX: number; minY: number; maxY: number };
 interface DensityImage {
   pixels: Uint8ClampedArray;
   width: number;
@@ -22,9 +23,9 @@ interface DensityModule {
   CELL_PX: number;
   DENSITY_MIN_ROWS: number;
   SCATTER_MAX_IN_VIEW: number;
-  densityImage(positions: Float32Array, colors: Uint8Array, view: { minX: number; maxX: number; minY: number; maxY: number }, widthPx: number, heightPx: number): DensityImage;
+  densityImage(positions: Float32Array, colors: Uint8Array, view: ViewBox, widthPx: number, heightPx: number): DensityImage;
   densityLimits(search?: string): { minRows: number; maxInView: number };
-  viewCells(positions: Float32Array, view: { minX: number; maxX: number; minY: number; maxY: number }, widthPx: number, heightPx: number, into?: Int32Array): { cells: Int32Array };
+  viewCells(positions: Float32Array, view: ViewBox, widthPx: number, heightPx: number, into?: Int32Array): { cells: Int32Array };
   binCells(cells: unknown, colors: Uint8Array, scratch?: unknown): DensityImage;
   binScratch(cells: number, prev: unknown): unknown;
 }

@@ -5,7 +5,7 @@
  * It also builds the picking grid of its positions on request (pointGrid.ts; a million rows take a
  * long task's worth of time, which the UI thread would spend in the first hover otherwise).
  */
-import { binCells, binScratch, rowsInView, viewCells, type BinScratch, type ViewCells } from './density.js';
+import { binCells, binScratch, rowsInView, viewCells, type BinScratch, type ViewBox, type ViewCells } from './density.js';
 import { buildPointGrid } from './pointGrid.js';
 
 interface Scope {
@@ -28,7 +28,7 @@ let scratch: BinScratch | null = null;
 scope.onmessage = (e: MessageEvent) => {
   const m = e.data as
     | { type: 'data'; positions: Float32Array | null; colors: Uint8Array | null }
-    | { type: 'bin'; id: number; view: { minX: number; maxX: number; minY: number; maxY: number }; width: number; height: number; maxInView: number; haveGeneration: number }
+    | { type: 'bin'; id: number; view: ViewBox; width: number; height: number; maxInView: number; haveGeneration: number }
     | { type: 'grid'; id: number };
   if (m.type === 'data') {
     // null: that array did not change

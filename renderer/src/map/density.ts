@@ -29,6 +29,14 @@ export function densityLimits(search: string = globalThis.location?.search ?? ''
   return { minRows: count('densityMinRows', DENSITY_MIN_ROWS), maxInView: count('scatterMaxInView', SCATTER_MAX_IN_VIEW) };
 }
 
+/** A data-space box: what a view shows, or the points' bounds. */
+export interface ViewBox {
+  minX: number;
+  maxX: number;
+  minY: number;
+  maxY: number;
+}
+
 export interface DensityImage {
   /** RGBA, `width` x `height`, top row first */
   pixels: Uint8ClampedArray;
@@ -57,7 +65,7 @@ export interface ViewCells {
  * pixel view, written into `into` when it has one per row (the worker passes the last view's array:
  * a fresh 4 MB array costs more in page faults than the arithmetic, see BinScratch).
  */
-export function viewCells(positions: Float32Array, view: { minX: number; maxX: number; minY: number; maxY: number }, widthPx: number, heightPx: number, into?: Int32Array): ViewCells {
+export function viewCells(positions: Float32Array, view: ViewBox, widthPx: number, heightPx: number, into?: Int32Array): ViewCells {
   const w = Math.max(1, Math.ceil(widthPx / CELL_PX));
   const h = Math.max(1, Math.ceil(heightPx / CELL_PX));
   const rows = positions.length >> 1;
@@ -157,7 +165,7 @@ function accumulate(cells: Int32Array, colors: Uint8Array, count: Uint32Array, s
 export function densityImage(
   positions: Float32Array,
   colors: Uint8Array,
-  view: { minX: number; maxX: number; minY: number; maxY: number },
+  view: ViewBox,
   widthPx: number,
   heightPx: number,
 ): DensityImage {

@@ -4,7 +4,7 @@
  * positions, so only the colours travel), and a request for a view answers with the image. Only the
  * latest request matters: an older answer is dropped. It also builds the positions' picking grid.
  */
-import type { DensityImage } from './density.js';
+import type { DensityImage, ViewBox } from './density.js';
 import type { PointGrid } from './pointGrid.js';
 
 let worker: Worker | null = null;
@@ -89,7 +89,7 @@ export function pointGridFor(positions: Float32Array): PointGrid | null {
 export function binInWorker(
   positions: Float32Array,
   colors: Uint8Array,
-  view: { minX: number; maxX: number; minY: number; maxY: number },
+  view: ViewBox,
   width: number,
   height: number,
   maxInView: number,

@@ -4,6 +4,7 @@
  * even-odd crossing test walks the polygon's edges. Rows come out ascending (the scan's order), as
  * the shared selection wants them. 1M points with a 100k-point lasso: tens of milliseconds.
  */
+import type { ViewBox } from './density.js';
 
 /** Rows whose (x, y) lies inside the polygon `poly` (x0, y0, x1, y1, ... in data space; closed implicitly). */
 export function rowsInPolygon(positions: Float32Array, poly: Float64Array | number[]): Uint32Array {
@@ -75,7 +76,7 @@ export function rowsInBox(positions: Float32Array, x0: number, y0: number, x1: n
 }
 
 /** The data-space bounds of some rows (NaN positions skipped), or null when none has a position. */
-export function boundsOfRows(positions: Float32Array, rows: Uint32Array): { minX: number; maxX: number; minY: number; maxY: number } | null {
+export function boundsOfRows(positions: Float32Array, rows: Uint32Array): ViewBox | null {
   let minX = Infinity;
   let maxX = -Infinity;
   let minY = Infinity;
